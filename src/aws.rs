@@ -1,0 +1,53 @@
+//! The SDK configuration: explicit timeouts and retries, so that no call outlives the run's
+//! deadline. The default credential chain, AWS_ENDPOINT_URL(_EC2) and AWS_PROFILE apply.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use std::time::Duration;
+
+/// Per-attempt timeout: a share of the deadline, so a hung attempt leaves room to retry.
+pub fn attempt_timeout(total: Duration) -> Duration {
+    (total / 3).clamp(Duration::from_millis(500), Duration::from_secs(5))
+}
+
+pub async fn sdk_config(region: String, total: Duration, max_attempts: u32) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(total.min(Duration::from_secs(2)))
+        .read_timeout(attempt_timeout(total))
+        .operation_attempt_timeout(attempt_timeout(total))
+        .operation_timeout(total)
+        .build();
+    // Standard mode: full-jitter exponential backoff; throttling and 5xx are retried.
+    let retry = RetryConfig::standard()
+        .with_max_attempts(max_attempts)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(2));
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .timeout_config(timeouts)
+        .retry_config(retry)
+        .load()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_timeout_is_a_share_of_the_deadline() {
+        assert_eq!(
+            attempt_timeout(Duration::from_secs(30)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            attempt_timeout(Duration::from_secs(3)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            attempt_timeout(Duration::from_millis(300)),
+            Duration::from_millis(500)
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! Command line: parsing validates only; all I/O happens later in `app`.
+
+use crate::config::{eni_choice, Resources};
+use crate::model::{parse_destination, EipRef};
+use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  done, or nothing to do
+  1  the failover (or status lookup) failed or is incomplete; the log says which resources
+  2  bad usage, bad config or bad input; nothing was changed
+
+Environment: AWS_REGION, AWS_PROFILE and the default credential chain (env, profile,
+instance role), AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2, AWS_EC2_METADATA_SERVICE_ENDPOINT,
+AWS_MAX_ATTEMPTS, RUST_LOG. keepalived discards a script's output: use --syslog or --log-file.";
+
+/// Move a virtual IP to this EC2 instance: VPC route-table entries and Elastic IPs.
+///
+/// Run as keepalived's notify hook (`notify "/usr/local/sbin/ec2-vip --syslog notify"`)
+/// or by hand. Identity (instance, ENI, VPC, region) comes from IMDSv2.
+#[derive(Debug, Parser)]
+#[command(name = "ec2-vip", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file (TOML) with resources per keepalived instance; needed by `notify`.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "/etc/ec2-vip.toml"
+    )]
+    pub config: PathBuf,
+    /// AWS region [default: AWS_REGION, else the instance's region from IMDS].
+    #[arg(long, global = true, env = "AWS_REGION", hide_env = true)]
+    pub region: Option<String>,
+    /// One deadline in seconds for the whole run: every IMDS and EC2 call and retry fits in it.
+    #[arg(long, global = true, value_name = "SECS", default_value = "30", value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Attempts per API call (first try plus retries), with jittered backoff.
+    #[arg(long, global = true, value_name = "N", env = "AWS_MAX_ATTEMPTS", hide_env = true,
+          default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+    /// Print the plan to stdout and change nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// More log detail (-v debug, -vv also the AWS SDK's).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also append log lines to this file.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// Also send log lines to syslog (/dev/log, facility daemon).
+    #[arg(long, global = true)]
+    pub syslog: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Become the VIP's owner: repoint every route and associate every Elastic IP here.
+    Master(ResourceArgs),
+    /// Routes untouched; Elastic IPs released only with --release and only if still here.
+    Backup(ResourceArgs),
+    /// Same as backup.
+    Fault(ResourceArgs),
+    /// Same as backup.
+    Stop(ResourceArgs),
+    /// keepalived's generic notify: TYPE NAME STATE [PRIORITY]; resources from --config.
+    Notify(NotifyArgs),
+    /// Show where each resource points now and whether that is this node.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ResourceArgs {
+    /// A VIP route destination (e.g. 10.1.0.10/32; a bare address means /32 or /128). Repeatable.
+    #[arg(long = "route", value_name = "CIDR", value_parser = parse_destination)]
+    pub routes: Vec<IpNet>,
+    /// An Elastic IP, by allocation id or public IP. Repeatable.
+    #[arg(long = "eip", value_name = "EIPALLOC_ID_OR_PUBLIC_IP", value_parser = EipRef::parse)]
+    pub eips: Vec<EipRef>,
+    /// Local interface whose ENI gets the VIP [default: the primary ENI].
+    #[arg(long, value_name = "IFACE", conflicts_with = "eni")]
+    pub interface: Option<String>,
+    /// ENI id that gets the VIP [default: the primary ENI].
+    #[arg(long, value_name = "ENI_ID")]
+    pub eni: Option<String>,
+    /// On backup/fault/stop, disassociate the Elastic IPs if they are still on this node.
+    #[arg(long)]
+    pub release: bool,
+}
+
+impl ResourceArgs {
+    pub fn resources(&self) -> Result<Resources, String> {
+        Ok(Resources {
+            routes: self.routes.clone(),
+            eips: self.eips.clone(),
+            eni: eni_choice(self.interface.clone(), self.eni.clone())?,
+            release: self.release,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// INSTANCE or GROUP.
+    #[arg(value_name = "TYPE")]
+    pub kind: String,
+    /// vrrp_instance or vrrp_sync_group name: the [instance.NAME] section of the config.
+    pub name: String,
+    /// MASTER, BACKUP, FAULT or STOP.
+    pub state: String,
+    /// keepalived's priority (logged only).
+    pub priority: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    /// Resources of this config section instead of --route/--eip [default: every section].
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(0.1..=3600.0).contains(&v) {
+        return Err("must be between 0.1 and 3600 seconds".into());
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_subcommand() {
+        let a = Cli::try_parse_from([
+            "ec2-vip",
+            "--dry-run",
+            "--timeout",
+            "5",
+            "master",
+            "--route",
+            "10.1.0.10/32",
+        ])
+        .unwrap();
+        let b = Cli::try_parse_from([
+            "ec2-vip",
+            "master",
+            "--route",
+            "10.1.0.10/32",
+            "--dry-run",
+            "--timeout",
+            "5",
+        ])
+        .unwrap();
+        assert!(a.global.dry_run && b.global.dry_run);
+        assert_eq!(a.global.timeout, 5.0);
+        assert_eq!(b.global.timeout, 5.0);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for args in [
+            vec!["ec2-vip", "master", "--route", "10.1.0.10/24"],
+            vec!["ec2-vip", "master", "--eip", "eni-123"],
+            vec!["ec2-vip", "master", "--interface", "eth1", "--eni", "eni-1"],
+            vec!["ec2-vip", "--timeout", "0", "master"],
+            vec!["ec2-vip", "notify", "INSTANCE"],
+        ] {
+            let err = Cli::try_parse_from(&args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The TOML config file: resources per keepalived instance or sync group name.
+//!
+//! ```toml
+//! [instance.VI_1]
+//! routes = ["10.1.0.10/32"]
+//! elastic_ips = ["eipalloc-0123456789abcdef0"]
+//! interface = "eth1"   # optional; or eni = "eni-..."
+//! release = false      # optional: disassociate the EIPs on BACKUP/FAULT/STOP
+//! ```
+
+use crate::error::ConfigError;
+use crate::imds::EniChoice;
+use crate::model::{parse_destination, EipRef};
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    instance: BTreeMap<String, RawInstance>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstance {
+    #[serde(default)]
+    routes: Vec<String>,
+    #[serde(default)]
+    elastic_ips: Vec<String>,
+    interface: Option<String>,
+    eni: Option<String>,
+    #[serde(default)]
+    release: bool,
+}
+
+/// What one VIP consists of, from the command line or from one config section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    pub routes: Vec<IpNet>,
+    pub eips: Vec<EipRef>,
+    pub eni: EniChoice,
+    pub release: bool,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty() && self.eips.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub path: String,
+    pub instances: BTreeMap<String, Resources>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: shown.clone(),
+            detail: e.to_string(),
+        })?;
+        Config::parse(&shown, &text)
+    }
+
+    pub fn parse(path: &str, text: &str) -> Result<Config, ConfigError> {
+        let bad = |detail: String| ConfigError::Parse {
+            path: path.to_string(),
+            detail,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+        let mut instances = BTreeMap::new();
+        for (name, r) in raw.instance {
+            let section = format!("[instance.{name}]");
+            let routes = r
+                .routes
+                .iter()
+                .map(|s| parse_destination(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(format!("{section} routes: {e}")))?;
+            let eips = r
+                .elastic_ips
+                .iter()
+                .map(|s| EipRef::parse(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(format!("{section} elastic_ips: {e}")))?;
+            let eni = eni_choice(r.interface, r.eni).map_err(|e| bad(format!("{section} {e}")))?;
+            let res = Resources {
+                routes,
+                eips,
+                eni,
+                release: r.release,
+            };
+            if res.is_empty() {
+                return Err(bad(format!("{section} has neither routes nor elastic_ips")));
+            }
+            instances.insert(name, res);
+        }
+        Ok(Config {
+            path: path.to_string(),
+            instances,
+        })
+    }
+
+    pub fn instance(&self, name: &str) -> Result<&Resources, ConfigError> {
+        self.instances
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownInstance {
+                path: self.path.clone(),
+                name: name.to_string(),
+            })
+    }
+}
+
+/// `interface` and `eni` are two ways to name the same thing: at most one may be given.
+pub fn eni_choice(interface: Option<String>, eni: Option<String>) -> Result<EniChoice, String> {
+    match (interface, eni) {
+        (Some(_), Some(_)) => Err("interface and eni are mutually exclusive".into()),
+        (Some(i), None) => Ok(EniChoice::Interface(i)),
+        (None, Some(e)) if e.starts_with("eni-") && e.len() > 4 => Ok(EniChoice::Eni(e)),
+        (None, Some(e)) => Err(format!("{e:?} is not an ENI id (eni-...)")),
+        (None, None) => Ok(EniChoice::Primary),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let c = Config::parse(
+            "t.toml",
+            r#"
+            [instance.VI_1]
+            routes = ["10.1.0.10/32"]
+            elastic_ips = ["eipalloc-0123456789abcdef0"]
+            interface = "eth1"
+            release = true
+            [instance.VG_1]
+            routes = ["10.1.0.20"]
+            "#,
+        )
+        .unwrap();
+        let vi = c.instance("VI_1").unwrap();
+        assert_eq!(vi.routes[0].to_string(), "10.1.0.10/32");
+        assert_eq!(vi.eni, EniChoice::Interface("eth1".into()));
+        assert!(vi.release);
+        assert_eq!(c.instance("VG_1").unwrap().eni, EniChoice::Primary);
+        let err = c.instance("VI_9").unwrap_err().to_string();
+        assert!(err.contains("[instance.VI_9]"), "{err}");
+    }
+
+    #[test]
+    fn bad_configs_name_the_problem() {
+        let cases = [
+            ("[instance.A]\nroutes = [\"10.1.0.10/24\"]", "host bits"),
+            ("[instance.A]\nelastic_ips = [\"eni-1\"]", "elastic_ips"),
+            (
+                "[instance.A]\nroutes = [\"10.1.0.10/32\"]\nrout = 1",
+                "unknown field",
+            ),
+            ("[instance.A]\n", "neither routes"),
+            (
+                "[instance.A]\nroutes = [\"10.1.0.10/32\"]\ninterface = \"eth1\"\neni = \"eni-1\"",
+                "exclusive",
+            ),
+            ("[instance.A", "t.toml"),
+        ];
+        for (text, want) in cases {
+            let err = Config::parse("t.toml", text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+            assert!(err.starts_with("config t.toml: "), "{err}");
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The one narrow seam to the EC2 API. `Ec2` is what the failover logic needs;
+//! `SdkEc2` implements it with aws-sdk-ec2 and turns SDK types into plain `model` data.
+
+use crate::error::Ec2Error;
+use crate::model::{Address, EipRef, Route, RouteTable, RouteTarget};
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::operation::RequestId;
+use aws_sdk_ec2::types::Filter;
+use ipnet::IpNet;
+
+/// What the failover needs from EC2, nothing more.
+#[allow(async_fn_in_trait)]
+pub trait Ec2 {
+    /// Route tables of `vpc_id` that hold a route for any of `destinations` (one
+    /// DescribeRouteTables per address family).
+    async fn route_tables_for(
+        &self,
+        vpc_id: &str,
+        destinations: &[IpNet],
+    ) -> Result<Vec<RouteTable>, Ec2Error>;
+    async fn replace_route(
+        &self,
+        table_id: &str,
+        destination: IpNet,
+        eni: &str,
+    ) -> Result<(), Ec2Error>;
+    /// The addresses named by `refs`; an unknown one is an `InvalidAllocationID.NotFound`
+    /// or `InvalidAddress.NotFound` error.
+    async fn addresses(&self, refs: &[EipRef]) -> Result<Vec<Address>, Ec2Error>;
+    /// Every Elastic IP associated with `eni` now.
+    async fn addresses_on(&self, eni: &str) -> Result<Vec<Address>, Ec2Error>;
+    /// AssociateAddress with AllowReassociation; returns the new association id.
+    async fn associate_address(
+        &self,
+        allocation_id: &str,
+        eni: &str,
+        private_ip: &str,
+    ) -> Result<String, Ec2Error>;
+    async fn disassociate_address(&self, association_id: &str) -> Result<(), Ec2Error>;
+}
+
+pub struct SdkEc2 {
+    client: aws_sdk_ec2::Client,
+}
+
+impl SdkEc2 {
+    pub fn new(config: &aws_config::SdkConfig) -> SdkEc2 {
+        SdkEc2 {
+            client: aws_sdk_ec2::Client::new(config),
+        }
+    }
+}
+
+fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().collect()))
+        .build()
+}
+
+/// Turn any SDK error into an `Ec2Error` naming the call, the resources and AWS's answer.
+fn ec2_error<E, R>(
+    operation: &'static str,
+    resources: impl Into<String>,
+    err: SdkError<E, R>,
+) -> Ec2Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+    SdkError<E, R>: RequestId,
+{
+    let code = err.code().map(String::from);
+    let message = match (&err, err.message()) {
+        (_, Some(m)) => Some(m.to_string()),
+        (SdkError::ServiceError(_), None) => None,
+        (other, None) => Some(DisplayErrorContext(other).to_string()),
+    };
+    Ec2Error {
+        operation,
+        resources: resources.into(),
+        code,
+        message,
+        request_id: err.request_id().map(String::from),
+    }
+}
+
+fn convert_route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {
+    let destination: IpNet = r
+        .destination_cidr_block()
+        .or(r.destination_ipv6_cidr_block())?
+        .parse()
+        .ok()?;
+    let other = |kind: &'static str, id: &str| RouteTarget::Other {
+        kind,
+        id: id.to_string(),
+    };
+    let target = if let Some(id) = r.network_interface_id() {
+        RouteTarget::NetworkInterface(id.to_string())
+    } else if let Some(id) = r.instance_id() {
+        RouteTarget::Instance(id.to_string())
+    } else if let Some(id) = r.gateway_id() {
+        other("gateway", id)
+    } else if let Some(id) = r.nat_gateway_id() {
+        other("nat-gateway", id)
+    } else if let Some(id) = r.transit_gateway_id() {
+        other("transit-gateway", id)
+    } else if let Some(id) = r.vpc_peering_connection_id() {
+        other("vpc-peering-connection", id)
+    } else if let Some(id) = r.local_gateway_id() {
+        other("local-gateway", id)
+    } else if let Some(id) = r.carrier_gateway_id() {
+        other("carrier-gateway", id)
+    } else if let Some(id) = r.egress_only_internet_gateway_id() {
+        other("egress-only-internet-gateway", id)
+    } else if let Some(id) = r.core_network_arn() {
+        other("core-network", id)
+    } else {
+        RouteTarget::Blackhole
+    };
+    Some(Route {
+        destination,
+        target,
+    })
+}
+
+fn convert_address(a: &aws_sdk_ec2::types::Address) -> Address {
+    Address {
+        allocation_id: a.allocation_id().unwrap_or_default().to_string(),
+        public_ip: a.public_ip().unwrap_or_default().to_string(),
+        association_id: a.association_id().map(String::from),
+        network_interface_id: a.network_interface_id().map(String::from),
+        private_ip: a.private_ip_address().map(String::from),
+    }
+}
+
+impl Ec2 for SdkEc2 {
+    async fn route_tables_for(
+        &self,
+        vpc_id: &str,
+        destinations: &[IpNet],
+    ) -> Result<Vec<RouteTable>, Ec2Error> {
+        let mut tables = Vec::new();
+        let families = [
+            ("route.destination-cidr-block", true),
+            ("route.destination-ipv6-cidr-block", false),
+        ];
+        for (name, v4) in families {
+            let values: Vec<String> = destinations
+                .iter()
+                .filter(|d| d.addr().is_ipv4() == v4)
+                .map(|d| d.to_string())
+                .collect();
+            if values.is_empty() {
+                continue;
+            }
+            let resources = format!("{vpc_id} {}", values.join(","));
+            let mut pages = self
+                .client
+                .describe_route_tables()
+                .filters(filter("vpc-id", [vpc_id.to_string()]))
+                .filters(filter(name, values))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page =
+                    page.map_err(|e| ec2_error("DescribeRouteTables", resources.clone(), e))?;
+                for t in page.route_tables() {
+                    let id = t.route_table_id().unwrap_or_default().to_string();
+                    if tables.iter().any(|x: &RouteTable| x.id == id) {
+                        continue;
+                    }
+                    tables.push(RouteTable {
+                        id,
+                        vpc_id: t.vpc_id().unwrap_or_default().to_string(),
+                        routes: t.routes().iter().filter_map(convert_route).collect(),
+                    });
+                }
+            }
+        }
+        Ok(tables)
+    }
+
+    async fn replace_route(
+        &self,
+        table_id: &str,
+        destination: IpNet,
+        eni: &str,
+    ) -> Result<(), Ec2Error> {
+        let req = self
+            .client
+            .replace_route()
+            .route_table_id(table_id)
+            .network_interface_id(eni);
+        let req = match destination {
+            IpNet::V4(_) => req.destination_cidr_block(destination.to_string()),
+            IpNet::V6(_) => req.destination_ipv6_cidr_block(destination.to_string()),
+        };
+        req.send().await.map(|_| ()).map_err(|e| {
+            ec2_error(
+                "ReplaceRoute",
+                format!("{table_id} {destination} -> {eni}"),
+                e,
+            )
+        })
+    }
+
+    async fn addresses(&self, refs: &[EipRef]) -> Result<Vec<Address>, Ec2Error> {
+        let mut req = self.client.describe_addresses();
+        let (mut allocs, mut ips) = (Vec::new(), Vec::new());
+        for r in refs {
+            match r {
+                EipRef::AllocationId(id) => allocs.push(id.clone()),
+                EipRef::PublicIp(ip) => ips.push(ip.to_string()),
+            }
+        }
+        let mut out = Vec::new();
+        // AllocationIds and PublicIps in one request must both match, so ask separately.
+        if !allocs.is_empty() {
+            req = req.set_allocation_ids(Some(allocs.clone()));
+            let res = req
+                .send()
+                .await
+                .map_err(|e| ec2_error("DescribeAddresses", allocs.join(","), e))?;
+            out.extend(res.addresses().iter().map(convert_address));
+        }
+        if !ips.is_empty() {
+            let res = self
+                .client
+                .describe_addresses()
+                .set_public_ips(Some(ips.clone()))
+                .send()
+                .await
+                .map_err(|e| ec2_error("DescribeAddresses", ips.join(","), e))?;
+            out.extend(res.addresses().iter().map(convert_address));
+        }
+        Ok(out)
+    }
+
+    async fn addresses_on(&self, eni: &str) -> Result<Vec<Address>, Ec2Error> {
+        let res = self
+            .client
+            .describe_addresses()
+            .filters(filter("network-interface-id", [eni.to_string()]))
+            .send()
+            .await
+            .map_err(|e| {
+                ec2_error(
+                    "DescribeAddresses",
+                    format!("network-interface-id={eni}"),
+                    e,
+                )
+            })?;
+        Ok(res.addresses().iter().map(convert_address).collect())
+    }
+
+    async fn associate_address(
+        &self,
+        allocation_id: &str,
+        eni: &str,
+        private_ip: &str,
+    ) -> Result<String, Ec2Error> {
+        let res = self
+            .client
+            .associate_address()
+            .allocation_id(allocation_id)
+            .network_interface_id(eni)
+            .private_ip_address(private_ip)
+            .allow_reassociation(true)
+            .send()
+            .await
+            .map_err(|e| {
+                ec2_error(
+                    "AssociateAddress",
+                    format!("{allocation_id} -> {eni} ({private_ip})"),
+                    e,
+                )
+            })?;
+        Ok(res.association_id().unwrap_or_default().to_string())
+    }
+
+    async fn disassociate_address(&self, association_id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .disassociate_address()
+            .association_id(association_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ec2_error("DisassociateAddress", association_id, e))
+    }
+}

@@ -1,0 +1,206 @@
+//! Who am I: instance, region, ENI, VPC and its CIDR blocks, through IMDSv2 only.
+//!
+//! The SDK's IMDS client does the token handshake (PUT, then GETs with the token; there is
+//! no IMDSv1 fallback), caches the token and retries; it honours
+//! AWS_EC2_METADATA_SERVICE_ENDPOINT. Every call here is also bounded by the run's deadline.
+
+use crate::deadline::Deadline;
+use crate::error::{Error, ImdsError};
+use crate::model::Identity;
+use aws_config::imds::client::error::ImdsError as SdkImdsError;
+use aws_config::imds::Client;
+use ipnet::IpNet;
+use std::time::Duration;
+
+const META: &str = "/latest/meta-data";
+
+/// Which ENI of this instance the VIP belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EniChoice {
+    /// The instance's primary network interface.
+    Primary,
+    /// The ENI behind a local interface (e.g. eth1), found through its MAC address.
+    Interface(String),
+    /// An ENI id given outright.
+    Eni(String),
+}
+
+pub struct Imds {
+    client: Client,
+}
+
+impl Imds {
+    pub fn new(max_attempts: u32, timeout: Duration) -> Imds {
+        let per_call = timeout.clamp(Duration::from_millis(200), Duration::from_secs(2));
+        let client = Client::builder()
+            .max_attempts(max_attempts.max(1))
+            .connect_timeout(per_call)
+            .read_timeout(per_call)
+            .build();
+        Imds { client }
+    }
+
+    async fn get(&self, deadline: &Deadline, path: &str) -> Result<String, Error> {
+        let full = format!("{META}/{path}");
+        let res = deadline
+            .run(
+                &format!("instance metadata GET {full}"),
+                self.client.get(full.clone()),
+            )
+            .await?;
+        match res {
+            Ok(v) => Ok(v.as_ref().trim().to_string()),
+            Err(SdkImdsError::ErrorResponse(r)) if r.response().status().as_u16() == 404 => {
+                Err(ImdsError::NotFound { path: full }.into())
+            }
+            Err(e) => Err(ImdsError::Request {
+                path: full,
+                detail: error_chain(&e),
+            }
+            .into()),
+        }
+    }
+
+    /// Like `get`, but "absent" (404) is `None` rather than an error.
+    async fn get_opt(&self, deadline: &Deadline, path: &str) -> Result<Option<String>, Error> {
+        match self.get(deadline, path).await {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::Imds(ImdsError::NotFound { .. })) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Learn this node's identity: instance, region, and the chosen ENI with its VPC.
+    pub async fn identity(&self, deadline: &Deadline, eni: &EniChoice) -> Result<Identity, Error> {
+        let instance_id = self.get(deadline, "instance-id").await?;
+        let region = self.get(deadline, "placement/region").await?;
+        let mac = match eni {
+            EniChoice::Primary => self.get(deadline, "mac").await?.to_ascii_lowercase(),
+            EniChoice::Interface(name) => interface_mac(name)?,
+            EniChoice::Eni(id) => self.mac_of_eni(deadline, &instance_id, id).await?,
+        };
+        let base = format!("network/interfaces/macs/{mac}");
+        let eni_id = match self.get(deadline, &format!("{base}/interface-id")).await {
+            Err(Error::Imds(ImdsError::NotFound { .. })) => {
+                return Err(Error::Interface(format!(
+                    "MAC {mac} is not a network interface of instance {instance_id}"
+                )))
+            }
+            other => other?,
+        };
+        let vpc_id = self.get(deadline, &format!("{base}/vpc-id")).await?;
+        let v4_path = format!("{base}/vpc-ipv4-cidr-blocks");
+        let mut vpc_cidrs = parse_cidrs(&v4_path, &self.get(deadline, &v4_path).await?)?;
+        let v6_path = format!("{base}/vpc-ipv6-cidr-blocks");
+        if let Some(v6) = self.get_opt(deadline, &v6_path).await? {
+            vpc_cidrs.extend(parse_cidrs(&v6_path, &v6)?);
+        }
+        let private_ips = self
+            .get_opt(deadline, &format!("{base}/local-ipv4s"))
+            .await?
+            .map(|s| s.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        Ok(Identity {
+            instance_id,
+            region,
+            mac,
+            eni_id,
+            vpc_id,
+            vpc_cidrs,
+            private_ips,
+        })
+    }
+
+    /// `--eni`: the MAC of this instance's interface that carries that ENI id.
+    async fn mac_of_eni(
+        &self,
+        deadline: &Deadline,
+        instance_id: &str,
+        eni: &str,
+    ) -> Result<String, Error> {
+        let macs = self.get(deadline, "network/interfaces/macs/").await?;
+        for mac in macs.split_whitespace().map(|l| l.trim_end_matches('/')) {
+            let id = self
+                .get(
+                    deadline,
+                    &format!("network/interfaces/macs/{mac}/interface-id"),
+                )
+                .await?;
+            if id == eni {
+                return Ok(mac.to_ascii_lowercase());
+            }
+        }
+        Err(Error::Interface(format!(
+            "{eni} is not attached to instance {instance_id}"
+        )))
+    }
+}
+
+/// The MAC address of a local interface, from sysfs.
+fn interface_mac(name: &str) -> Result<String, Error> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(Error::Interface(format!(
+            "{name:?} is not a network interface name"
+        )));
+    }
+    let path = format!("/sys/class/net/{name}/address");
+    let mac = std::fs::read_to_string(&path).map_err(|e| {
+        Error::Interface(format!(
+            "interface {name}: cannot read its MAC address ({path}: {e})"
+        ))
+    })?;
+    Ok(mac.trim().to_ascii_lowercase())
+}
+
+fn parse_cidrs(path: &str, body: &str) -> Result<Vec<IpNet>, Error> {
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.parse::<IpNet>().map_err(|_| {
+                ImdsError::BadValue {
+                    path: format!("{META}/{path}"),
+                    value: l.to_string(),
+                }
+                .into()
+            })
+        })
+        .collect()
+}
+
+/// Display an error with its sources, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_lists_parse() {
+        let v = parse_cidrs("x", "10.0.0.0/16\n100.64.0.0/16\n").unwrap();
+        assert_eq!(v.len(), 2);
+        assert!(parse_cidrs("x", "10.0.0.0/16\nnope").is_err());
+    }
+
+    #[test]
+    fn interface_names_are_checked() {
+        assert!(matches!(interface_mac("../etc"), Err(Error::Interface(_))));
+        assert!(matches!(
+            interface_mac("no-such-if0"),
+            Err(Error::Interface(_))
+        ));
+        assert_eq!(interface_mac("lo").unwrap(), "00:00:00:00:00:00");
+    }
+}

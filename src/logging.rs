@@ -1,0 +1,132 @@
+//! Logging to stderr (env_logger), and optionally to a file and to syslog: keepalived
+//! throws a notify script's stdout/stderr away. Every line carries the run's context
+//! (instance, transition, run id). Credentials are never logged: the SDK's own logs are
+//! off unless -vv, and no code here formats a credential.
+
+use log::{LevelFilter, Log, Metadata, Record};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+static CONTEXT: OnceLock<String> = OnceLock::new();
+
+/// The prefix every line carries, e.g. `VI_1 MASTER run=3f2a9c01`.
+pub fn context() -> &'static str {
+    CONTEXT.get().map(String::as_str).unwrap_or("")
+}
+
+/// A short id for this run, to tie its lines together in a shared log.
+pub fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{:08x}", nanos ^ std::process::id().rotate_left(16))
+}
+
+struct Tee {
+    stderr: env_logger::Logger,
+    file: Option<Mutex<File>>,
+    syslog: Option<UnixDatagram>,
+}
+
+impl Log for Tee {
+    fn enabled(&self, m: &Metadata) -> bool {
+        self.stderr.enabled(m)
+    }
+
+    fn log(&self, r: &Record) {
+        if !self.stderr.matches(r) {
+            return;
+        }
+        self.stderr.log(r);
+        let line = format!("{}: {}", context(), r.args());
+        if let Some(f) = &self.file {
+            let ts = humantime::format_rfc3339_millis(std::time::SystemTime::now());
+            if let Ok(mut f) = f.lock() {
+                let _ = writeln!(f, "{ts} {:<5} [{}] {line}", r.level(), std::process::id());
+            }
+        }
+        if let Some(s) = &self.syslog {
+            // facility daemon (3); severity from the level.
+            let sev = match r.level() {
+                log::Level::Error => 3,
+                log::Level::Warn => 4,
+                log::Level::Info => 6,
+                log::Level::Debug | log::Level::Trace => 7,
+            };
+            let msg = format!("<{}>ec2-vip[{}]: {line}", 3 * 8 + sev, std::process::id());
+            let _ = s.send(msg.as_bytes());
+        }
+    }
+
+    fn flush(&self) {
+        self.stderr.flush();
+        if let Some(f) = &self.file {
+            if let Ok(mut f) = f.lock() {
+                let _ = f.flush();
+            }
+        }
+    }
+}
+
+/// Install the logger. `verbosity`: -1 quiet, 0 normal, 1 debug, 2 debug with the SDK's logs.
+/// RUST_LOG, when set, replaces the level filter.
+pub fn init(
+    run_context: String,
+    verbosity: i8,
+    log_file: Option<&Path>,
+    syslog: bool,
+) -> Result<(), String> {
+    let _ = CONTEXT.set(run_context);
+    let own = match verbosity {
+        i8::MIN..=-1 => LevelFilter::Warn,
+        0 => LevelFilter::Info,
+        _ => LevelFilter::Debug,
+    };
+    let sdk = if verbosity >= 2 {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Warn
+    };
+    let mut b = env_logger::Builder::new();
+    b.filter_level(sdk).filter_module("ec2_vip", own);
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        b.parse_filters(&spec);
+    }
+    b.format(|buf, r| writeln!(buf, "ec2-vip {:<5} {}: {}", r.level(), context(), r.args()));
+    let file = match log_file {
+        Some(p) => Some(Mutex::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| format!("--log-file {}: {e}", p.display()))?,
+        )),
+        None => None,
+    };
+    let syslog = if syslog {
+        let s = UnixDatagram::unbound().map_err(|e| format!("--syslog: {e}"))?;
+        match s.connect("/dev/log") {
+            Ok(()) => Some(s),
+            Err(e) => {
+                eprintln!("ec2-vip WARN  --syslog: /dev/log: {e}; logging to stderr only");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let stderr = b.build();
+    let max = stderr.filter();
+    log::set_boxed_logger(Box::new(Tee {
+        stderr,
+        file,
+        syslog,
+    }))
+    .map_err(|e| e.to_string())?;
+    log::set_max_level(max);
+    Ok(())
+}

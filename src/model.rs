@@ -1,0 +1,186 @@
+//! Plain data the planner works on: what EC2 and IMDS told us, free of SDK types.
+
+use ipnet::IpNet;
+use std::fmt;
+
+/// Who this node is, as the instance metadata service reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub instance_id: String,
+    pub region: String,
+    pub mac: String,
+    pub eni_id: String,
+    pub vpc_id: String,
+    pub vpc_cidrs: Vec<IpNet>,
+    /// Private IPv4 addresses of the ENI, primary first.
+    pub private_ips: Vec<String>,
+}
+
+/// Where a route sends its traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteTarget {
+    NetworkInterface(String),
+    Instance(String),
+    /// Gateways, NAT gateways, peering connections, transit gateways, ...: not ours.
+    Other {
+        kind: &'static str,
+        id: String,
+    },
+    /// No target left (the ENI or instance it named is gone).
+    Blackhole,
+}
+
+impl RouteTarget {
+    /// Whether a route with this target is one a VIP failover may repoint: it names an
+    /// ENI or an instance (a node of some cluster), or nothing at all any more.
+    pub fn is_node_target(&self) -> bool {
+        !matches!(self, RouteTarget::Other { .. })
+    }
+
+    pub fn is_eni(&self, eni: &str) -> bool {
+        matches!(self, RouteTarget::NetworkInterface(id) if id == eni)
+    }
+}
+
+impl fmt::Display for RouteTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteTarget::NetworkInterface(id) | RouteTarget::Instance(id) => f.write_str(id),
+            RouteTarget::Other { id, .. } => f.write_str(id),
+            RouteTarget::Blackhole => f.write_str("blackhole"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub destination: IpNet,
+    pub target: RouteTarget,
+}
+
+/// A route table as far as we care: its id and its routes (possibly only the VIP ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTable {
+    pub id: String,
+    pub vpc_id: String,
+    pub routes: Vec<Route>,
+}
+
+/// How the user named an Elastic IP.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum EipRef {
+    AllocationId(String),
+    PublicIp(std::net::Ipv4Addr),
+}
+
+impl EipRef {
+    pub fn parse(s: &str) -> Result<EipRef, String> {
+        let s = s.trim();
+        if let Some(rest) = s.strip_prefix("eipalloc-") {
+            if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Ok(EipRef::AllocationId(s.to_string()));
+            }
+            return Err(format!(
+                "{s:?} is not a valid allocation id (eipalloc-<hex>)"
+            ));
+        }
+        s.parse::<std::net::Ipv4Addr>()
+            .map(EipRef::PublicIp)
+            .map_err(|_| {
+                format!(
+                    "{s:?} is neither an allocation id (eipalloc-...) nor a public IPv4 address"
+                )
+            })
+    }
+
+    pub fn matches(&self, a: &Address) -> bool {
+        match self {
+            EipRef::AllocationId(id) => &a.allocation_id == id,
+            EipRef::PublicIp(ip) => a.public_ip == ip.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for EipRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EipRef::AllocationId(id) => f.write_str(id),
+            EipRef::PublicIp(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+/// An Elastic IP and its current association.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub allocation_id: String,
+    pub public_ip: String,
+    pub association_id: Option<String>,
+    pub network_interface_id: Option<String>,
+    pub private_ip: Option<String>,
+}
+
+/// Parse a route destination: a CIDR, or a bare address meaning a host route.
+/// Host bits must be clear, so a typo like 10.1.0.10/24 is rejected, not widened.
+pub fn parse_destination(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    let net: IpNet = if s.contains('/') {
+        s.parse()
+            .map_err(|_| format!("{s:?} is not a valid CIDR (expected e.g. 10.1.0.10/32)"))?
+    } else {
+        let ip: std::net::IpAddr = s
+            .parse()
+            .map_err(|_| format!("{s:?} is not a valid CIDR (expected e.g. 10.1.0.10/32)"))?;
+        IpNet::from(ip)
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "{s} has host bits set (did you mean {}/{}?)",
+            net.addr(),
+            net.max_prefix_len()
+        ));
+    }
+    Ok(net)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_parse_strictly() {
+        assert_eq!(
+            parse_destination("10.1.0.10/32").unwrap().to_string(),
+            "10.1.0.10/32"
+        );
+        assert_eq!(
+            parse_destination("10.1.0.10").unwrap().to_string(),
+            "10.1.0.10/32"
+        );
+        assert_eq!(
+            parse_destination("fd00::10").unwrap().to_string(),
+            "fd00::10/128"
+        );
+        assert!(parse_destination("10.1.0.10/24")
+            .unwrap_err()
+            .contains("host bits"));
+        assert!(parse_destination("10.1.0.300/32").is_err());
+        assert!(parse_destination("10.1.0.10/33").is_err());
+        assert!(parse_destination("").is_err());
+    }
+
+    #[test]
+    fn eip_refs_parse() {
+        assert_eq!(
+            EipRef::parse("eipalloc-0123abcd").unwrap(),
+            EipRef::AllocationId("eipalloc-0123abcd".into())
+        );
+        assert_eq!(
+            EipRef::parse("54.1.2.3").unwrap(),
+            EipRef::PublicIp("54.1.2.3".parse().unwrap())
+        );
+        assert!(EipRef::parse("eipalloc-").is_err());
+        assert!(EipRef::parse("eipalloc-xyz").is_err());
+        assert!(EipRef::parse("eni-123").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+"""Run the ec2-vip binary against the fakes, with a clean environment."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+# Variables the child keeps from our environment; everything else is dropped so
+# credentials and region can only come from the IMDS fake.
+KEPT = ("PATH", "LANG", "LC_ALL", "TZ")
+
+
+class VipResult(subprocess.CompletedProcess):
+    """CompletedProcess plus wall-clock `elapsed` seconds."""
+
+    def __init__(self, args, returncode, stdout, stderr, elapsed):
+        super().__init__(args, returncode, stdout, stderr)
+        self.elapsed = elapsed
+
+    def __repr__(self):
+        return (f"VipResult(rc={self.returncode}, elapsed={self.elapsed:.2f}s,\n"
+                f"stdout={self.stdout!r},\nstderr={self.stderr!r})")
+
+
+def _url(x):
+    return x if isinstance(x, str) else x.url
+
+
+def vip_env(imds, moto, home, extra_env=None):
+    """The child's environment: endpoints for the fakes, a private HOME, no AWS_*."""
+    env = {k: os.environ[k] for k in KEPT if k in os.environ}
+    env.update({
+        "HOME": home,
+        "AWS_ENDPOINT_URL_EC2": _url(moto),
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": _url(imds),
+    })
+    for key, value in (extra_env or {}).items():
+        if value is None:
+            env.pop(key, None)  # extra_env={"X": None} removes X
+        else:
+            env[key] = str(value)
+    return env
+
+
+def run_vip(binary, args, imds, moto, extra_env=None, timeout=60, input=None):
+    """Run `binary args...`; imds and moto are servers (with .url) or URLs.
+
+    Returns a VipResult (stdout, stderr, returncode, elapsed). A run that outlives
+    `timeout` is killed and subprocess.TimeoutExpired propagates.
+    """
+    home = tempfile.mkdtemp(prefix="ec2vip-home-")
+    try:
+        env = vip_env(imds, moto, home, extra_env)
+        argv = [str(binary)] + [str(a) for a in args]
+        start = time.monotonic()
+        proc = subprocess.run(
+            argv, env=env, cwd=home, input=input, capture_output=True, text=True,
+            timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL,
+        )
+        elapsed = time.monotonic() - start
+        return VipResult(argv, proc.returncode, proc.stdout, proc.stderr, elapsed)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
