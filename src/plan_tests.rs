@@ -165,7 +165,7 @@ fn master_keeps_eip_already_here_because_each_remap_is_billed() {
     let a = addr("eipalloc-1", "54.0.0.1", Some("eni-me"), Some("10.0.2.5"));
     let acts = plan_eips(
         std::slice::from_ref(&a),
-        &[a],
+        std::slice::from_ref(&a),
         Role::Master,
         false,
         "eni-me",
