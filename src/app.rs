@@ -30,40 +30,16 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let deadline = Deadline::after(Duration::from_secs_f64(g.timeout));
     match &cli.command {
         Command::Master(a) => {
-            transition(
-                g,
-                Role::Master,
-                &a.resources().map_err(Error::BadInput)?,
-                &deadline,
-            )
-            .await
+            transition(g, Role::Master, &a.resources().map_err(Error::BadInput)?, &deadline).await
         }
         Command::Backup(a) => {
-            transition(
-                g,
-                Role::Backup,
-                &a.resources().map_err(Error::BadInput)?,
-                &deadline,
-            )
-            .await
+            transition(g, Role::Backup, &a.resources().map_err(Error::BadInput)?, &deadline).await
         }
         Command::Fault(a) => {
-            transition(
-                g,
-                Role::Fault,
-                &a.resources().map_err(Error::BadInput)?,
-                &deadline,
-            )
-            .await
+            transition(g, Role::Fault, &a.resources().map_err(Error::BadInput)?, &deadline).await
         }
         Command::Stop(a) => {
-            transition(
-                g,
-                Role::Stop,
-                &a.resources().map_err(Error::BadInput)?,
-                &deadline,
-            )
-            .await
+            transition(g, Role::Stop, &a.resources().map_err(Error::BadInput)?, &deadline).await
         }
         Command::Notify(n) => notify(g, n, &deadline).await,
         Command::Status(s) => crate::status::run(g, s, &deadline).await,
@@ -73,25 +49,17 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 async fn notify(g: &GlobalArgs, n: &NotifyArgs, deadline: &Deadline) -> Result<(), Error> {
     let kind = n.kind.to_ascii_uppercase();
     if kind != "INSTANCE" && kind != "GROUP" {
-        return Err(Error::BadInput(format!(
-            "notify: TYPE must be INSTANCE or GROUP, not {:?}",
-            n.kind
-        )));
+        return Err(Error::BadInput(format!("notify: TYPE must be INSTANCE or GROUP, not {:?}", n.kind)));
     }
     let role = Role::parse_keepalived(&n.state).ok_or_else(|| {
-        Error::BadInput(format!(
-            "notify: STATE must be MASTER, BACKUP, FAULT or STOP, not {:?}",
-            n.state
-        ))
+        Error::BadInput(format!("notify: STATE must be MASTER, BACKUP, FAULT or STOP, not {:?}", n.state))
     })?;
     let config = Config::load(&g.config)?;
     let res = config.instance(&n.name)?.clone();
     info!(
         "keepalived {kind} {} -> {role}{}",
         n.name,
-        n.priority
-            .map(|p| format!(" (priority {p})"))
-            .unwrap_or_default()
+        n.priority.map(|p| format!(" (priority {p})")).unwrap_or_default()
     );
     transition(g, role, &res, deadline).await
 }
@@ -105,10 +73,7 @@ pub async fn connect(
     let imds = Imds::new(g.max_attempts, deadline.total());
     let me = imds.identity(deadline, &res.eni).await?;
     let region = g.region.clone().unwrap_or_else(|| me.region.clone());
-    info!(
-        "this node: {} {} in {} ({region})",
-        me.instance_id, me.eni_id, me.vpc_id
-    );
+    info!("this node: {} {} in {} ({region})", me.instance_id, me.eni_id, me.vpc_id);
     let sdk = crate::aws::sdk_config(region, deadline.remaining(), g.max_attempts).await;
     Ok((me, SdkEc2::new(&sdk)))
 }
@@ -120,9 +85,7 @@ pub async fn transition(
     deadline: &Deadline,
 ) -> Result<(), Error> {
     if res.is_empty() {
-        return Err(Error::BadInput(
-            "nothing to move: give --route and/or --eip".into(),
-        ));
+        return Err(Error::BadInput("nothing to move: give --route and/or --eip".into()));
     }
     if role != Role::Master && (res.eips.is_empty() || !res.release) {
         info!("{role}: nothing to do (routes move when the new master takes them; Elastic IPs are released only with --release)");
@@ -160,11 +123,7 @@ pub async fn transition(
         Err(Error::Incomplete(format!(
             "{role} incomplete after {ms} ms: {} changed ({}), {} failed: {}",
             report.changed.len(),
-            if report.changed.is_empty() {
-                "none".to_string()
-            } else {
-                report.changed.join("; ")
-            },
+            if report.changed.is_empty() { "none".to_string() } else { report.changed.join("; ") },
             report.failed.len(),
             report.failed.join("; ")
         )))

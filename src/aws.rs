@@ -37,17 +37,8 @@ mod tests {
 
     #[test]
     fn attempt_timeout_is_a_share_of_the_deadline() {
-        assert_eq!(
-            attempt_timeout(Duration::from_secs(30)),
-            Duration::from_secs(5)
-        );
-        assert_eq!(
-            attempt_timeout(Duration::from_secs(3)),
-            Duration::from_secs(1)
-        );
-        assert_eq!(
-            attempt_timeout(Duration::from_millis(300)),
-            Duration::from_millis(500)
-        );
+        assert_eq!(attempt_timeout(Duration::from_secs(30)), Duration::from_secs(5));
+        assert_eq!(attempt_timeout(Duration::from_secs(3)), Duration::from_secs(1));
+        assert_eq!(attempt_timeout(Duration::from_millis(300)), Duration::from_millis(500));
     }
 }

@@ -32,12 +32,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Config file (TOML) with resources per keepalived instance; needed by `notify`.
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        default_value = "/etc/ec2-vip.toml"
-    )]
+    #[arg(long, global = true, value_name = "FILE", default_value = "/etc/ec2-vip.toml")]
     pub config: PathBuf,
     /// AWS region [default: AWS_REGION, else the instance's region from IMDS].
     #[arg(long, global = true, env = "AWS_REGION", hide_env = true)]
@@ -138,9 +133,7 @@ pub struct StatusArgs {
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if !(0.1..=3600.0).contains(&v) {
         return Err("must be between 0.1 and 3600 seconds".into());
     }

@@ -60,18 +60,13 @@ pub struct Config {
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: shown.clone(),
-            detail: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: shown.clone(), detail: e.to_string() })?;
         Config::parse(&shown, &text)
     }
 
     pub fn parse(path: &str, text: &str) -> Result<Config, ConfigError> {
-        let bad = |detail: String| ConfigError::Parse {
-            path: path.to_string(),
-            detail,
-        };
+        let bad = |detail: String| ConfigError::Parse { path: path.to_string(), detail };
         let raw: RawConfig = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
         let mut instances = BTreeMap::new();
         for (name, r) in raw.instance {
@@ -89,30 +84,19 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(format!("{section} elastic_ips: {e}")))?;
             let eni = eni_choice(r.interface, r.eni).map_err(|e| bad(format!("{section} {e}")))?;
-            let res = Resources {
-                routes,
-                eips,
-                eni,
-                release: r.release,
-            };
+            let res = Resources { routes, eips, eni, release: r.release };
             if res.is_empty() {
                 return Err(bad(format!("{section} has neither routes nor elastic_ips")));
             }
             instances.insert(name, res);
         }
-        Ok(Config {
-            path: path.to_string(),
-            instances,
-        })
+        Ok(Config { path: path.to_string(), instances })
     }
 
     pub fn instance(&self, name: &str) -> Result<&Resources, ConfigError> {
         self.instances
             .get(name)
-            .ok_or_else(|| ConfigError::UnknownInstance {
-                path: self.path.clone(),
-                name: name.to_string(),
-            })
+            .ok_or_else(|| ConfigError::UnknownInstance { path: self.path.clone(), name: name.to_string() })
     }
 }
 
@@ -160,15 +144,9 @@ mod tests {
         let cases = [
             ("[instance.A]\nroutes = [\"10.1.0.10/24\"]", "host bits"),
             ("[instance.A]\nelastic_ips = [\"eni-1\"]", "elastic_ips"),
-            (
-                "[instance.A]\nroutes = [\"10.1.0.10/32\"]\nrout = 1",
-                "unknown field",
-            ),
+            ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\nrout = 1", "unknown field"),
             ("[instance.A]\n", "neither routes"),
-            (
-                "[instance.A]\nroutes = [\"10.1.0.10/32\"]\ninterface = \"eth1\"\neni = \"eni-1\"",
-                "exclusive",
-            ),
+            ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\ninterface = \"eth1\"\neni = \"eni-1\"", "exclusive"),
             ("[instance.A", "t.toml"),
         ];
         for (text, want) in cases {

@@ -14,10 +14,7 @@ pub struct Deadline {
 
 impl Deadline {
     pub fn after(total: Duration) -> Deadline {
-        Deadline {
-            at: Instant::now() + total,
-            total,
-        }
+        Deadline { at: Instant::now() + total, total }
     }
 
     pub fn remaining(&self) -> Duration {
@@ -32,10 +29,7 @@ impl Deadline {
     pub async fn run<F: Future>(&self, step: &str, fut: F) -> Result<F::Output, Error> {
         tokio::time::timeout_at(self.at, fut)
             .await
-            .map_err(|_| Error::Deadline {
-                timeout_secs: self.total.as_secs_f64(),
-                step: step.to_string(),
-            })
+            .map_err(|_| Error::Deadline { timeout_secs: self.total.as_secs_f64(), step: step.to_string() })
     }
 
     /// Sleep for `d`, or less if the deadline comes first; false when the deadline passed.
@@ -55,17 +49,8 @@ mod tests {
         let d = Deadline::after(Duration::from_secs(5));
         let fast = d.run("fast", async { 7 }).await.unwrap();
         assert_eq!(fast, 7);
-        let err = d
-            .run(
-                "ReplaceRoute rtb-1",
-                tokio::time::sleep(Duration::from_secs(60)),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "deadline of 5s reached during ReplaceRoute rtb-1"
-        );
+        let err = d.run("ReplaceRoute rtb-1", tokio::time::sleep(Duration::from_secs(60))).await.unwrap_err();
+        assert_eq!(err.to_string(), "deadline of 5s reached during ReplaceRoute rtb-1");
         assert_eq!(d.remaining(), Duration::ZERO);
         assert!(!d.sleep(Duration::from_secs(1)).await);
     }

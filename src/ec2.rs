@@ -18,12 +18,7 @@ pub trait Ec2 {
         vpc_id: &str,
         destinations: &[IpNet],
     ) -> Result<Vec<RouteTable>, Ec2Error>;
-    async fn replace_route(
-        &self,
-        table_id: &str,
-        destination: IpNet,
-        eni: &str,
-    ) -> Result<(), Ec2Error>;
+    async fn replace_route(&self, table_id: &str, destination: IpNet, eni: &str) -> Result<(), Ec2Error>;
     /// The addresses named by `refs`; an unknown one is an `InvalidAllocationID.NotFound`
     /// or `InvalidAddress.NotFound` error.
     async fn addresses(&self, refs: &[EipRef]) -> Result<Vec<Address>, Ec2Error>;
@@ -45,25 +40,42 @@ pub struct SdkEc2 {
 
 impl SdkEc2 {
     pub fn new(config: &aws_config::SdkConfig) -> SdkEc2 {
-        SdkEc2 {
-            client: aws_sdk_ec2::Client::new(config),
+        SdkEc2 { client: aws_sdk_ec2::Client::new(config) }
+    }
+
+    /// DescribeRouteTables filtered to the VPC and one destination, every page.
+    async fn tables_with(&self, vpc_id: &str, destination: IpNet) -> Result<Vec<RouteTable>, Ec2Error> {
+        let name = match destination {
+            IpNet::V4(_) => "route.destination-cidr-block",
+            IpNet::V6(_) => "route.destination-ipv6-cidr-block",
+        };
+        let mut pages = self
+            .client
+            .describe_route_tables()
+            .filters(filter("vpc-id", [vpc_id.to_string()]))
+            .filters(filter(name, [destination.to_string()]))
+            .into_paginator()
+            .send();
+        let mut tables = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| ec2_error("DescribeRouteTables", format!("{vpc_id} {destination}"), e))?;
+            tables.extend(page.route_tables().iter().map(|t| RouteTable {
+                id: t.route_table_id().unwrap_or_default().to_string(),
+                vpc_id: t.vpc_id().unwrap_or_default().to_string(),
+                routes: t.routes().iter().filter_map(convert_route).collect(),
+            }));
         }
+        Ok(tables)
     }
 }
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.into_iter().collect()))
-        .build()
+    Filter::builder().name(name).set_values(Some(values.into_iter().collect())).build()
 }
 
 /// Turn any SDK error into an `Ec2Error` naming the call, the resources and AWS's answer.
-fn ec2_error<E, R>(
-    operation: &'static str,
-    resources: impl Into<String>,
-    err: SdkError<E, R>,
-) -> Ec2Error
+fn ec2_error<E, R>(operation: &'static str, resources: impl Into<String>, err: SdkError<E, R>) -> Ec2Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
@@ -85,15 +97,8 @@ where
 }
 
 fn convert_route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {
-    let destination: IpNet = r
-        .destination_cidr_block()
-        .or(r.destination_ipv6_cidr_block())?
-        .parse()
-        .ok()?;
-    let other = |kind: &'static str, id: &str| RouteTarget::Other {
-        kind,
-        id: id.to_string(),
-    };
+    let destination: IpNet = r.destination_cidr_block().or(r.destination_ipv6_cidr_block())?.parse().ok()?;
+    let other = |kind: &'static str, id: &str| RouteTarget::Other { kind, id: id.to_string() };
     let target = if let Some(id) = r.network_interface_id() {
         RouteTarget::NetworkInterface(id.to_string())
     } else if let Some(id) = r.instance_id() {
@@ -117,19 +122,21 @@ fn convert_route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {
     } else {
         RouteTarget::Blackhole
     };
-    Some(Route {
-        destination,
-        target,
-    })
+    Some(Route { destination, target })
+}
+
+/// Some emulators answer "" where EC2 leaves a field out.
+fn non_empty(s: Option<&str>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(String::from)
 }
 
 fn convert_address(a: &aws_sdk_ec2::types::Address) -> Address {
     Address {
         allocation_id: a.allocation_id().unwrap_or_default().to_string(),
         public_ip: a.public_ip().unwrap_or_default().to_string(),
-        association_id: a.association_id().map(String::from),
-        network_interface_id: a.network_interface_id().map(String::from),
-        private_ip: a.private_ip_address().map(String::from),
+        association_id: non_empty(a.association_id()),
+        network_interface_id: non_empty(a.network_interface_id()),
+        private_ip: non_empty(a.private_ip_address()),
     }
 }
 
@@ -139,69 +146,30 @@ impl Ec2 for SdkEc2 {
         vpc_id: &str,
         destinations: &[IpNet],
     ) -> Result<Vec<RouteTable>, Ec2Error> {
-        let mut tables = Vec::new();
-        let families = [
-            ("route.destination-cidr-block", true),
-            ("route.destination-ipv6-cidr-block", false),
-        ];
-        for (name, v4) in families {
-            let values: Vec<String> = destinations
-                .iter()
-                .filter(|d| d.addr().is_ipv4() == v4)
-                .map(|d| d.to_string())
-                .collect();
-            if values.is_empty() {
-                continue;
-            }
-            let resources = format!("{vpc_id} {}", values.join(","));
-            let mut pages = self
-                .client
-                .describe_route_tables()
-                .filters(filter("vpc-id", [vpc_id.to_string()]))
-                .filters(filter(name, values))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| ec2_error("DescribeRouteTables", resources.clone(), e))?;
-                for t in page.route_tables() {
-                    let id = t.route_table_id().unwrap_or_default().to_string();
-                    if tables.iter().any(|x: &RouteTable| x.id == id) {
-                        continue;
-                    }
-                    tables.push(RouteTable {
-                        id,
-                        vpc_id: t.vpc_id().unwrap_or_default().to_string(),
-                        routes: t.routes().iter().filter_map(convert_route).collect(),
-                    });
-                }
+        // One request per destination, concurrently: EC2 ORs a filter's values, but moto
+        // 5.2.5 demands every value match one table, so several values in one filter
+        // would find nothing there.
+        let found =
+            futures_util::future::join_all(destinations.iter().map(|d| self.tables_with(vpc_id, *d))).await;
+        let mut tables: Vec<RouteTable> = Vec::new();
+        for t in found.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten() {
+            if !tables.iter().any(|x| x.id == t.id) {
+                tables.push(t);
             }
         }
         Ok(tables)
     }
 
-    async fn replace_route(
-        &self,
-        table_id: &str,
-        destination: IpNet,
-        eni: &str,
-    ) -> Result<(), Ec2Error> {
-        let req = self
-            .client
-            .replace_route()
-            .route_table_id(table_id)
-            .network_interface_id(eni);
+    async fn replace_route(&self, table_id: &str, destination: IpNet, eni: &str) -> Result<(), Ec2Error> {
+        let req = self.client.replace_route().route_table_id(table_id).network_interface_id(eni);
         let req = match destination {
             IpNet::V4(_) => req.destination_cidr_block(destination.to_string()),
             IpNet::V6(_) => req.destination_ipv6_cidr_block(destination.to_string()),
         };
-        req.send().await.map(|_| ()).map_err(|e| {
-            ec2_error(
-                "ReplaceRoute",
-                format!("{table_id} {destination} -> {eni}"),
-                e,
-            )
-        })
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ec2_error("ReplaceRoute", format!("{table_id} {destination} -> {eni}"), e))
     }
 
     async fn addresses(&self, refs: &[EipRef]) -> Result<Vec<Address>, Ec2Error> {
@@ -217,10 +185,7 @@ impl Ec2 for SdkEc2 {
         // AllocationIds and PublicIps in one request must both match, so ask separately.
         if !allocs.is_empty() {
             req = req.set_allocation_ids(Some(allocs.clone()));
-            let res = req
-                .send()
-                .await
-                .map_err(|e| ec2_error("DescribeAddresses", allocs.join(","), e))?;
+            let res = req.send().await.map_err(|e| ec2_error("DescribeAddresses", allocs.join(","), e))?;
             out.extend(res.addresses().iter().map(convert_address));
         }
         if !ips.is_empty() {
@@ -243,13 +208,7 @@ impl Ec2 for SdkEc2 {
             .filters(filter("network-interface-id", [eni.to_string()]))
             .send()
             .await
-            .map_err(|e| {
-                ec2_error(
-                    "DescribeAddresses",
-                    format!("network-interface-id={eni}"),
-                    e,
-                )
-            })?;
+            .map_err(|e| ec2_error("DescribeAddresses", format!("network-interface-id={eni}"), e))?;
         Ok(res.addresses().iter().map(convert_address).collect())
     }
 
@@ -269,11 +228,7 @@ impl Ec2 for SdkEc2 {
             .send()
             .await
             .map_err(|e| {
-                ec2_error(
-                    "AssociateAddress",
-                    format!("{allocation_id} -> {eni} ({private_ip})"),
-                    e,
-                )
+                ec2_error("AssociateAddress", format!("{allocation_id} -> {eni} ({private_ip})"), e)
             })?;
         Ok(res.association_id().unwrap_or_default().to_string())
     }

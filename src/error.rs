@@ -22,9 +22,7 @@ pub struct Ec2Error {
 impl Ec2Error {
     /// True for AWS error codes that mean "this id or address does not exist".
     pub fn is_not_found(&self) -> bool {
-        self.code
-            .as_deref()
-            .is_some_and(|c| c.ends_with(".NotFound") || c.ends_with(".Malformed"))
+        self.code.as_deref().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with(".Malformed"))
     }
 
     pub fn code_is(&self, code: &str) -> bool {
@@ -67,9 +65,7 @@ pub enum ConfigError {
     Read { path: String, detail: String },
     #[error("config {path}: {detail}")]
     Parse { path: String, detail: String },
-    #[error(
-        "config {path}: no [instance.{name}] section (keepalived instance or sync group name)"
-    )]
+    #[error("config {path}: no [instance.{name}] section (keepalived instance or sync group name)")]
     UnknownInstance { path: String, name: String },
 }
 

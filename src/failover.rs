@@ -37,10 +37,9 @@ impl Plan {
         let mut out = Vec::new();
         for s in &self.routes.steps {
             out.push(match s.action {
-                RouteAction::Keep => format!(
-                    "route {} in {}: already {eni}, keep",
-                    s.destination, s.table_id
-                ),
+                RouteAction::Keep => {
+                    format!("route {} in {}: already {eni}, keep", s.destination, s.table_id)
+                }
                 RouteAction::Replace => {
                     format!(
                         "route {} in {}: {} -> {eni} (ReplaceRoute)",
@@ -63,7 +62,9 @@ impl Plan {
                     from_eni.as_deref().unwrap_or("unassociated")
                 ),
                 EipAction::Disassociate { allocation_id, public_ip, association_id } => {
-                    format!("eip {allocation_id} ({public_ip}): release {association_id} (DisassociateAddress)")
+                    format!(
+                        "eip {allocation_id} ({public_ip}): release {association_id} (DisassociateAddress)"
+                    )
                 }
             });
         }
@@ -80,11 +81,7 @@ pub async fn plan<E: Ec2>(
     role: Role,
     deadline: &Deadline,
 ) -> Result<Plan, Error> {
-    let routes = if role == Role::Master {
-        res.routes.as_slice()
-    } else {
-        &[]
-    };
+    let routes = if role == Role::Master { res.routes.as_slice() } else { &[] };
     if let Some((dest, cidr)) = inside_vpc(routes, &me.vpc_cidrs) {
         return Err(Error::BadInput(format!(
             "route {dest} overlaps {cidr} of {}: a VIP must lie outside the VPC's CIDR blocks",
@@ -96,32 +93,18 @@ pub async fn plan<E: Ec2>(
             return Ok(Vec::new());
         }
         let step = format!("DescribeRouteTables {}", me.vpc_id);
-        deadline
-            .run(&step, ec2.route_tables_for(&me.vpc_id, routes))
-            .await?
-            .map_err(Error::from)
+        deadline.run(&step, ec2.route_tables_for(&me.vpc_id, routes)).await?.map_err(Error::from)
     };
     let describe_eips = async {
         if res.eips.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
-        let wanted = deadline
-            .run("DescribeAddresses", ec2.addresses(&res.eips))
-            .await?;
-        let wanted = wanted.map_err(|e| {
-            if e.is_not_found() {
-                bad_eip(&e)
-            } else {
-                e.into()
-            }
-        })?;
-        let wanted = resolve_eips(&res.eips, &wanted).map_err(|r| {
-            Error::BadInput(format!("Elastic IP {r}: no such address in {}", me.region))
-        })?;
+        let wanted = deadline.run("DescribeAddresses", ec2.addresses(&res.eips)).await?;
+        let wanted = wanted.map_err(|e| if e.is_not_found() { bad_eip(&e) } else { e.into() })?;
+        let wanted = resolve_eips(&res.eips, &wanted)
+            .map_err(|r| Error::BadInput(format!("Elastic IP {r}: no such address in {}", me.region)))?;
         let here = if role == Role::Master {
-            deadline
-                .run("DescribeAddresses", ec2.addresses_on(&me.eni_id))
-                .await??
+            deadline.run("DescribeAddresses", ec2.addresses_on(&me.eni_id)).await??
         } else {
             Vec::new()
         };
@@ -130,25 +113,14 @@ pub async fn plan<E: Ec2>(
     let (tables, (wanted, here)) = tokio::try_join!(describe_routes, describe_eips)?;
     let routes = plan_routes(&tables, routes, &me.eni_id);
     let mut problems = Vec::new();
-    let eips = match plan_eips(
-        &wanted,
-        &here,
-        role,
-        res.release,
-        &me.eni_id,
-        &me.private_ips,
-    ) {
+    let eips = match plan_eips(&wanted, &here, role, res.release, &me.eni_id, &me.private_ips) {
         Ok(e) => e,
         Err(p) => {
             problems.push(p);
             Vec::new()
         }
     };
-    Ok(Plan {
-        routes,
-        eips,
-        problems,
-    })
+    Ok(Plan { routes, eips, problems })
 }
 
 fn bad_eip(e: &Ec2Error) -> Error {
@@ -171,9 +143,9 @@ pub async fn apply<E: Ec2>(
     let eni = me.eni_id.as_str();
     for s in &plan.routes.steps {
         match s.action {
-            RouteAction::Keep => report
-                .unchanged
-                .push(format!("{} {}: already {eni}", s.table_id, s.destination)),
+            RouteAction::Keep => {
+                report.unchanged.push(format!("{} {}: already {eni}", s.table_id, s.destination))
+            }
             RouteAction::NotOwned => report.failed.push(format!(
                 "{} {}: targets {} (not an ENI or instance); not touched",
                 s.table_id, s.destination, s.current
@@ -182,19 +154,14 @@ pub async fn apply<E: Ec2>(
         }
     }
     for dest in &plan.routes.missing {
-        report.failed.push(format!(
-            "no route table in {} holds a route for {dest}",
-            me.vpc_id
-        ));
+        report.failed.push(format!("no route table in {} holds a route for {dest}", me.vpc_id));
     }
     report.failed.extend(plan.problems.iter().cloned());
 
     let route_writes = stream::iter(plan.routes.replacements())
         .map(|s| async move {
             let step = format!("ReplaceRoute {} {}", s.table_id, s.destination);
-            let res = deadline
-                .run(&step, ec2.replace_route(&s.table_id, s.destination, eni))
-                .await;
+            let res = deadline.run(&step, ec2.replace_route(&s.table_id, s.destination, eni)).await;
             (s, res.and_then(|r| r.map_err(Error::from)))
         })
         .buffer_unordered(MAX_PARALLEL_WRITES)
@@ -209,76 +176,44 @@ pub async fn apply<E: Ec2>(
     for (s, res) in route_results {
         match res {
             Ok(()) => {
-                info!(
-                    "{} {}: {} -> {eni} (replaced)",
-                    s.table_id, s.destination, s.current
-                );
+                info!("{} {}: {} -> {eni} (replaced)", s.table_id, s.destination, s.current);
                 replaced.push(s);
             }
-            Err(e) => report
-                .failed
-                .push(format!("{} {}: {e}", s.table_id, s.destination)),
+            Err(e) => report.failed.push(format!("{} {}: {e}", s.table_id, s.destination)),
         }
     }
     let mut associated = Vec::new();
     for (a, res) in eip_results {
         match (a, res) {
-            (
-                EipAction::Keep {
-                    allocation_id,
-                    reason,
-                    ..
-                },
-                _,
-            ) => report.unchanged.push(format!("{allocation_id}: {reason}")),
-            (
-                EipAction::Associate {
-                    allocation_id,
-                    from_eni,
-                    ..
-                },
-                Ok(()),
-            ) => {
+            (EipAction::Keep { allocation_id, reason, .. }, _) => {
+                report.unchanged.push(format!("{allocation_id}: {reason}"))
+            }
+            (EipAction::Associate { allocation_id, from_eni, .. }, Ok(())) => {
                 let from = from_eni.as_deref().unwrap_or("unassociated");
                 info!("{allocation_id}: {from} -> {eni} (associated)");
                 associated.push(allocation_id.clone());
             }
-            (
-                EipAction::Disassociate {
-                    allocation_id,
-                    association_id,
-                    ..
-                },
-                Ok(()),
-            ) => {
+            (EipAction::Disassociate { allocation_id, association_id, .. }, Ok(())) => {
                 info!("{allocation_id}: {association_id} released from {eni}");
-                report
-                    .changed
-                    .push(format!("{allocation_id}: released from {eni}"));
+                report.changed.push(format!("{allocation_id}: released from {eni}"));
             }
             (other, Err(e)) => report.failed.push(format!("{}: {e}", eip_id(other))),
         }
     }
 
     if !replaced.is_empty() {
-        let tables: Vec<(&str, ipnet::IpNet)> = replaced
-            .iter()
-            .map(|s| (s.table_id.as_str(), s.destination))
-            .collect();
+        let tables: Vec<(&str, ipnet::IpNet)> =
+            replaced.iter().map(|s| (s.table_id.as_str(), s.destination)).collect();
         match confirm_routes(ec2, me, &tables, deadline).await {
             Ok(()) => report.changed.extend(
-                replaced
-                    .iter()
-                    .map(|s| format!("{} {}: {} -> {eni}", s.table_id, s.destination, s.current)),
+                replaced.iter().map(|s| format!("{} {}: {} -> {eni}", s.table_id, s.destination, s.current)),
             ),
             Err(wrong) => report.failed.extend(wrong),
         }
     }
     if !associated.is_empty() {
         match confirm_eips(ec2, eni, &associated, deadline).await {
-            Ok(()) => report
-                .changed
-                .extend(associated.iter().map(|a| format!("{a}: -> {eni}"))),
+            Ok(()) => report.changed.extend(associated.iter().map(|a| format!("{a}: -> {eni}"))),
             Err(wrong) => report.failed.extend(wrong),
         }
     }
@@ -293,19 +228,10 @@ fn eip_id(a: &EipAction) -> &str {
     }
 }
 
-async fn apply_eip<E: Ec2>(
-    ec2: &E,
-    eni: &str,
-    a: &EipAction,
-    deadline: &Deadline,
-) -> Result<(), Error> {
+async fn apply_eip<E: Ec2>(ec2: &E, eni: &str, a: &EipAction, deadline: &Deadline) -> Result<(), Error> {
     match a {
         EipAction::Keep { .. } => Ok(()),
-        EipAction::Associate {
-            allocation_id,
-            private_ip,
-            ..
-        } => {
+        EipAction::Associate { allocation_id, private_ip, .. } => {
             let step = format!("AssociateAddress {allocation_id}");
             deadline
                 .run(&step, ec2.associate_address(allocation_id, eni, private_ip))
@@ -315,16 +241,10 @@ async fn apply_eip<E: Ec2>(
         }
         EipAction::Disassociate { association_id, .. } => {
             let step = format!("DisassociateAddress {association_id}");
-            match deadline
-                .run(&step, ec2.disassociate_address(association_id))
-                .await?
-            {
+            match deadline.run(&step, ec2.disassociate_address(association_id)).await? {
                 // Gone already (someone else took it meanwhile): nothing of ours to release.
                 Err(e) if e.is_not_found() => {
-                    warn!(
-                        "{association_id}: already gone ({})",
-                        e.code.as_deref().unwrap_or("")
-                    );
+                    warn!("{association_id}: already gone ({})", e.code.as_deref().unwrap_or(""));
                     Ok(())
                 }
                 other => other.map_err(Error::from),
@@ -349,10 +269,7 @@ async fn confirm_routes<E: Ec2>(
     let mut wait = Duration::from_millis(100);
     loop {
         let step = format!("DescribeRouteTables {} (read back)", me.vpc_id);
-        let wrong: Vec<String> = match deadline
-            .run(&step, ec2.route_tables_for(&me.vpc_id, &dests))
-            .await
-        {
+        let wrong: Vec<String> = match deadline.run(&step, ec2.route_tables_for(&me.vpc_id, &dests)).await {
             Ok(Ok(tables)) => replaced
                 .iter()
                 .filter_map(|(t, d)| {
@@ -362,10 +279,7 @@ async fn confirm_routes<E: Ec2>(
                         .and_then(|x| x.routes.iter().find(|r| r.destination == *d));
                     match now {
                         Some(r) if r.target.is_eni(&me.eni_id) => None,
-                        Some(r) => Some(format!(
-                            "{t} {d}: still targets {} after ReplaceRoute",
-                            r.target
-                        )),
+                        Some(r) => Some(format!("{t} {d}: still targets {} after ReplaceRoute", r.target)),
                         None => Some(format!("{t} {d}: route vanished after ReplaceRoute")),
                     }
                 })
@@ -389,28 +303,23 @@ async fn confirm_eips<E: Ec2>(
     allocs: &[String],
     deadline: &Deadline,
 ) -> Result<(), Vec<String>> {
-    let refs: Vec<_> = allocs
-        .iter()
-        .map(|a| crate::model::EipRef::AllocationId(a.clone()))
-        .collect();
+    let refs: Vec<_> = allocs.iter().map(|a| crate::model::EipRef::AllocationId(a.clone())).collect();
     let mut wait = Duration::from_millis(100);
     loop {
-        let wrong: Vec<String> = match deadline
-            .run("DescribeAddresses (read back)", ec2.addresses(&refs))
-            .await
-        {
-            Ok(Ok(found)) => allocs
-                .iter()
-                .filter(|a| {
-                    !found.iter().any(|f: &Address| {
-                        &f.allocation_id == *a && f.network_interface_id.as_deref() == Some(eni)
+        let wrong: Vec<String> =
+            match deadline.run("DescribeAddresses (read back)", ec2.addresses(&refs)).await {
+                Ok(Ok(found)) => allocs
+                    .iter()
+                    .filter(|a| {
+                        !found.iter().any(|f: &Address| {
+                            &f.allocation_id == *a && f.network_interface_id.as_deref() == Some(eni)
+                        })
                     })
-                })
-                .map(|a| format!("{a}: not on {eni} after AssociateAddress"))
-                .collect(),
-            Ok(Err(e)) => vec![format!("read back failed: {e}")],
-            Err(e) => return Err(vec![format!("read back: {e}")]),
-        };
+                    .map(|a| format!("{a}: not on {eni} after AssociateAddress"))
+                    .collect(),
+                Ok(Err(e)) => vec![format!("read back failed: {e}")],
+                Err(e) => return Err(vec![format!("read back: {e}")]),
+            };
         if wrong.is_empty() {
             return Ok(());
         }

@@ -42,22 +42,14 @@ impl Imds {
 
     async fn get(&self, deadline: &Deadline, path: &str) -> Result<String, Error> {
         let full = format!("{META}/{path}");
-        let res = deadline
-            .run(
-                &format!("instance metadata GET {full}"),
-                self.client.get(full.clone()),
-            )
-            .await?;
+        let res =
+            deadline.run(&format!("instance metadata GET {full}"), self.client.get(full.clone())).await?;
         match res {
             Ok(v) => Ok(v.as_ref().trim().to_string()),
             Err(SdkImdsError::ErrorResponse(r)) if r.response().status().as_u16() == 404 => {
                 Err(ImdsError::NotFound { path: full }.into())
             }
-            Err(e) => Err(ImdsError::Request {
-                path: full,
-                detail: error_chain(&e),
-            }
-            .into()),
+            Err(e) => Err(ImdsError::Request { path: full, detail: error_chain(&e) }.into()),
         }
     }
 
@@ -100,54 +92,30 @@ impl Imds {
             .await?
             .map(|s| s.split_whitespace().map(String::from).collect())
             .unwrap_or_default();
-        Ok(Identity {
-            instance_id,
-            region,
-            mac,
-            eni_id,
-            vpc_id,
-            vpc_cidrs,
-            private_ips,
-        })
+        Ok(Identity { instance_id, region, mac, eni_id, vpc_id, vpc_cidrs, private_ips })
     }
 
     /// `--eni`: the MAC of this instance's interface that carries that ENI id.
-    async fn mac_of_eni(
-        &self,
-        deadline: &Deadline,
-        instance_id: &str,
-        eni: &str,
-    ) -> Result<String, Error> {
+    async fn mac_of_eni(&self, deadline: &Deadline, instance_id: &str, eni: &str) -> Result<String, Error> {
         let macs = self.get(deadline, "network/interfaces/macs/").await?;
         for mac in macs.split_whitespace().map(|l| l.trim_end_matches('/')) {
-            let id = self
-                .get(
-                    deadline,
-                    &format!("network/interfaces/macs/{mac}/interface-id"),
-                )
-                .await?;
+            let id = self.get(deadline, &format!("network/interfaces/macs/{mac}/interface-id")).await?;
             if id == eni {
                 return Ok(mac.to_ascii_lowercase());
             }
         }
-        Err(Error::Interface(format!(
-            "{eni} is not attached to instance {instance_id}"
-        )))
+        Err(Error::Interface(format!("{eni} is not attached to instance {instance_id}")))
     }
 }
 
 /// The MAC address of a local interface, from sysfs.
 fn interface_mac(name: &str) -> Result<String, Error> {
     if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return Err(Error::Interface(format!(
-            "{name:?} is not a network interface name"
-        )));
+        return Err(Error::Interface(format!("{name:?} is not a network interface name")));
     }
     let path = format!("/sys/class/net/{name}/address");
     let mac = std::fs::read_to_string(&path).map_err(|e| {
-        Error::Interface(format!(
-            "interface {name}: cannot read its MAC address ({path}: {e})"
-        ))
+        Error::Interface(format!("interface {name}: cannot read its MAC address ({path}: {e})"))
     })?;
     Ok(mac.trim().to_ascii_lowercase())
 }
@@ -158,11 +126,7 @@ fn parse_cidrs(path: &str, body: &str) -> Result<Vec<IpNet>, Error> {
         .filter(|l| !l.is_empty())
         .map(|l| {
             l.parse::<IpNet>().map_err(|_| {
-                ImdsError::BadValue {
-                    path: format!("{META}/{path}"),
-                    value: l.to_string(),
-                }
-                .into()
+                ImdsError::BadValue { path: format!("{META}/{path}"), value: l.to_string() }.into()
             })
         })
         .collect()
@@ -197,10 +161,7 @@ mod tests {
     #[test]
     fn interface_names_are_checked() {
         assert!(matches!(interface_mac("../etc"), Err(Error::Interface(_))));
-        assert!(matches!(
-            interface_mac("no-such-if0"),
-            Err(Error::Interface(_))
-        ));
+        assert!(matches!(interface_mac("no-such-if0"), Err(Error::Interface(_))));
         assert_eq!(interface_mac("lo").unwrap(), "00:00:00:00:00:00");
     }
 }

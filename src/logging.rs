@@ -74,23 +74,14 @@ impl Log for Tee {
 
 /// Install the logger. `verbosity`: -1 quiet, 0 normal, 1 debug, 2 debug with the SDK's logs.
 /// RUST_LOG, when set, replaces the level filter.
-pub fn init(
-    run_context: String,
-    verbosity: i8,
-    log_file: Option<&Path>,
-    syslog: bool,
-) -> Result<(), String> {
+pub fn init(run_context: String, verbosity: i8, log_file: Option<&Path>, syslog: bool) -> Result<(), String> {
     let _ = CONTEXT.set(run_context);
     let own = match verbosity {
         i8::MIN..=-1 => LevelFilter::Warn,
         0 => LevelFilter::Info,
         _ => LevelFilter::Debug,
     };
-    let sdk = if verbosity >= 2 {
-        LevelFilter::Debug
-    } else {
-        LevelFilter::Warn
-    };
+    let sdk = if verbosity >= 2 { LevelFilter::Debug } else { LevelFilter::Warn };
     let mut b = env_logger::Builder::new();
     b.filter_level(sdk).filter_module("ec2_vip", own);
     if let Ok(spec) = std::env::var("RUST_LOG") {
@@ -121,12 +112,7 @@ pub fn init(
     };
     let stderr = b.build();
     let max = stderr.filter();
-    log::set_boxed_logger(Box::new(Tee {
-        stderr,
-        file,
-        syslog,
-    }))
-    .map_err(|e| e.to_string())?;
+    log::set_boxed_logger(Box::new(Tee { stderr, file, syslog })).map_err(|e| e.to_string())?;
     log::set_max_level(max);
     Ok(())
 }

@@ -80,17 +80,11 @@ impl EipRef {
             if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Ok(EipRef::AllocationId(s.to_string()));
             }
-            return Err(format!(
-                "{s:?} is not a valid allocation id (eipalloc-<hex>)"
-            ));
+            return Err(format!("{s:?} is not a valid allocation id (eipalloc-<hex>)"));
         }
-        s.parse::<std::net::Ipv4Addr>()
-            .map(EipRef::PublicIp)
-            .map_err(|_| {
-                format!(
-                    "{s:?} is neither an allocation id (eipalloc-...) nor a public IPv4 address"
-                )
-            })
+        s.parse::<std::net::Ipv4Addr>().map(EipRef::PublicIp).map_err(|_| {
+            format!("{s:?} is neither an allocation id (eipalloc-...) nor a public IPv4 address")
+        })
     }
 
     pub fn matches(&self, a: &Address) -> bool {
@@ -125,20 +119,14 @@ pub struct Address {
 pub fn parse_destination(s: &str) -> Result<IpNet, String> {
     let s = s.trim();
     let net: IpNet = if s.contains('/') {
-        s.parse()
-            .map_err(|_| format!("{s:?} is not a valid CIDR (expected e.g. 10.1.0.10/32)"))?
+        s.parse().map_err(|_| format!("{s:?} is not a valid CIDR (expected e.g. 10.1.0.10/32)"))?
     } else {
-        let ip: std::net::IpAddr = s
-            .parse()
-            .map_err(|_| format!("{s:?} is not a valid CIDR (expected e.g. 10.1.0.10/32)"))?;
+        let ip: std::net::IpAddr =
+            s.parse().map_err(|_| format!("{s:?} is not a valid CIDR (expected e.g. 10.1.0.10/32)"))?;
         IpNet::from(ip)
     };
     if net.trunc() != net {
-        return Err(format!(
-            "{s} has host bits set (did you mean {}/{}?)",
-            net.addr(),
-            net.max_prefix_len()
-        ));
+        return Err(format!("{s} has host bits set (did you mean {}/{}?)", net.addr(), net.max_prefix_len()));
     }
     Ok(net)
 }
@@ -149,21 +137,10 @@ mod tests {
 
     #[test]
     fn destinations_parse_strictly() {
-        assert_eq!(
-            parse_destination("10.1.0.10/32").unwrap().to_string(),
-            "10.1.0.10/32"
-        );
-        assert_eq!(
-            parse_destination("10.1.0.10").unwrap().to_string(),
-            "10.1.0.10/32"
-        );
-        assert_eq!(
-            parse_destination("fd00::10").unwrap().to_string(),
-            "fd00::10/128"
-        );
-        assert!(parse_destination("10.1.0.10/24")
-            .unwrap_err()
-            .contains("host bits"));
+        assert_eq!(parse_destination("10.1.0.10/32").unwrap().to_string(), "10.1.0.10/32");
+        assert_eq!(parse_destination("10.1.0.10").unwrap().to_string(), "10.1.0.10/32");
+        assert_eq!(parse_destination("fd00::10").unwrap().to_string(), "fd00::10/128");
+        assert!(parse_destination("10.1.0.10/24").unwrap_err().contains("host bits"));
         assert!(parse_destination("10.1.0.300/32").is_err());
         assert!(parse_destination("10.1.0.10/33").is_err());
         assert!(parse_destination("").is_err());
@@ -175,10 +152,7 @@ mod tests {
             EipRef::parse("eipalloc-0123abcd").unwrap(),
             EipRef::AllocationId("eipalloc-0123abcd".into())
         );
-        assert_eq!(
-            EipRef::parse("54.1.2.3").unwrap(),
-            EipRef::PublicIp("54.1.2.3".parse().unwrap())
-        );
+        assert_eq!(EipRef::parse("54.1.2.3").unwrap(), EipRef::PublicIp("54.1.2.3".parse().unwrap()));
         assert!(EipRef::parse("eipalloc-").is_err());
         assert!(EipRef::parse("eipalloc-xyz").is_err());
         assert!(EipRef::parse("eni-123").is_err());

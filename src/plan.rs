@@ -66,9 +66,7 @@ pub struct RoutePlan {
 
 impl RoutePlan {
     pub fn replacements(&self) -> impl Iterator<Item = &RouteStep> {
-        self.steps
-            .iter()
-            .filter(|s| s.action == RouteAction::Replace)
+        self.steps.iter().filter(|s| s.action == RouteAction::Replace)
     }
 }
 
@@ -107,24 +105,11 @@ pub fn plan_routes(tables: &[RouteTable], destinations: &[IpNet], eni: &str) -> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EipAction {
     /// Leave it as it is; the reason is logged.
-    Keep {
-        allocation_id: String,
-        public_ip: String,
-        reason: String,
-    },
+    Keep { allocation_id: String, public_ip: String, reason: String },
     /// AssociateAddress to this node's ENI (and private IP), taking it from `from_eni`.
-    Associate {
-        allocation_id: String,
-        public_ip: String,
-        private_ip: String,
-        from_eni: Option<String>,
-    },
+    Associate { allocation_id: String, public_ip: String, private_ip: String, from_eni: Option<String> },
     /// DisassociateAddress by association id (only ever for an association on our ENI).
-    Disassociate {
-        allocation_id: String,
-        public_ip: String,
-        association_id: String,
-    },
+    Disassociate { allocation_id: String, public_ip: String, association_id: String },
 }
 
 /// Plan the Elastic IP scenario.
@@ -156,34 +141,26 @@ pub fn plan_eips(
                 },
                 (_, true, false) => keep(a, "on this node; release not requested"),
                 (None, _, _) => keep(a, "not associated"),
-                (Some(_), false, _) => {
-                    keep(a, &format!("associated with {}, not this node", where_(a)))
-                }
+                (Some(_), false, _) => keep(a, &format!("associated with {}, not this node", where_(a))),
             });
         }
         return Ok(actions);
     }
 
-    let mut occupied: BTreeSet<&str> = on_our_eni
-        .iter()
-        .filter_map(|a| a.private_ip.as_deref())
-        .collect();
+    let mut occupied: BTreeSet<&str> = on_our_eni.iter().filter_map(|a| a.private_ip.as_deref()).collect();
     let mut free = private_ips.iter();
     for a in wanted {
         if a.network_interface_id.as_deref() == Some(eni) {
             actions.push(keep(a, "already associated with this node"));
             continue;
         }
-        let slot = free
-            .by_ref()
-            .find(|ip| !occupied.contains(ip.as_str()))
-            .ok_or_else(|| {
-                format!(
-                    "{eni} has no private IP left without an Elastic IP for {} ({}); \
+        let slot = free.by_ref().find(|ip| !occupied.contains(ip.as_str())).ok_or_else(|| {
+            format!(
+                "{eni} has no private IP left without an Elastic IP for {} ({}); \
                      each Elastic IP needs its own private IP on the ENI",
-                    a.allocation_id, a.public_ip
-                )
-            })?;
+                a.allocation_id, a.public_ip
+            )
+        })?;
         occupied.insert(slot);
         actions.push(EipAction::Associate {
             allocation_id: a.allocation_id.clone(),
@@ -215,10 +192,7 @@ fn where_(a: &Address) -> String {
 pub fn resolve_eips(refs: &[EipRef], found: &[Address]) -> Result<Vec<Address>, EipRef> {
     let mut out: Vec<Address> = Vec::with_capacity(refs.len());
     for r in refs {
-        let a = found
-            .iter()
-            .find(|a| r.matches(a))
-            .ok_or_else(|| r.clone())?;
+        let a = found.iter().find(|a| r.matches(a)).ok_or_else(|| r.clone())?;
         if !out.iter().any(|o| o.allocation_id == a.allocation_id) {
             out.push(a.clone());
         }
@@ -228,16 +202,10 @@ pub fn resolve_eips(refs: &[EipRef], found: &[Address]) -> Result<Vec<Address>, 
 
 /// Routes that overlap the VPC's own CIDR blocks cannot be VIP routes (EC2 routes the VPC
 /// CIDR locally, and the guide requires the VIP outside it).
-pub fn inside_vpc<'a>(
-    destinations: &'a [IpNet],
-    vpc_cidrs: &[IpNet],
-) -> Option<(&'a IpNet, IpNet)> {
-    destinations.iter().find_map(|d| {
-        vpc_cidrs
-            .iter()
-            .find(|c| c.contains(d) || d.contains(*c))
-            .map(|c| (d, *c))
-    })
+pub fn inside_vpc<'a>(destinations: &'a [IpNet], vpc_cidrs: &[IpNet]) -> Option<(&'a IpNet, IpNet)> {
+    destinations
+        .iter()
+        .find_map(|d| vpc_cidrs.iter().find(|c| c.contains(d) || d.contains(*c)).map(|c| (d, *c)))
 }
 
 #[cfg(test)]

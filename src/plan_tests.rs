@@ -13,13 +13,7 @@ fn table(id: &str, routes: &[(&str, RouteTarget)]) -> RouteTable {
     RouteTable {
         id: id.into(),
         vpc_id: "vpc-1".into(),
-        routes: routes
-            .iter()
-            .map(|(d, t)| Route {
-                destination: net(d),
-                target: t.clone(),
-            })
-            .collect(),
+        routes: routes.iter().map(|(d, t)| Route { destination: net(d), target: t.clone() }).collect(),
     }
 }
 
@@ -29,31 +23,12 @@ fn table(id: &str, routes: &[(&str, RouteTarget)]) -> RouteTable {
 fn guide_example_replaces_only_the_vip_routes() {
     let tables = [
         table("rtb-a", &[("10.1.0.10/32", eni("eni-89abcdef"))]),
-        table(
-            "rtb-b",
-            &[
-                ("10.1.0.10/32", eni("eni-89abcdef")),
-                ("10.1.0.20/32", eni("eni-89abcdef")),
-            ],
-        ),
+        table("rtb-b", &[("10.1.0.10/32", eni("eni-89abcdef")), ("10.1.0.20/32", eni("eni-89abcdef"))]),
     ];
     let plan = plan_routes(&tables, &[net("10.1.0.10/32")], "eni-01234567");
-    let replaced: Vec<_> = plan
-        .replacements()
-        .map(|s| (s.table_id.as_str(), s.destination))
-        .collect();
-    assert_eq!(
-        replaced,
-        vec![
-            ("rtb-a", net("10.1.0.10/32")),
-            ("rtb-b", net("10.1.0.10/32"))
-        ]
-    );
-    assert_eq!(
-        plan.steps.len(),
-        2,
-        "10.1.0.20/32 is never part of the plan"
-    );
+    let replaced: Vec<_> = plan.replacements().map(|s| (s.table_id.as_str(), s.destination)).collect();
+    assert_eq!(replaced, vec![("rtb-a", net("10.1.0.10/32")), ("rtb-b", net("10.1.0.10/32"))]);
+    assert_eq!(plan.steps.len(), 2, "10.1.0.20/32 is never part of the plan");
     assert!(plan.missing.is_empty());
 }
 
@@ -61,34 +36,20 @@ fn guide_example_replaces_only_the_vip_routes() {
 fn routes_already_on_our_eni_are_kept_and_others_replaced() {
     let tables = [
         table("rtb-a", &[("10.1.0.10/32", eni("eni-me"))]),
-        table(
-            "rtb-b",
-            &[("10.1.0.10/32", RouteTarget::Instance("i-old".into()))],
-        ),
+        table("rtb-b", &[("10.1.0.10/32", RouteTarget::Instance("i-old".into()))]),
         table("rtb-c", &[("10.1.0.10/32", RouteTarget::Blackhole)]),
     ];
     let plan = plan_routes(&tables, &[net("10.1.0.10/32")], "eni-me");
-    let actions: Vec<_> = plan
-        .steps
-        .iter()
-        .map(|s| (s.table_id.as_str(), s.action.clone()))
-        .collect();
+    let actions: Vec<_> = plan.steps.iter().map(|s| (s.table_id.as_str(), s.action.clone())).collect();
     assert_eq!(
         actions,
-        vec![
-            ("rtb-a", RouteAction::Keep),
-            ("rtb-b", RouteAction::Replace),
-            ("rtb-c", RouteAction::Replace)
-        ]
+        vec![("rtb-a", RouteAction::Keep), ("rtb-b", RouteAction::Replace), ("rtb-c", RouteAction::Replace)]
     );
 }
 
 #[test]
 fn gateway_routes_are_not_owned() {
-    let igw = RouteTarget::Other {
-        kind: "gateway",
-        id: "igw-1".into(),
-    };
+    let igw = RouteTarget::Other { kind: "gateway", id: "igw-1".into() };
     let tables = [table("rtb-a", &[("10.1.0.10/32", igw.clone())])];
     let plan = plan_routes(&tables, &[net("10.1.0.10/32")], "eni-me");
     assert_eq!(plan.steps[0].action, RouteAction::NotOwned);
@@ -99,11 +60,7 @@ fn gateway_routes_are_not_owned() {
 #[test]
 fn missing_destinations_are_reported() {
     let tables = [table("rtb-a", &[("10.1.0.10/32", eni("eni-old"))])];
-    let plan = plan_routes(
-        &tables,
-        &[net("10.1.0.10/32"), net("10.9.9.9/32")],
-        "eni-me",
-    );
+    let plan = plan_routes(&tables, &[net("10.1.0.10/32"), net("10.9.9.9/32")], "eni-me");
     assert_eq!(plan.missing, vec![net("10.9.9.9/32")]);
     assert_eq!(plan.replacements().count(), 1);
 }
@@ -112,14 +69,8 @@ fn missing_destinations_are_reported() {
 fn vip_inside_vpc_is_detected() {
     let vpc = [net("10.0.0.0/16"), net("100.64.0.0/16")];
     assert!(inside_vpc(&[net("10.1.0.10/32")], &vpc).is_none());
-    assert_eq!(
-        inside_vpc(&[net("10.0.2.9/32")], &vpc).unwrap().1,
-        net("10.0.0.0/16")
-    );
-    assert_eq!(
-        inside_vpc(&[net("100.0.0.0/8")], &vpc).unwrap().1,
-        net("100.64.0.0/16")
-    );
+    assert_eq!(inside_vpc(&[net("10.0.2.9/32")], &vpc).unwrap().1, net("10.0.0.0/16"));
+    assert_eq!(inside_vpc(&[net("100.0.0.0/8")], &vpc).unwrap().1, net("100.64.0.0/16"));
     assert!(inside_vpc(&[net("fd00::1/128")], &vpc).is_none());
 }
 
@@ -140,15 +91,7 @@ fn ips(v: &[&str]) -> Vec<String> {
 #[test]
 fn master_associates_eip_held_elsewhere() {
     let a = addr("eipalloc-1", "54.0.0.1", Some("eni-old"), Some("10.0.4.5"));
-    let acts = plan_eips(
-        &[a],
-        &[],
-        Role::Master,
-        false,
-        "eni-me",
-        &ips(&["10.0.2.5"]),
-    )
-    .unwrap();
+    let acts = plan_eips(&[a], &[], Role::Master, false, "eni-me", &ips(&["10.0.2.5"])).unwrap();
     assert_eq!(
         acts,
         vec![EipAction::Associate {
@@ -188,18 +131,8 @@ fn master_never_displaces_a_foreign_eip_on_our_eni() {
         &ips(&["10.0.2.5", "10.0.2.6"]),
     )
     .unwrap();
-    assert!(
-        matches!(&acts[0], EipAction::Associate { private_ip, .. } if private_ip == "10.0.2.6")
-    );
-    let err = plan_eips(
-        &[want],
-        &[foreign],
-        Role::Master,
-        false,
-        "eni-me",
-        &ips(&["10.0.2.5"]),
-    )
-    .unwrap_err();
+    assert!(matches!(&acts[0], EipAction::Associate { private_ip, .. } if private_ip == "10.0.2.6"));
+    let err = plan_eips(&[want], &[foreign], Role::Master, false, "eni-me", &ips(&["10.0.2.5"])).unwrap_err();
     assert!(err.contains("no private IP left"), "{err}");
 }
 
@@ -207,15 +140,8 @@ fn master_never_displaces_a_foreign_eip_on_our_eni() {
 fn two_eips_take_two_private_ips_in_order() {
     let a = addr("eipalloc-1", "54.0.0.1", None, None);
     let b = addr("eipalloc-2", "54.0.0.2", Some("eni-old"), Some("10.0.4.5"));
-    let acts = plan_eips(
-        &[a, b],
-        &[],
-        Role::Master,
-        false,
-        "eni-me",
-        &ips(&["10.0.2.5", "10.0.2.6"]),
-    )
-    .unwrap();
+    let acts =
+        plan_eips(&[a, b], &[], Role::Master, false, "eni-me", &ips(&["10.0.2.5", "10.0.2.6"])).unwrap();
     let slots: Vec<_> = acts
         .iter()
         .map(|a| match a {
@@ -255,22 +181,13 @@ fn release_disassociates_only_from_our_eni() {
 
 #[test]
 fn eip_refs_resolve_in_user_order_and_unknown_is_reported() {
-    let found = [
-        addr("eipalloc-2", "54.0.0.2", None, None),
-        addr("eipalloc-1", "54.0.0.1", None, None),
-    ];
-    let refs = [
-        EipRef::AllocationId("eipalloc-1".into()),
-        EipRef::PublicIp("54.0.0.2".parse().unwrap()),
-    ];
+    let found = [addr("eipalloc-2", "54.0.0.2", None, None), addr("eipalloc-1", "54.0.0.1", None, None)];
+    let refs = [EipRef::AllocationId("eipalloc-1".into()), EipRef::PublicIp("54.0.0.2".parse().unwrap())];
     let got = resolve_eips(&refs, &found).unwrap();
     assert_eq!(got[0].allocation_id, "eipalloc-1");
     assert_eq!(got[1].allocation_id, "eipalloc-2");
     let missing = EipRef::AllocationId("eipalloc-9".into());
-    assert_eq!(
-        resolve_eips(std::slice::from_ref(&missing), &found).unwrap_err(),
-        missing
-    );
+    assert_eq!(resolve_eips(std::slice::from_ref(&missing), &found).unwrap_err(), missing);
 }
 
 #[test]

@@ -47,9 +47,7 @@ pub async fn run(g: &GlobalArgs, args: &StatusArgs, deadline: &Deadline) -> Resu
         vec![(None, from_flags)]
     } else {
         let c = Config::load(&g.config).map_err(|e| {
-            Error::BadInput(format!(
-                "status: give --route/--eip, or a readable config ({e})"
-            ))
+            Error::BadInput(format!("status: give --route/--eip, or a readable config ({e})"))
         })?;
         c.instances.into_iter().map(|(n, r)| (Some(n), r)).collect()
     };
@@ -59,10 +57,7 @@ pub async fn run(g: &GlobalArgs, args: &StatusArgs, deadline: &Deadline) -> Resu
         all.push(collect(&ec2, &me, name, &res, deadline).await?);
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&all).map_err(|e| Error::Other(e.to_string()))?
-        );
+        println!("{}", serde_json::to_string_pretty(&all).map_err(|e| Error::Other(e.to_string()))?);
     } else {
         for s in &all {
             print!("{}", render(s));
@@ -82,9 +77,7 @@ pub async fn collect<E: Ec2>(
     let mut missing_routes = Vec::new();
     if !res.routes.is_empty() {
         let step = format!("DescribeRouteTables {}", me.vpc_id);
-        let tables = deadline
-            .run(&step, ec2.route_tables_for(&me.vpc_id, &res.routes))
-            .await??;
+        let tables = deadline.run(&step, ec2.route_tables_for(&me.vpc_id, &res.routes)).await??;
         for dest in &res.routes {
             let before = routes.len();
             for t in &tables {
@@ -104,23 +97,16 @@ pub async fn collect<E: Ec2>(
     }
     let mut elastic_ips = Vec::new();
     if !res.eips.is_empty() {
-        let found = deadline
-            .run("DescribeAddresses", ec2.addresses(&res.eips))
-            .await?;
+        let found = deadline.run("DescribeAddresses", ec2.addresses(&res.eips)).await?;
         let found = found.map_err(|e| {
             if e.is_not_found() {
-                Error::BadInput(format!(
-                    "Elastic IP {}: {}",
-                    e.resources,
-                    e.code.clone().unwrap_or_default()
-                ))
+                Error::BadInput(format!("Elastic IP {}: {}", e.resources, e.code.clone().unwrap_or_default()))
             } else {
                 e.into()
             }
         })?;
-        let found = crate::plan::resolve_eips(&res.eips, &found).map_err(|r| {
-            Error::BadInput(format!("Elastic IP {r}: no such address in {}", me.region))
-        })?;
+        let found = crate::plan::resolve_eips(&res.eips, &found)
+            .map_err(|r| Error::BadInput(format!("Elastic IP {r}: no such address in {}", me.region)))?;
         for a in found {
             elastic_ips.push(EipStatus {
                 this_node: a.network_interface_id.as_deref() == Some(me.eni_id.as_str()),
@@ -147,10 +133,7 @@ pub fn render(s: &Status) -> String {
     let here = |b: bool| if b { "this node" } else { "other" };
     out.push_str(&format!(
         "{}this node: {} {} in {}\n",
-        s.name
-            .as_ref()
-            .map(|n| format!("[{n}] "))
-            .unwrap_or_default(),
+        s.name.as_ref().map(|n| format!("[{n}] ")).unwrap_or_default(),
         s.instance_id,
         s.network_interface_id,
         s.vpc_id
@@ -165,10 +148,7 @@ pub fn render(s: &Status) -> String {
         ));
     }
     for d in &s.missing_routes {
-        out.push_str(&format!(
-            "route {d:<18} (no route table in {} holds it)\n",
-            s.vpc_id
-        ));
+        out.push_str(&format!("route {d:<18} (no route table in {} holds it)\n", s.vpc_id));
     }
     for e in &s.elastic_ips {
         out.push_str(&format!(

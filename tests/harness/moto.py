@@ -15,7 +15,6 @@ import boto3
 from botocore.config import Config
 
 HOST = "127.0.0.1"
-_RUNNING = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
 
 # Dummy credentials: moto accepts anything, and the access key picks nothing.
 DUMMY_KEY = "AKIAMOTOTESTKEY00000"
@@ -41,8 +40,10 @@ def _post(url, timeout=10):
 
 
 class MotoServer:
-    def __init__(self, proc, log_path=None):
+    def __init__(self, proc, log_path=None, host=HOST):
         self.proc = proc
+        self.host = host
+        self._running = re.compile(r"Running on http://" + re.escape(host) + r":(\d+)")
         self.port = None
         self.url = None
         self.log_path = log_path
@@ -60,10 +61,10 @@ class MotoServer:
             if self._log:
                 self._log.write(line)
             if self.port is None:
-                match = _RUNNING.search(line)
+                match = self._running.search(line)
                 if match:
                     self.port = int(match.group(1))
-                    self.url = f"http://{HOST}:{self.port}"
+                    self.url = f"http://{self.host}:{self.port}"
                     self._port_seen.set()
         self._port_seen.set()  # EOF: wake the starter so it sees the exit
 
@@ -99,18 +100,19 @@ class MotoServer:
         self.stop()
 
 
-def start_moto(venv_dir, log_path=None, region="us-east-1", timeout=30.0):
-    """Start `<venv>/bin/moto_server` on 127.0.0.1 with a free port; warm up EC2."""
+def start_moto(venv_dir, log_path=None, region="us-east-1", timeout=30.0, host=HOST):
+    """Start `<venv>/bin/moto_server` on `host` (default 127.0.0.1) with a free port;
+    warm up EC2. The e2e suite passes an address of its own namespace's bridge."""
     exe = os.path.join(venv_dir, "bin", "moto_server")
     if not os.access(exe, os.X_OK):
         raise FileNotFoundError(f"moto_server not found at {exe}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen(
-        [exe, "-H", HOST, "-p", "0"],
+        [exe, "-H", host, "-p", "0"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True, env=env,
     )
-    server = MotoServer(proc, log_path)
+    server = MotoServer(proc, log_path, host)
     deadline = time.monotonic() + timeout
     server._port_seen.wait(timeout)
     if server.port is None:

@@ -239,7 +239,7 @@ def snapshot(ec2, seed):
         {"Name": "vpc-id", "Values": [seed["vpc_id"], seed["other_vpc_id"]]},
     ])["RouteTables"]
     addresses = {
-        a["AllocationId"]: a.get("NetworkInterfaceId")
+        a["AllocationId"]: a.get("NetworkInterfaceId") or None  # moto leaves "" after a disassociation
         for a in ec2.describe_addresses()["Addresses"]
     }
     return {

@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""A fault-injecting HTTP reverse proxy for the EC2 API in tests (stdlib only, loopback).
+
+Put it in front of moto to get what moto lacks: latency, 5xx answers, EC2-style
+throttling, connection resets and hangs.
+
+Import:
+    proxy = start_proxy(moto.url, latency=0.03)   # .url, .configure(), .stats(), .stop()
+    proxy.configure(error_next=2, error_status=503)
+Script:
+    python3 tests/harness/fault_proxy.py --upstream http://127.0.0.1:5000 [--port 0]
+        [--latency 0.03] [--no-throttle] [--config JSON]
+    prints one line, ``listening on http://HOST:PORT``, once it serves.
+
+Control endpoints (never faulted, never forwarded):
+    POST /_proxy/config  JSON object of settings (below) -> the stats
+    GET  /_proxy/stats   -> {"requests": {action: n}, "total", "throttled",
+                             "throttled_by_action", "faults": {"error", "reset", "hang"},
+                             "forwarded", "upstream_errors", "max_in_flight", "config"}
+    POST /_proxy/reset   zero the counters and refill every bucket
+
+Settings (configure(**kw), POST /_proxy/config, or start_proxy(url, **kw)):
+    latency        seconds added to every faulted-path answer (throttled and 5xx too)
+    error_status   500 or 503 (InternalError / Unavailable EC2 XML bodies)
+    error_rate, error_next    fraction of requests / the next N requests answered 5xx
+    reset_rate, reset_next    ... whose connection is reset (RST) after the request is read
+    hang_rate, hang_next      ... read and never answered (until hang_seconds, or stop())
+    hang_seconds   0 = hang until stop(); else close without an answer after that long
+    throttle       True: per-action token buckets answer RequestLimitExceeded (HTTP 503)
+    describe_bucket [size, refill/s] for Describe*/Get*/List*/Search* (default 100, 20)
+    mutating_bucket [size, refill/s] for every other action (default 50, 5)
+    action_buckets {action: [size, refill/s]} per-action overrides
+    fault_actions  list of actions the error/reset/hang faults apply to (None = all)
+    seed           seed for the fraction faults' random generator
+Like EC2, every action has its own bucket, and a throttled request takes no token.
+Faults apply only to EC2 API requests; moto's own /moto-api/ paths pass untouched.
+Order per request: hang, reset, error (no token taken), then throttle, then forward.
+"""
+
+import argparse
+import http.client
+import ipaddress
+import json
+import random
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+POLL = 0.05
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+              "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"}
+NON_MUTATING = ("Describe", "Get", "List", "Search")
+ERRORS = {
+    500: ("InternalError", "An internal error has occurred."),
+    503: ("Unavailable", "The server is overloaded or unable to handle the request."),
+}
+DEFAULTS = {
+    "latency": 0.0, "error_status": 503,
+    "error_rate": 0.0, "error_next": 0, "reset_rate": 0.0, "reset_next": 0,
+    "hang_rate": 0.0, "hang_next": 0, "hang_seconds": 0.0,
+    "throttle": True, "describe_bucket": [100, 20.0], "mutating_bucket": [50, 5.0],
+    "action_buckets": {}, "fault_actions": None, "seed": None,
+}
+
+
+def error_xml(code, message):
+    """The body EC2 sends with an error (boto3 and the Rust SDK parse Code/Message)."""
+    return (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
+            f"<Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            f"<RequestID>{uuid.uuid4()}</RequestID></Response>")
+
+
+def is_mutating(action):
+    return not action.startswith(NON_MUTATING)
+
+
+def _is_loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class TokenBucket:
+    """`size` tokens, refilled continuously at `rate` per second, never above `size`."""
+
+    def __init__(self, size, rate, now):
+        self.size, self.rate = float(size), float(rate)
+        self.tokens, self.stamp = float(size), now
+
+    def level(self, now):
+        self.tokens = min(self.size, self.tokens + max(0.0, now - self.stamp) * self.rate)
+        self.stamp = now
+        return self.tokens
+
+    def take(self, now):
+        """Take one token if there is one; False means throttled (nothing taken)."""
+        if self.level(now) >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class ProxyState:
+    """Settings, buckets and counters shared by the handler threads, behind one lock."""
+
+    def __init__(self, clock=time.monotonic, **settings):
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.cfg = json.loads(json.dumps(DEFAULTS))
+        self.rng = random.Random()
+        self._zero()
+        self.configure(**settings)
+
+    def _zero(self):
+        self.requests, self.throttled_by_action = {}, {}
+        self.faults = {"error": 0, "reset": 0, "hang": 0}
+        self.forwarded = self.upstream_errors = self.in_flight = self.max_in_flight = 0
+        self.buckets = {}
+
+    def configure(self, **settings):
+        unknown = set(settings) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        if settings.get("error_status", 503) not in ERRORS:
+            raise ValueError(f"error_status must be one of {sorted(ERRORS)}")
+        with self.lock:
+            for key, value in settings.items():
+                self.cfg[key] = list(value) if isinstance(value, tuple) else value
+            if "seed" in settings:
+                self.rng.seed(settings["seed"])
+            if {"describe_bucket", "mutating_bucket", "action_buckets"} & set(settings):
+                self.buckets = {}  # rebuilt full, with the new sizes, on next use
+
+    def reset(self):
+        with self.lock:
+            self._zero()
+
+    def bucket_spec(self, action):
+        spec = self.cfg["action_buckets"].get(action)
+        if spec is None:
+            spec = self.cfg["mutating_bucket" if is_mutating(action) else "describe_bucket"]
+        return spec
+
+    def decide(self, action):
+        """Count the request and choose its fate: hang/reset/error/throttle/forward."""
+        with self.lock:
+            cfg = self.cfg
+            self.requests[action] = self.requests.get(action, 0) + 1
+            targeted = cfg["fault_actions"] is None or action in cfg["fault_actions"]
+            for kind in ("hang", "reset", "error") if targeted else ():
+                if cfg[kind + "_next"] > 0:
+                    cfg[kind + "_next"] -= 1
+                elif not (cfg[kind + "_rate"] > 0 and self.rng.random() < cfg[kind + "_rate"]):
+                    continue
+                self.faults[kind] += 1
+                return kind
+            if cfg["throttle"]:
+                bucket = self.buckets.get(action)
+                if bucket is None:
+                    bucket = self.buckets[action] = TokenBucket(
+                        *self.bucket_spec(action), self.clock())
+                if not bucket.take(self.clock()):
+                    self.throttled_by_action[action] = self.throttled_by_action.get(action, 0) + 1
+                    return "throttle"
+            return "forward"
+
+    def stats(self):
+        with self.lock:
+            return {
+                "requests": dict(self.requests),
+                "total": sum(self.requests.values()),
+                "throttled": sum(self.throttled_by_action.values()),
+                "throttled_by_action": dict(self.throttled_by_action),
+                "faults": dict(self.faults),
+                "forwarded": self.forwarded,
+                "upstream_errors": self.upstream_errors,
+                "max_in_flight": self.max_in_flight,
+                "config": json.loads(json.dumps(self.cfg)),
+            }
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        if self.server.log_requests:
+            sys.stderr.write("fault-proxy %s - %s\n" % (self.address_string(), fmt % args))
+
+    @property
+    def state(self):
+        return self.server.state
+
+    def _read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status, body, ctype="text/xml;charset=UTF-8"):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _action(self, body):
+        query = parse_qs(urlparse(self.path).query)
+        if self.command == "POST" and "x-www-form-urlencoded" in self.headers.get(
+                "Content-Type", "x-www-form-urlencoded"):
+            query.update(parse_qs(body.decode("utf-8", "replace")))
+        return (query.get("Action") or ["(none)"])[0]
+
+    def _control(self, body):
+        try:
+            if self.command == "GET" and self.path == "/_proxy/stats":
+                pass
+            elif self.command == "POST" and self.path == "/_proxy/config":
+                self.state.configure(**json.loads(body or b"{}"))
+            elif self.command == "POST" and self.path == "/_proxy/reset":
+                self.state.reset()
+            else:
+                return self._send(404, "no such control path", "text/plain")
+        except (ValueError, TypeError) as err:
+            return self._send(400, f"bad request: {err}", "text/plain")
+        self._send(200, json.dumps(self.state.stats()), "application/json")
+
+    def _reset_connection(self):
+        # SO_LINGER 0 then close: the kernel answers with RST instead of FIN.
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
+    def _handle(self):
+        body = self._read_body()
+        if self.path.startswith("/_proxy/"):
+            return self._control(body)
+        if self.path.startswith("/moto-api/"):
+            return self._forward(body)
+        state = self.state
+        fate = state.decide(self._action(body))
+        with state.lock:
+            state.in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            latency, status, hang_for = (state.cfg["latency"], state.cfg["error_status"],
+                                         state.cfg["hang_seconds"])
+        try:
+            if fate == "hang":
+                state.stopping.wait(hang_for if hang_for > 0 else None)
+                self.close_connection = True
+                return
+            if fate == "reset":
+                return self._reset_connection()
+            if latency > 0 and state.stopping.wait(latency):
+                self.close_connection = True
+                return
+            if fate == "error":
+                return self._send(status, error_xml(*ERRORS[status]))
+            if fate == "throttle":
+                return self._send(503, error_xml("RequestLimitExceeded",
+                                                 "Request limit exceeded."))
+            self._forward(body)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _forward(self, body):
+        up = self.server.upstream
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["Content-Length"] = str(len(body))
+        conn = http.client.HTTPConnection(up.hostname, up.port, timeout=self.server.upstream_timeout)
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException) as err:
+            with self.state.lock:
+                self.state.upstream_errors += 1
+            return self._send(502, f"fault-proxy: upstream failed: {err}", "text/plain")
+        finally:
+            conn.close()
+        with self.state.lock:
+            self.state.forwarded += 1
+        self.send_response_only(resp.status, resp.reason)
+        for key, value in resp.getheaders():
+            if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+
+
+class FaultProxy(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, upstream_url, host="127.0.0.1", port=0, log_requests=False,
+                 upstream_timeout=60.0, clock=time.monotonic, **settings):
+        up = urlparse(upstream_url)
+        if not _is_loopback(host) or not _is_loopback(up.hostname or ""):
+            raise ValueError("fault-proxy listens on and forwards to loopback only")
+        self.upstream = up
+        self.upstream_timeout = upstream_timeout
+        self.log_requests = log_requests
+        self.state = ProxyState(clock=clock, **settings)
+        self._thread = None
+        super().__init__((host, port), Handler)
+
+    def handle_error(self, request, client_address):
+        # Clients giving up (timeouts, our own resets) are expected here.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+    @property
+    def url(self):
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def configure(self, **settings):
+        self.state.configure(**settings)
+
+    def stats(self):
+        return self.state.stats()
+
+    def reset(self):
+        self.state.reset()
+
+    def stop(self):
+        self.state.stopping.set()  # releases hung and delayed requests
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def start_proxy(upstream_url, host="127.0.0.1", port=0, log_requests=False, **settings):
+    """Start the proxy in a background thread; returns it (.url, .configure, .stats, .stop)."""
+    proxy = FaultProxy(upstream_url, host, port, log_requests, **settings)
+    proxy._thread = threading.Thread(target=proxy.serve_forever, args=(POLL,),
+                                     name="fault-proxy", daemon=True)
+    proxy._thread.start()
+    return proxy
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="fault-injecting proxy for the EC2 API (tests)")
+    ap.add_argument("--upstream", required=True, help="e.g. http://127.0.0.1:5000 (moto)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    ap.add_argument("--no-throttle", action="store_true", help="disable the token buckets")
+    ap.add_argument("--config", default="{}", help="JSON object of further settings")
+    ap.add_argument("--log-requests", action="store_true")
+    args = ap.parse_args(argv)
+    settings = json.loads(args.config)
+    settings.setdefault("latency", args.latency)
+    if args.no_throttle:
+        settings["throttle"] = False
+    proxy = FaultProxy(args.upstream, args.host, args.port, args.log_requests, **settings)
+
+    def on_term(signum, frame):
+        proxy.state.stopping.set()
+        threading.Thread(target=proxy.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    print(f"listening on {proxy.url}", flush=True)
+    try:
+        proxy.serve_forever(POLL)
+    finally:
+        proxy.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
