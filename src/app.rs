@@ -28,6 +28,7 @@ pub fn describe(cli: &Cli) -> String {
 pub async fn run(cli: Cli) -> Result<(), Error> {
     let g = &cli.global;
     let deadline = Deadline::after(Duration::from_secs_f64(g.timeout));
+    log::debug!("ec2-vip {} starting, deadline {}s", env!("CARGO_PKG_VERSION"), g.timeout);
     match &cli.command {
         Command::Master(a) => {
             transition(g, Role::Master, &a.resources().map_err(Error::BadInput)?, &deadline).await
@@ -72,6 +73,7 @@ pub async fn connect(
 ) -> Result<(Identity, SdkEc2), Error> {
     let imds = Imds::new(g.max_attempts, deadline.total());
     let me = imds.identity(deadline, &res.eni).await?;
+    log::debug!("identity from IMDS after {} ms", (deadline.total() - deadline.remaining()).as_millis());
     let region = g.region.clone().unwrap_or_else(|| me.region.clone());
     info!("this node: {} {} in {} ({region})", me.instance_id, me.eni_id, me.vpc_id);
     let sdk = crate::aws::sdk_config(region, deadline.remaining(), g.max_attempts).await;

@@ -64,34 +64,36 @@ impl Imds {
 
     /// Learn this node's identity: instance, region, and the chosen ENI with its VPC.
     pub async fn identity(&self, deadline: &Deadline, eni: &EniChoice) -> Result<Identity, Error> {
-        let instance_id = self.get(deadline, "instance-id").await?;
-        let region = self.get(deadline, "placement/region").await?;
+        let (instance_id, region) =
+            tokio::try_join!(self.get(deadline, "instance-id"), self.get(deadline, "placement/region"))?;
         let mac = match eni {
             EniChoice::Primary => self.get(deadline, "mac").await?.to_ascii_lowercase(),
             EniChoice::Interface(name) => interface_mac(name)?,
             EniChoice::Eni(id) => self.mac_of_eni(deadline, &instance_id, id).await?,
         };
         let base = format!("network/interfaces/macs/{mac}");
-        let eni_id = match self.get(deadline, &format!("{base}/interface-id")).await {
-            Err(Error::Imds(ImdsError::NotFound { .. })) => {
-                return Err(Error::Interface(format!(
-                    "MAC {mac} is not a network interface of instance {instance_id}"
-                )))
+        let (v4_path, v6_path) =
+            (format!("{base}/vpc-ipv4-cidr-blocks"), format!("{base}/vpc-ipv6-cidr-blocks"));
+        let (id_path, vpc_path, ips_path) =
+            (format!("{base}/interface-id"), format!("{base}/vpc-id"), format!("{base}/local-ipv4s"));
+        let (eni_id, vpc_id, v4, v6, ips) = tokio::try_join!(
+            self.get(deadline, &id_path),
+            self.get(deadline, &vpc_path),
+            self.get(deadline, &v4_path),
+            self.get_opt(deadline, &v6_path),
+            self.get_opt(deadline, &ips_path),
+        )
+        .map_err(|e| match e {
+            Error::Imds(ImdsError::NotFound { .. }) => {
+                Error::Interface(format!("MAC {mac} is not a network interface of instance {instance_id}"))
             }
-            other => other?,
-        };
-        let vpc_id = self.get(deadline, &format!("{base}/vpc-id")).await?;
-        let v4_path = format!("{base}/vpc-ipv4-cidr-blocks");
-        let mut vpc_cidrs = parse_cidrs(&v4_path, &self.get(deadline, &v4_path).await?)?;
-        let v6_path = format!("{base}/vpc-ipv6-cidr-blocks");
-        if let Some(v6) = self.get_opt(deadline, &v6_path).await? {
+            other => other,
+        })?;
+        let mut vpc_cidrs = parse_cidrs(&v4_path, &v4)?;
+        if let Some(v6) = v6 {
             vpc_cidrs.extend(parse_cidrs(&v6_path, &v6)?);
         }
-        let private_ips = self
-            .get_opt(deadline, &format!("{base}/local-ipv4s"))
-            .await?
-            .map(|s| s.split_whitespace().map(String::from).collect())
-            .unwrap_or_default();
+        let private_ips = ips.map(|s| s.split_whitespace().map(String::from).collect()).unwrap_or_default();
         Ok(Identity { instance_id, region, mac, eni_id, vpc_id, vpc_cidrs, private_ips })
     }
 
