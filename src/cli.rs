@@ -34,6 +34,15 @@ pub struct GlobalArgs {
     /// Config file (TOML) with resources per keepalived instance; needed by `notify`.
     #[arg(long, global = true, value_name = "FILE", default_value = "/etc/ec2-vip.toml")]
     pub config: PathBuf,
+    /// Where per-instance lock and transition-record files live (created 0700).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "EC2_VIP_STATE_DIR",
+        default_value = "/run/ec2-vip"
+    )]
+    pub state_dir: PathBuf,
     /// AWS region [default: AWS_REGION, else the instance's region from IMDS].
     #[arg(long, global = true, env = "AWS_REGION", hide_env = true)]
     pub region: Option<String>,
@@ -75,6 +84,33 @@ pub enum Command {
     Notify(NotifyArgs),
     /// Show where each resource points now and whether that is this node.
     Status(StatusArgs),
+    /// Exit 0 if every resource points at this node, 1 if not (one line each); --repair
+    /// puts back what drifted. Skipped (exit 0) where the last transition was not MASTER.
+    Check(CheckArgs),
+    /// Consume keepalived's notify_fifo: apply transitions in order, reconcile while MASTER.
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    /// Resources of this config section instead of --route/--eip [default: every section].
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+    /// Put back what drifted (local recovery); exit 0 only if all is right afterwards.
+    #[arg(long)]
+    pub repair: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// keepalived's notify_fifo path (global_defs { notify_fifo PATH }).
+    #[arg(long, value_name = "PATH")]
+    pub fifo: PathBuf,
+    /// Seconds between reconciles of MASTER instances; 0 turns local recovery off.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_interval)]
+    pub interval: f64,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -130,6 +166,14 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v != 0.0 && !(0.5..=86400.0).contains(&v) {
+        return Err("must be 0 (off) or between 0.5 and 86400 seconds".into());
+    }
+    Ok(v)
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

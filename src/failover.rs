@@ -103,7 +103,9 @@ pub async fn plan<E: Ec2>(
         let wanted = wanted.map_err(|e| if e.is_not_found() { bad_eip(&e) } else { e.into() })?;
         let wanted = resolve_eips(&res.eips, &wanted)
             .map_err(|r| Error::BadInput(format!("Elastic IP {r}: no such address in {}", me.region)))?;
-        let here = if role == Role::Master {
+        // What else sits on our ENI matters only if something is to be associated with it.
+        let to_move = wanted.iter().any(|a| a.network_interface_id.as_deref() != Some(me.eni_id.as_str()));
+        let here = if role == Role::Master && to_move {
             deadline.run("DescribeAddresses", ec2.addresses_on(&me.eni_id)).await??
         } else {
             Vec::new()

@@ -5,14 +5,17 @@
 
 pub mod app;
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod deadline;
 pub mod ec2;
 pub mod error;
 pub mod failover;
+pub mod guard;
 pub mod imds;
 pub mod logging;
 pub mod model;
 pub mod plan;
 pub mod status;
+pub mod watch;

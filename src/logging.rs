@@ -8,13 +8,23 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, RwLock};
 
-static CONTEXT: OnceLock<String> = OnceLock::new();
+static CONTEXT: RwLock<String> = RwLock::new(String::new());
+static RUN: RwLock<String> = RwLock::new(String::new());
 
 /// The prefix every line carries, e.g. `VI_1 MASTER run=3f2a9c01`.
-pub fn context() -> &'static str {
-    CONTEXT.get().map(String::as_str).unwrap_or("")
+pub fn context() -> String {
+    let ctx = CONTEXT.read().map(|c| c.clone()).unwrap_or_default();
+    let run = RUN.read().map(|c| c.clone()).unwrap_or_default();
+    format!("{ctx} run={run}")
+}
+
+/// Change what the lines say they are about (the watcher handles many transitions).
+pub fn set_context(ctx: String) {
+    if let Ok(mut c) = CONTEXT.write() {
+        *c = ctx;
+    }
 }
 
 /// A short id for this run, to tie its lines together in a shared log.
@@ -74,8 +84,11 @@ impl Log for Tee {
 
 /// Install the logger. `verbosity`: -1 quiet, 0 normal, 1 debug, 2 debug with the SDK's logs.
 /// RUST_LOG, when set, replaces the level filter.
-pub fn init(run_context: String, verbosity: i8, log_file: Option<&Path>, syslog: bool) -> Result<(), String> {
-    let _ = CONTEXT.set(run_context);
+pub fn init(ctx: String, verbosity: i8, log_file: Option<&Path>, syslog: bool) -> Result<(), String> {
+    set_context(ctx);
+    if let Ok(mut r) = RUN.write() {
+        *r = run_id();
+    }
     let own = match verbosity {
         i8::MIN..=-1 => LevelFilter::Warn,
         0 => LevelFilter::Info,

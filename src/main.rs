@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let g = &cli.global;
     let verbosity = if g.quiet { -1 } else { g.verbose.min(2) as i8 };
-    let context = format!("{} run={}", ec2_vip::app::describe(&cli), ec2_vip::logging::run_id());
+    let context = ec2_vip::app::describe(&cli);
     if let Err(e) = ec2_vip::logging::init(context, verbosity, g.log_file.as_deref(), g.syslog) {
         eprintln!("ec2-vip: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);

@@ -1,8 +1,8 @@
 //! `ec2-vip status`: where each resource points now, and whether that is this node.
 
-use crate::app::connect;
+use crate::app::{connect, select};
 use crate::cli::{GlobalArgs, StatusArgs};
-use crate::config::{Config, Resources};
+use crate::config::Resources;
 use crate::deadline::Deadline;
 use crate::ec2::Ec2;
 use crate::error::Error;
@@ -39,22 +39,10 @@ pub struct Status {
 }
 
 pub async fn run(g: &GlobalArgs, args: &StatusArgs, deadline: &Deadline) -> Result<(), Error> {
-    let from_flags = args.resources.resources().map_err(Error::BadInput)?;
-    let selected: Vec<(Option<String>, Resources)> = if let Some(name) = &args.instance {
-        let c = Config::load(&g.config)?;
-        vec![(Some(name.clone()), c.instance(name)?.clone())]
-    } else if !from_flags.is_empty() {
-        vec![(None, from_flags)]
-    } else {
-        let c = Config::load(&g.config).map_err(|e| {
-            Error::BadInput(format!("status: give --route/--eip, or a readable config ({e})"))
-        })?;
-        c.instances.into_iter().map(|(n, r)| (Some(n), r)).collect()
-    };
     let mut all = Vec::new();
-    for (name, res) in selected {
-        let (me, ec2) = connect(g, &res, deadline).await?;
-        all.push(collect(&ec2, &me, name, &res, deadline).await?);
+    for sel in select(g, &args.resources, args.instance.as_deref())? {
+        let (me, ec2) = connect(g, &sel.resources, deadline).await?;
+        all.push(collect(&ec2, &me, sel.name, &sel.resources, deadline).await?);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all).map_err(|e| Error::Other(e.to_string()))?);

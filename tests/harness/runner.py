@@ -34,6 +34,8 @@ def vip_env(imds, moto, home, extra_env=None):
         "HOME": home,
         "AWS_ENDPOINT_URL_EC2": _url(moto),
         "AWS_EC2_METADATA_SERVICE_ENDPOINT": _url(imds),
+        # Lock and transition records of this run only, unless a test shares them.
+        "EC2_VIP_STATE_DIR": os.path.join(home, "state"),
     })
     for key, value in (extra_env or {}).items():
         if value is None:

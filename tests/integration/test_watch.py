@@ -1,0 +1,118 @@
+"""ec2-vip watch: a real FIFO fed like keepalived's notify_fifo, EC2 behind a counting proxy."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from harness.fault_proxy import start_proxy
+from harness.runner import vip_env
+from harness.scenario import VIP
+
+WRITES = ("ReplaceRoute", "AssociateAddress", "DisassociateAddress")
+
+
+def wait_for(pred, timeout=15, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def proxy(moto):
+    p = start_proxy(moto.url, throttle=False)
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def watcher(binary, figure1, imds_node2, proxy, tmp_path):
+    fifo = tmp_path / "notify.fifo"
+    os.mkfifo(fifo, 0o600)
+    eip = figure1["eip"]["allocation_id"]
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\nelastic_ips = ["{eip}"]\nrelease = true\n')
+    log = tmp_path / "watch.log"
+    env = vip_env(imds_node2, proxy, str(tmp_path), {"EC2_VIP_STATE_DIR": tmp_path / "state"})
+    argv = [str(binary), "--config", str(cfg), "--log-file", str(log), "watch", "--fifo", str(fifo),
+            "--interval", "0.5"]
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    # keepalived keeps its end open; so do we, read-write so opening never blocks.
+    fd = os.open(fifo, os.O_RDWR)
+    wait_for(lambda: log.exists() and "watching" in log.read_text(), what="watcher start")
+    w = type("Watcher", (), {})()
+    w.proc, w.log, w.fifo = proc, log, fifo
+    w.write = lambda text: os.write(fd, text.encode())
+    yield w
+    os.close(fd)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def where(ec2, figure1):
+    tables = {t["RouteTableId"]: t for t in ec2.describe_route_tables()["RouteTables"]}
+    routes = tuple(next(r["NetworkInterfaceId"] for r in tables[rtb]["Routes"] if r.get("DestinationCidrBlock") == VIP)
+                   for rtb in (figure1["rtb_a"], figure1["rtb_b"]))
+    [a] = ec2.describe_addresses(AllocationIds=[figure1["eip"]["allocation_id"]])["Addresses"]
+    return routes, a.get("NetworkInterfaceId") or None
+
+
+def writes(proxy):
+    return sum(proxy.stats()["requests"].get(a, 0) for a in WRITES)
+
+
+def test_burst_is_applied_in_order_coalesced(watcher, ec2, figure1, proxy):
+    node2 = figure1["node2"]["eni_id"]
+    burst = "".join(f'INSTANCE "VI_1" {s} 150\n' for s in ["BACKUP", "MASTER"] * 25)
+    watcher.write(burst + "this is not a notify line\n")
+    wait_for(lambda: where(ec2, figure1) == ((node2, node2), node2), what="MASTER applied")
+    text = watcher.log.read_text()
+    applied = text.count("keepalived VI_1 ->")
+    assert 1 <= applied < 50, f"a burst of 50 lines must coalesce, applied {applied}"
+    wait_for(lambda: "malformed notify_fifo line" in watcher.log.read_text(), what="malformed line logged")
+
+    watcher.write('INSTANCE "VI_1" MASTER 150\nINSTANCE "VI_1" BACKUP 100\n')
+    wait_for(lambda: where(ec2, figure1)[1] is None, what="BACKUP released the EIP")
+    assert where(ec2, figure1)[0] == (node2, node2), "BACKUP leaves routes to the new master"
+
+
+def test_reconcile_repairs_drift_and_is_quiet_otherwise(watcher, ec2, figure1, proxy):
+    node1, node2 = figure1["node1"]["eni_id"], figure1["node2"]["eni_id"]
+    watcher.write('INSTANCE "VI_1" MASTER 150\n')
+    wait_for(lambda: where(ec2, figure1) == ((node2, node2), node2), what="MASTER applied")
+    time.sleep(1.0)  # let a reconcile or two run
+    before = writes(proxy)
+    describes = proxy.stats()["requests"].get("DescribeRouteTables", 0)
+    time.sleep(2.0)  # about four reconciles at --interval 0.5
+    assert writes(proxy) == before, "no write call when nothing drifted"
+    assert proxy.stats()["requests"].get("DescribeRouteTables", 0) > describes, "reconcile did run"
+
+    ec2.replace_route(RouteTableId=figure1["rtb_a"], DestinationCidrBlock=VIP, NetworkInterfaceId=node1)
+    ec2.associate_address(AllocationId=figure1["eip"]["allocation_id"], NetworkInterfaceId=node1,
+                          AllowReassociation=True)
+    wait_for(lambda: where(ec2, figure1) == ((node2, node2), node2), timeout=10, what="drift repaired")
+    assert "drift:" in watcher.log.read_text()
+
+
+def test_sigterm_ends_the_watcher_cleanly(watcher):
+    watcher.proc.send_signal(signal.SIGTERM)
+    assert watcher.proc.wait(timeout=10) == 0
+    assert "watcher stopped" in watcher.log.read_text()
+
+
+def test_watch_rejects_a_regular_file(binary, imds_node2, moto, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\n')
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    env = vip_env(imds_node2, moto, str(tmp_path))
+    r = subprocess.run([str(binary), "--config", str(cfg), "watch", "--fifo", str(plain)], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "not a FIFO" in r.stderr, r
