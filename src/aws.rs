@@ -18,8 +18,10 @@ pub async fn sdk_config(region: String, total: Duration, max_attempts: u32) -> S
         .operation_attempt_timeout(attempt_timeout(total))
         .operation_timeout(total)
         .build();
-    // Standard mode: full-jitter exponential backoff; throttling and 5xx are retried.
-    let retry = RetryConfig::standard()
+    // Adaptive mode: full-jitter exponential backoff for throttling and 5xx, plus a
+    // client-side rate limiter that slows every request of the run down once EC2 starts
+    // throttling, instead of piling up throttled requests.
+    let retry = RetryConfig::adaptive()
         .with_max_attempts(max_attempts)
         .with_initial_backoff(Duration::from_millis(100))
         .with_max_backoff(Duration::from_secs(2));

@@ -28,6 +28,14 @@ impl Ec2Error {
     pub fn code_is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
+
+    /// EC2's answer when an account's request token bucket is empty.
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "RequestThrottled")
+        )
+    }
 }
 
 impl fmt::Display for Ec2Error {

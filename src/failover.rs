@@ -163,8 +163,10 @@ pub async fn apply<E: Ec2>(
     let route_writes = stream::iter(plan.routes.replacements())
         .map(|s| async move {
             let step = format!("ReplaceRoute {} {}", s.table_id, s.destination);
-            let res = deadline.run(&step, ec2.replace_route(&s.table_id, s.destination, eni)).await;
-            (s, res.and_then(|r| r.map_err(Error::from)))
+            let res =
+                until_not_throttled(deadline, &step, || ec2.replace_route(&s.table_id, s.destination, eni))
+                    .await;
+            (s, res)
         })
         .buffer_unordered(MAX_PARALLEL_WRITES)
         .collect::<Vec<_>>();
@@ -222,6 +224,38 @@ pub async fn apply<E: Ec2>(
     Ok(report)
 }
 
+/// Run a write; while EC2 answers that the account is throttled (after the SDK's own
+/// retries), wait and try again until the deadline: a large failover must converge at the
+/// rate the bucket allows, not fail. Other errors are returned at once.
+async fn until_not_throttled<T, F, Fut>(deadline: &Deadline, step: &str, call: F) -> Result<T, Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Ec2Error>>,
+{
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match deadline.run(step, call()).await? {
+            Err(e) if e.is_throttling() => {
+                log::debug!("{step}: throttled, again in about {} ms", wait.as_millis());
+                if !deadline.sleep(jitter(wait)).await {
+                    return Err(e.into());
+                }
+                wait = (wait * 3 / 2).min(Duration::from_secs(2));
+            }
+            other => return other.map_err(Error::from),
+        }
+    }
+}
+
+/// Between half and all of `d`, so throttled writers do not retry in lockstep.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
 fn eip_id(a: &EipAction) -> &str {
     match a {
         EipAction::Keep { allocation_id, .. }
@@ -235,11 +269,9 @@ async fn apply_eip<E: Ec2>(ec2: &E, eni: &str, a: &EipAction, deadline: &Deadlin
         EipAction::Keep { .. } => Ok(()),
         EipAction::Associate { allocation_id, private_ip, .. } => {
             let step = format!("AssociateAddress {allocation_id}");
-            deadline
-                .run(&step, ec2.associate_address(allocation_id, eni, private_ip))
-                .await?
+            until_not_throttled(deadline, &step, || ec2.associate_address(allocation_id, eni, private_ip))
+                .await
                 .map(|_| ())
-                .map_err(Error::from)
         }
         EipAction::Disassociate { association_id, .. } => {
             let step = format!("DisassociateAddress {association_id}");

@@ -267,3 +267,26 @@ def changes(before, after):
         if old != new:
             out[("address", alloc)] = (old, new)
     return out
+
+
+def add_vip_tables(ec2, seed, count):
+    """`count` more private route tables in figure 1's VPC, each with the VIP on node1."""
+    tables = []
+    for _ in range(count):
+        rtb = ec2.create_route_table(VpcId=seed["vpc_id"])["RouteTable"]["RouteTableId"]
+        ec2.create_route(RouteTableId=rtb, DestinationCidrBlock=VIP, NetworkInterfaceId=seed["node1"]["eni_id"])
+        tables.append(rtb)
+    return tables
+
+
+def vip_targets(ec2, vpc_id):
+    """{rtb_id: target of its VIP route} for every table of the VPC holding one."""
+    out = {}
+    pages = ec2.get_paginator("describe_route_tables").paginate(Filters=[
+        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "route.destination-cidr-block", "Values": [VIP]}])
+    for page in pages:
+        for table in page["RouteTables"]:
+            for r in table["Routes"]:
+                if r.get("DestinationCidrBlock") == VIP:
+                    out[table["RouteTableId"]] = route_target(r)
+    return out
