@@ -11,6 +11,7 @@ use crate::guard::{Guard, Stamp};
 use crate::imds::Imds;
 use crate::model::Identity;
 use crate::plan::Role;
+use aws_config::SdkConfig;
 use log::info;
 use std::time::Duration;
 
@@ -81,13 +82,22 @@ pub async fn connect(
     res: &Resources,
     deadline: &Deadline,
 ) -> Result<(Identity, SdkEc2), Error> {
+    let (me, sdk) = connect_sdk(g, res, deadline).await?;
+    Ok((me, SdkEc2::new(&sdk)))
+}
+
+/// Like `connect`, with the SDK configuration itself (for per-site clients).
+pub async fn connect_sdk(
+    g: &GlobalArgs,
+    res: &Resources,
+    deadline: &Deadline,
+) -> Result<(Identity, SdkConfig), Error> {
     let imds = Imds::new(g.max_attempts, deadline.total());
     let me = imds.identity(deadline, &res.eni).await?;
     log::debug!("identity from IMDS after {} ms", (deadline.total() - deadline.remaining()).as_millis());
     let region = g.region.clone().unwrap_or_else(|| me.region.clone());
     info!("this node: {} {} in {} ({region})", me.instance_id, me.eni_id, me.vpc_id);
-    let sdk = crate::aws::sdk_config(region, deadline.remaining(), g.max_attempts).await;
-    Ok((me, SdkEc2::new(&sdk)))
+    Ok((me, crate::aws::sdk_config(region, deadline.remaining(), g.max_attempts).await))
 }
 
 /// The lock and record key for a command-line run: stable for the same resources.
@@ -143,9 +153,27 @@ pub async fn transition(
     if superseded()? {
         return Ok(());
     }
-    let (me, ec2) = connect(g, res, deadline).await?;
-    let plan = failover::plan(&ec2, &me, res, role, deadline).await?;
-    let lines = plan.lines(&me.eni_id);
+    let (me, sdk) = connect_sdk(g, res, deadline).await?;
+    let ec2 = SdkEc2::new(&sdk);
+    // Transit Gateway scenario: the routes of every site are planned by `tgw`; the
+    // single-VPC plan then only covers the Elastic IPs.
+    let tgw_sites = role == Role::Master && !res.sites.is_empty();
+    let single = if tgw_sites { Resources { routes: Vec::new(), ..res.clone() } } else { res.clone() };
+    if let Some((dest, cidr)) = crate::plan::inside_vpc(&res.routes, &me.vpc_cidrs) {
+        return Err(Error::BadInput(format!(
+            "route {dest} overlaps {cidr} of {}: a VIP must lie outside it",
+            me.vpc_id
+        )));
+    }
+    let plan = failover::plan(&ec2, &me, &single, role, deadline).await?;
+    let mut lines = plan.lines(&me.eni_id);
+    let mut tgw = None;
+    if tgw_sites {
+        let clients = crate::tgw::site_clients(&sdk, &res.sites).await;
+        let p = crate::tgw::plan(&res.sites, &clients, &res.routes, &me.vpc_id, &me.eni_id, deadline).await?;
+        lines.extend(crate::tgw::plan_lines(&p, &res.sites));
+        tgw = Some((clients, p));
+    }
     for l in &lines {
         info!("plan: {l}");
     }
@@ -159,7 +187,14 @@ pub async fn transition(
     if superseded()? {
         return Ok(());
     }
-    apply_and_report(&ec2, &me, &plan, role, deadline).await
+    let started = tokio::time::Instant::now();
+    let mut report = failover::apply(&ec2, &me, &plan, deadline).await?;
+    if let Some((clients, p)) = &tgw {
+        let r =
+            crate::tgw::apply(p, &res.sites, clients, &res.routes, &me.vpc_id, &me.eni_id, deadline).await?;
+        report.merge(r);
+    }
+    finish(report, role, started)
 }
 
 /// Apply a plan and turn its report into the run's result.
@@ -171,7 +206,11 @@ pub async fn apply_and_report<E: Ec2>(
     deadline: &Deadline,
 ) -> Result<(), Error> {
     let started = tokio::time::Instant::now();
-    let report = failover::apply(ec2, me, plan, deadline).await?;
+    finish(failover::apply(ec2, me, plan, deadline).await?, role, started)
+}
+
+/// Log a report and turn it into the run's result.
+pub fn finish(report: failover::Report, role: Role, started: tokio::time::Instant) -> Result<(), Error> {
     let ms = started.elapsed().as_millis();
     for f in &report.failed {
         log::error!("{f}");

@@ -139,6 +139,7 @@ impl ResourceArgs {
             eips: self.eips.clone(),
             eni: eni_choice(self.interface.clone(), self.eni.clone())?,
             release: self.release,
+            sites: Vec::new(),
         })
     }
 }

@@ -34,6 +34,52 @@ struct RawInstance {
     eni: Option<String>,
     #[serde(default)]
     release: bool,
+    #[serde(default)]
+    sites: Vec<Site>,
+}
+
+/// One VPC of a Transit Gateway cluster (see the README's Transit Gateway scenario).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub region: String,
+    pub vpc_id: String,
+    /// Default: the Transit Gateway of the VPC's available attachment.
+    pub transit_gateway_id: Option<String>,
+    /// Default: the VPC's route tables that hold a VIP route. Listed tables get a
+    /// missing VIP route created.
+    pub route_tables: Option<Vec<String>>,
+    /// Default: the Transit Gateway's route tables that hold a static VIP route. Listed
+    /// tables get a missing VIP route created.
+    pub tgw_route_tables: Option<Vec<String>>,
+    /// A role in the account that owns this site's VPC or Transit Gateway.
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+}
+
+impl Site {
+    fn check(&self) -> Result<(), String> {
+        if self.region.trim().is_empty() {
+            return Err("sites: region is empty".into());
+        }
+        if !self.vpc_id.starts_with("vpc-") {
+            return Err(format!("sites: {:?} is not a VPC id (vpc-...)", self.vpc_id));
+        }
+        if let Some(t) = &self.transit_gateway_id {
+            if !t.starts_with("tgw-") {
+                return Err(format!("sites: {t:?} is not a Transit Gateway id (tgw-...)"));
+            }
+        }
+        if let Some(arn) = &self.role_arn {
+            if !arn.starts_with("arn:") || !arn.contains(":role/") {
+                return Err(format!("sites: {arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"));
+            }
+        }
+        if self.external_id.is_some() && self.role_arn.is_none() {
+            return Err("sites: external_id needs role_arn".into());
+        }
+        Ok(())
+    }
 }
 
 /// What one VIP consists of, from the command line or from one config section.
@@ -43,6 +89,8 @@ pub struct Resources {
     pub eips: Vec<EipRef>,
     pub eni: EniChoice,
     pub release: bool,
+    /// Transit Gateway scenario: every VPC of the cluster; empty for a single VPC.
+    pub sites: Vec<Site>,
 }
 
 impl Resources {
@@ -84,7 +132,13 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(format!("{section} elastic_ips: {e}")))?;
             let eni = eni_choice(r.interface, r.eni).map_err(|e| bad(format!("{section} {e}")))?;
-            let res = Resources { routes, eips, eni, release: r.release };
+            for site in &r.sites {
+                site.check().map_err(|e| bad(format!("{section} {e}")))?;
+            }
+            if !r.sites.is_empty() && routes.is_empty() {
+                return Err(bad(format!("{section} has sites but no routes")));
+            }
+            let res = Resources { routes, eips, eni, release: r.release, sites: r.sites };
             if res.is_empty() {
                 return Err(bad(format!("{section} has neither routes nor elastic_ips")));
             }
@@ -135,6 +189,25 @@ mod tests {
         assert_eq!(vi.eni, EniChoice::Interface("eth1".into()));
         assert!(vi.release);
         assert_eq!(c.instance("VG_1").unwrap().eni, EniChoice::Primary);
+        let t = Config::parse(
+            "t.toml",
+            r#"
+            [instance.VI_1]
+            routes = ["10.1.0.10/32"]
+            [[instance.VI_1.sites]]
+            region = "us-east-1"
+            vpc_id = "vpc-a"
+            [[instance.VI_1.sites]]
+            region = "us-west-2"
+            vpc_id = "vpc-b"
+            role_arn = "arn:aws:iam::222222222222:role/ec2-vip"
+            external_id = "x"
+            "#,
+        )
+        .unwrap();
+        let sites = &t.instance("VI_1").unwrap().sites;
+        assert_eq!(sites.len(), 2);
+        assert_eq!(sites[1].role_arn.as_deref(), Some("arn:aws:iam::222222222222:role/ec2-vip"));
         let err = c.instance("VI_9").unwrap_err().to_string();
         assert!(err.contains("[instance.VI_9]"), "{err}");
     }
@@ -148,6 +221,9 @@ mod tests {
             ("[instance.A]\n", "neither routes"),
             ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\ninterface = \"eth1\"\neni = \"eni-1\"", "exclusive"),
             ("[instance.A", "t.toml"),
+            ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\n[[instance.A.sites]]\nregion = \"r\"\nvpc_id = \"v\"", "VPC id"),
+            ("[instance.A]\n[[instance.A.sites]]\nregion = \"r\"\nvpc_id = \"vpc-1\"", "no routes"),
+            ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\n[[instance.A.sites]]\nregion = \"r\"\nvpc_id = \"vpc-1\"\nrole_arn = \"x\"", "role ARN"),
         ];
         for (text, want) in cases {
             let err = Config::parse("t.toml", text).unwrap_err().to_string();

@@ -35,7 +35,7 @@ pub trait Ec2 {
 }
 
 pub struct SdkEc2 {
-    client: aws_sdk_ec2::Client,
+    pub(crate) client: aws_sdk_ec2::Client,
 }
 
 impl SdkEc2 {
@@ -60,22 +60,22 @@ impl SdkEc2 {
         while let Some(page) = pages.next().await {
             let page =
                 page.map_err(|e| ec2_error("DescribeRouteTables", format!("{vpc_id} {destination}"), e))?;
-            tables.extend(page.route_tables().iter().map(|t| RouteTable {
-                id: t.route_table_id().unwrap_or_default().to_string(),
-                vpc_id: t.vpc_id().unwrap_or_default().to_string(),
-                routes: t.routes().iter().filter_map(convert_route).collect(),
-            }));
+            tables.extend(page.route_tables().iter().map(convert_table));
         }
         Ok(tables)
     }
 }
 
-fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
+pub(crate) fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
     Filter::builder().name(name).set_values(Some(values.into_iter().collect())).build()
 }
 
 /// Turn any SDK error into an `Ec2Error` naming the call, the resources and AWS's answer.
-fn ec2_error<E, R>(operation: &'static str, resources: impl Into<String>, err: SdkError<E, R>) -> Ec2Error
+pub(crate) fn ec2_error<E, R>(
+    operation: &'static str,
+    resources: impl Into<String>,
+    err: SdkError<E, R>,
+) -> Ec2Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
@@ -93,6 +93,14 @@ where
         code,
         message,
         request_id: err.request_id().map(String::from),
+    }
+}
+
+pub(crate) fn convert_table(t: &aws_sdk_ec2::types::RouteTable) -> RouteTable {
+    RouteTable {
+        id: t.route_table_id().unwrap_or_default().to_string(),
+        vpc_id: t.vpc_id().unwrap_or_default().to_string(),
+        routes: t.routes().iter().filter_map(convert_route).collect(),
     }
 }
 

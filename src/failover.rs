@@ -24,6 +24,14 @@ pub struct Report {
     pub failed: Vec<String>,
 }
 
+impl Report {
+    pub fn merge(&mut self, other: Report) {
+        self.changed.extend(other.changed);
+        self.unchanged.extend(other.unchanged);
+        self.failed.extend(other.failed);
+    }
+}
+
 /// The plan for one transition, ready to print (dry run) or apply.
 pub struct Plan {
     pub routes: RoutePlan,
@@ -227,7 +235,11 @@ pub async fn apply<E: Ec2>(
 /// Run a write; while EC2 answers that the account is throttled (after the SDK's own
 /// retries), wait and try again until the deadline: a large failover must converge at the
 /// rate the bucket allows, not fail. Other errors are returned at once.
-async fn until_not_throttled<T, F, Fut>(deadline: &Deadline, step: &str, call: F) -> Result<T, Error>
+pub(crate) async fn until_not_throttled<T, F, Fut>(
+    deadline: &Deadline,
+    step: &str,
+    call: F,
+) -> Result<T, Error>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, Ec2Error>>,

@@ -2,6 +2,9 @@
 
     srv = start_moto("/work/main/.venv")   # .url, .port, .reset(), .stop()
     ec2 = ec2_client(srv.url, "us-east-1")
+
+extended=True runs harness/moto_ext.py instead (moto plus the Transit Gateway calls it
+lacks, see that module's docstring).
 """
 
 import os
@@ -100,15 +103,24 @@ class MotoServer:
         self.stop()
 
 
-def start_moto(venv_dir, log_path=None, region="us-east-1", timeout=30.0, host=HOST):
+def start_moto(venv_dir, log_path=None, region="us-east-1", timeout=30.0, host=HOST,
+               extended=False):
     """Start `<venv>/bin/moto_server` on `host` (default 127.0.0.1) with a free port;
-    warm up EC2. The e2e suite passes an address of its own namespace's bridge."""
-    exe = os.path.join(venv_dir, "bin", "moto_server")
+    warm up EC2. The e2e suite passes an address of its own namespace's bridge.
+    extended=True: `<venv>/bin/python -m harness.moto_ext` (same CLI, same stderr line)."""
+    exe = os.path.join(venv_dir, "bin", "python" if extended else "moto_server")
     if not os.access(exe, os.X_OK):
-        raise FileNotFoundError(f"moto_server not found at {exe}")
+        raise FileNotFoundError(f"{os.path.basename(exe)} not found at {exe}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    argv = [exe, "-H", host, "-p", "0"]
+    if extended:
+        tests_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (tests_dir, env.get("PYTHONPATH")) if p)
+        argv[1:1] = ["-m", "harness.moto_ext"]
+        env.pop("MOTO_ACCOUNT_ID", None)  # would put every account's calls in one account
     proc = subprocess.Popen(
-        [exe, "-H", host, "-p", "0"],
+        argv,
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True, env=env,
     )

@@ -13,6 +13,7 @@ from harness.imds_fake import start_imds  # noqa: E402
 from harness.moto import ec2_client, start_moto  # noqa: E402
 from harness.runner import run_vip  # noqa: E402,F401  (re-exported for tests)
 from harness.scenario import node_json, seed_figure1  # noqa: E402
+from harness.tgw_scenario import Clients  # noqa: E402
 
 REGION = "us-east-1"
 MOTO_SEED = 1  # same seed every test: repeatable ids
@@ -39,6 +40,23 @@ def moto(moto_session):
     """The session's moto server, wiped (and its id generator reseeded) for this test."""
     moto_session.reset(seed=MOTO_SEED)
     return moto_session
+
+
+@pytest.fixture(scope="session")
+def moto_ext_session(venv, tmp_path_factory):
+    """moto plus the Transit Gateway calls it lacks (harness/moto_ext.py)."""
+    log = tmp_path_factory.getbasetemp() / "moto_ext.log"
+    server = start_moto(str(venv), log_path=str(log), region=REGION, extended=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tgw_clients(moto_ext_session):
+    """Clients (per region and account) on the extended moto, wiped for this test. A new
+    Clients after every reset: a reset forgets the keys AssumeRole issued."""
+    moto_ext_session.reset(seed=MOTO_SEED)
+    return Clients(moto_ext_session.url)
 
 
 @pytest.fixture

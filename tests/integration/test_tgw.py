@@ -1,0 +1,68 @@
+"""Transit Gateway scenario: two VPCs in two regions with peered Transit Gateways and a
+client VPC, same account and cross-account (STS AssumeRole), against extended moto."""
+
+import pytest
+
+from harness.imds_fake import start_imds
+from harness.runner import run_vip
+from harness.tgw_scenario import changes, node_json, seed_two_regions, tgw_snapshot, vip_changes
+
+
+def write_config(seed, path):
+    lines = ["[instance.VI_1]", f'routes = ["{seed["vip"]}"]']
+    for s in seed["sites"]:
+        lines += ["", "[[instance.VI_1.sites]]", f'region = "{s["region"]}"', f'vpc_id = "{s["vpc_id"]}"']
+        if s.get("role_arn"):
+            lines.append(f'role_arn = "{s["role_arn"]}"')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def nodes(tgw_clients, request):
+    seed = seed_two_regions(tgw_clients, cross_account=request.param)
+    imds = {n: start_imds(node_json(seed, n), log_requests=False) for n in ("node1", "node2")}
+    yield seed, imds
+    for s in imds.values():
+        s.stop()
+
+
+def notify(binary, cfg, imds, moto, state="MASTER", *extra):
+    return run_vip(binary, ["--config", cfg, *extra, "notify", "INSTANCE", "VI_1", state, "150"], imds, moto,
+                   extra_env={"AWS_ENDPOINT_URL_STS": moto.url})
+
+
+@pytest.mark.parametrize("nodes", [False, True], ids=["same-account", "cross-account"], indirect=True)
+def test_fail_over_a_to_b_and_back(binary, tgw_clients, moto_ext_session, nodes, tmp_path):
+    seed, imds = nodes
+    cfg = write_config(seed, tmp_path / "tgw.toml")
+    start = tgw_snapshot(tgw_clients, seed)
+
+    dry = notify(binary, cfg, imds["node2"], moto_ext_session, "MASTER", "--dry-run")
+    assert dry.returncode == 0, dry
+    assert dry.stdout.count("(replace)") == len(vip_changes(seed, "node1", "node2")), dry.stdout
+    assert changes(start, tgw_snapshot(tgw_clients, seed)) == {}
+
+    r = notify(binary, cfg, imds["node2"], moto_ext_session)
+    assert r.returncode == 0, r
+    on_b = tgw_snapshot(tgw_clients, seed)
+    assert changes(start, on_b) == vip_changes(seed, "node1", "node2")
+
+    again = notify(binary, cfg, imds["node2"], moto_ext_session)
+    assert again.returncode == 0 and " 0 changed" in again.stderr, again
+    assert changes(on_b, tgw_snapshot(tgw_clients, seed)) == {}
+
+    back = notify(binary, cfg, imds["node1"], moto_ext_session)
+    assert back.returncode == 0, back
+    assert changes(start, tgw_snapshot(tgw_clients, seed)) == {}, "A->B->A restores every table"
+
+
+@pytest.mark.parametrize("nodes", [False], indirect=True)
+def test_check_sees_tgw_drift(binary, tgw_clients, moto_ext_session, nodes, tmp_path):
+    seed, imds = nodes
+    cfg = write_config(seed, tmp_path / "tgw.toml")
+    ok = run_vip(binary, ["--config", cfg, "check", "--instance", "VI_1"], imds["node1"], moto_ext_session)
+    assert ok.returncode == 0, ok
+    bad = run_vip(binary, ["--config", cfg, "check", "--instance", "VI_1"], imds["node2"], moto_ext_session)
+    assert bad.returncode == 1, bad
+    assert seed["tgws"]["a"]["rtb_id"] in bad.stdout and seed["tgws"]["b"]["rtb_id"] in bad.stdout, bad.stdout
