@@ -213,6 +213,15 @@ mod tests {
     }
 
     #[test]
+    fn shipped_examples_parse() {
+        let c = Config::parse("ec2-vip.toml", include_str!("../examples/keepalived/ec2-vip.toml")).unwrap();
+        assert_eq!(c.instances.len(), 2);
+        let t = include_str!("../examples/keepalived/transit-gateway/ec2-vip.toml");
+        let t = Config::parse("transit-gateway/ec2-vip.toml", t).unwrap();
+        assert_eq!(t.instance("VI_1").unwrap().sites.len(), 3);
+    }
+
+    #[test]
     fn bad_configs_name_the_problem() {
         let cases = [
             ("[instance.A]\nroutes = [\"10.1.0.10/24\"]", "host bits"),

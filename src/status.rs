@@ -1,12 +1,14 @@
 //! `ec2-vip status`: where each resource points now, and whether that is this node.
 
-use crate::app::{connect, select};
+use crate::app::{connect_sdk, select};
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::config::Resources;
 use crate::deadline::Deadline;
 use crate::ec2::Ec2;
+use crate::ec2::SdkEc2;
 use crate::error::Error;
 use crate::model::Identity;
+use crate::tgw;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -36,13 +38,29 @@ pub struct Status {
     /// Destinations no route table of the VPC holds.
     pub missing_routes: Vec<String>,
     pub elastic_ips: Vec<EipStatus>,
+    /// Transit Gateway scenario: every VIP route of every site, and whether it is where
+    /// this node as MASTER would put it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transit_gateway_routes: Vec<tgw::RouteStatus>,
 }
 
 pub async fn run(g: &GlobalArgs, args: &StatusArgs, deadline: &Deadline) -> Result<(), Error> {
     let mut all = Vec::new();
     for sel in select(g, &args.resources, args.instance.as_deref())? {
-        let (me, ec2) = connect(g, &sel.resources, deadline).await?;
-        all.push(collect(&ec2, &me, sel.name, &sel.resources, deadline).await?);
+        let (me, sdk) = connect_sdk(g, &sel.resources, deadline).await?;
+        let res = &sel.resources;
+        // With Transit Gateway sites the routes live in many VPCs and TGWs: list them all.
+        let single = Resources {
+            routes: if res.sites.is_empty() { res.routes.clone() } else { Vec::new() },
+            ..res.clone()
+        };
+        let mut st = collect(&SdkEc2::new(&sdk), &me, sel.name, &single, deadline).await?;
+        if !res.sites.is_empty() {
+            let clients = tgw::site_clients(&sdk, &res.sites).await;
+            let plan = tgw::plan(&res.sites, &clients, &res.routes, &me.vpc_id, &me.eni_id, deadline).await?;
+            st.transit_gateway_routes = tgw::status_lines(&plan, &res.sites);
+        }
+        all.push(st);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all).map_err(|e| Error::Other(e.to_string()))?);
@@ -113,6 +131,7 @@ pub async fn collect<E: Ec2>(
         routes,
         missing_routes,
         elastic_ips,
+        transit_gateway_routes: Vec::new(),
     })
 }
 
@@ -137,6 +156,17 @@ pub fn render(s: &Status) -> String {
     }
     for d in &s.missing_routes {
         out.push_str(&format!("route {d:<18} (no route table in {} holds it)\n", s.vpc_id));
+    }
+    for t in &s.transit_gateway_routes {
+        out.push_str(&format!(
+            "route {:<18} {:<24} -> {:<24} {} ({} {})\n",
+            t.destination,
+            t.table_id,
+            t.target,
+            if t.as_this_master_wants { "as this node wants as MASTER" } else { "not for this node" },
+            t.region,
+            t.owner
+        ));
     }
     for e in &s.elastic_ips {
         out.push_str(&format!(

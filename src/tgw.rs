@@ -258,6 +258,38 @@ async fn plan_read_back(
     Ok(last)
 }
 
+/// One VIP route of a Transit Gateway cluster, for `status`.
+#[derive(Debug, serde::Serialize)]
+pub struct RouteStatus {
+    pub region: String,
+    /// The VPC or Transit Gateway the table belongs to.
+    pub owner: String,
+    pub table_id: String,
+    pub destination: String,
+    pub target: String,
+    pub as_this_master_wants: bool,
+}
+
+pub fn status_lines(plan: &TgwPlan, sites: &[Site]) -> Vec<RouteStatus> {
+    let vpc = plan.vpc.iter().map(|s| RouteStatus {
+        region: sites[s.site].region.clone(),
+        owner: sites[s.site].vpc_id.clone(),
+        table_id: s.table_id.clone(),
+        destination: s.destination.to_string(),
+        target: s.current.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "missing".into()),
+        as_this_master_wants: s.op == Op::Keep,
+    });
+    let tgw = plan.tgw.iter().map(|s| RouteStatus {
+        region: sites[s.site].region.clone(),
+        owner: s.tgw_id.clone(),
+        table_id: s.table_id.clone(),
+        destination: s.destination.to_string(),
+        target: s.current.clone().unwrap_or_else(|| "missing".into()),
+        as_this_master_wants: s.op == Op::Keep,
+    });
+    vpc.chain(tgw).collect()
+}
+
 /// Drift lines for `check`: every route that is not where this node's MASTER wants it.
 pub fn drift(plan: &TgwPlan, sites: &[Site]) -> Vec<String> {
     let lines = plan_lines(plan, sites);

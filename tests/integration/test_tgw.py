@@ -66,3 +66,22 @@ def test_check_sees_tgw_drift(binary, tgw_clients, moto_ext_session, nodes, tmp_
     bad = run_vip(binary, ["--config", cfg, "check", "--instance", "VI_1"], imds["node2"], moto_ext_session)
     assert bad.returncode == 1, bad
     assert seed["tgws"]["a"]["rtb_id"] in bad.stdout and seed["tgws"]["b"]["rtb_id"] in bad.stdout, bad.stdout
+
+
+@pytest.mark.parametrize("nodes", [True], ids=["cross-account"], indirect=True)
+def test_status_lists_every_site(binary, tgw_clients, moto_ext_session, nodes, tmp_path):
+    import json
+    seed, imds = nodes
+    cfg = write_config(seed, tmp_path / "tgw.toml")
+    env = {"AWS_ENDPOINT_URL_STS": moto_ext_session.url}
+    mine = run_vip(binary, ["--config", cfg, "status", "--json"], imds["node1"], moto_ext_session, env)
+    assert mine.returncode == 0, mine
+    [st] = json.loads(mine.stdout)
+    tables = {r["table_id"]: r for r in st["transit_gateway_routes"]}
+    expected = {table for (_, table, _) in vip_changes(seed, "node1", "node2")}
+    assert expected <= set(tables), (expected, tables)
+    assert all(r["as_this_master_wants"] for r in tables.values())
+    other = json.loads(run_vip(binary, ["--config", cfg, "status", "--json"], imds["node2"], moto_ext_session,
+                               env).stdout)[0]
+    wrong = {r["table_id"] for r in other["transit_gateway_routes"] if not r["as_this_master_wants"]}
+    assert wrong == expected
