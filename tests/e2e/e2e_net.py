@@ -14,6 +14,7 @@ child processes created inside keep that namespace after it returns.
 import ctypes
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -26,6 +27,14 @@ NODE_IPS = {"a": "10.200.0.11", "b": "10.200.0.12"}
 IMDS_IP = "169.254.169.254"
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def tool(name):
+    """Absolute path of a system tool, also when PATH lacks the sbin directories."""
+    for path in (shutil.which(name), f"/usr/sbin/{name}", f"/sbin/{name}"):
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
 
 
 def _setns(fd):
@@ -52,7 +61,7 @@ def in_netns(name):
 
 def ip(*args, check=True):
     """Run `ip ARGS...`; raise with its stderr on failure."""
-    proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
+    proc = subprocess.run([tool("ip"), *args], capture_output=True, text=True, timeout=10)
     if check and proc.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: rc={proc.returncode} {proc.stderr.strip()}")
     return proc.stdout
