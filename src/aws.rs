@@ -11,6 +11,13 @@ pub fn attempt_timeout(total: Duration) -> Duration {
     (total / 3).clamp(Duration::from_millis(500), Duration::from_secs(5))
 }
 
+/// The HTTPS client of every AWS call (EC2, STS, IMDS, credentials): rustls with ring,
+/// trust roots from the system store.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
 pub async fn sdk_config(region: String, total: Duration, max_attempts: u32) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(total.min(Duration::from_secs(2)))
@@ -26,6 +33,7 @@ pub async fn sdk_config(region: String, total: Duration, max_attempts: u32) -> S
         .with_initial_backoff(Duration::from_millis(100))
         .with_max_backoff(Duration::from_secs(2));
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
         .region(Region::new(region))
         .timeout_config(timeouts)
         .retry_config(retry)

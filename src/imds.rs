@@ -32,7 +32,10 @@ pub struct Imds {
 impl Imds {
     pub fn new(max_attempts: u32, timeout: Duration) -> Imds {
         let per_call = timeout.clamp(Duration::from_millis(200), Duration::from_secs(2));
+        let provider = aws_config::provider_config::ProviderConfig::without_region()
+            .with_http_client(crate::aws::http_client());
         let client = Client::builder()
+            .configure(&provider)
             .max_attempts(max_attempts.max(1))
             .connect_timeout(per_call)
             .read_timeout(per_call)

@@ -189,6 +189,9 @@ class ProxyState:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle holds the
+    # body until the client's delayed ACK (~40 ms) and every answer gets slower.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         if self.server.log_requests:
