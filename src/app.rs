@@ -209,6 +209,17 @@ pub async fn apply_and_report<E: Ec2>(
     finish(failover::apply(ec2, me, plan, deadline).await?, role, started)
 }
 
+/// At most ten items, then how many more: the summary is one log line (syslog truncates
+/// long ones); every item also has a line of its own above it.
+fn first_few(items: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = items.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    if items.len() > SHOWN {
+        s.push_str(&format!("; ... and {} more", items.len() - SHOWN));
+    }
+    s
+}
+
 /// Log a report and turn it into the run's result.
 pub fn finish(report: failover::Report, role: Role, started: tokio::time::Instant) -> Result<(), Error> {
     let ms = started.elapsed().as_millis();
@@ -226,9 +237,9 @@ pub fn finish(report: failover::Report, role: Role, started: tokio::time::Instan
         Err(Error::Incomplete(format!(
             "{role} incomplete after {ms} ms: {} changed ({}), {} failed: {}",
             report.changed.len(),
-            if report.changed.is_empty() { "none".to_string() } else { report.changed.join("; ") },
+            if report.changed.is_empty() { "none".to_string() } else { first_few(&report.changed) },
             report.failed.len(),
-            report.failed.join("; ")
+            first_few(&report.failed)
         )))
     }
 }

@@ -220,7 +220,18 @@ pub async fn apply<E: Ec2>(
             Ok(()) => report.changed.extend(
                 replaced.iter().map(|s| format!("{} {}: {} -> {eni}", s.table_id, s.destination, s.current)),
             ),
-            Err(wrong) => report.failed.extend(wrong),
+            Err(wrong) => {
+                // Writes that succeeded still count: name them, unconfirmed if the read
+                // back itself failed, so a split outcome always says which tables moved.
+                let unconfirmed = wrong.iter().any(|w| w.starts_with("read back"));
+                for s in replaced.iter().filter(|s| !wrong.iter().any(|w| w.starts_with(&s.table_id))) {
+                    let note = if unconfirmed { " (written; read back incomplete)" } else { "" };
+                    report
+                        .changed
+                        .push(format!("{} {}: {} -> {eni}{note}", s.table_id, s.destination, s.current));
+                }
+                report.failed.extend(wrong);
+            }
         }
     }
     if !associated.is_empty() {
