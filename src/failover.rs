@@ -133,7 +133,8 @@ pub async fn plan<E: Ec2>(
     Ok(Plan { routes, eips, problems })
 }
 
-fn bad_eip(e: &Ec2Error) -> Error {
+/// An Elastic IP EC2 does not know: bad input (exit 2), named with AWS's answer.
+pub(crate) fn bad_eip(e: &Ec2Error) -> Error {
     Error::BadInput(format!(
         "Elastic IP {}: {} ({})",
         e.resources,

@@ -104,13 +104,8 @@ pub async fn collect<E: Ec2>(
     let mut elastic_ips = Vec::new();
     if !res.eips.is_empty() {
         let found = deadline.run("DescribeAddresses", ec2.addresses(&res.eips)).await?;
-        let found = found.map_err(|e| {
-            if e.is_not_found() {
-                Error::BadInput(format!("Elastic IP {}: {}", e.resources, e.code.clone().unwrap_or_default()))
-            } else {
-                e.into()
-            }
-        })?;
+        let found =
+            found.map_err(|e| if e.is_not_found() { crate::failover::bad_eip(&e) } else { e.into() })?;
         let found = crate::plan::resolve_eips(&res.eips, &found)
             .map_err(|r| Error::BadInput(format!("Elastic IP {r}: no such address in {}", me.region)))?;
         for a in found {
