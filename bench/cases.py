@@ -6,6 +6,7 @@ resetting and reading back talk to moto directly (never throttled, never delayed
 """
 
 import os
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -174,6 +175,26 @@ def run_pacemaker_loop(venv, proxy_url, tables, eni_id, timeout):
 
 
 # --- the binary on its own ------------------------------------------------------------------
+
+def round_trip_floor(proxy, tables, eni_id, reps=5):
+    """Seconds a warmed-up client (boto3, connections open) needs for the minimum sequence
+    of a checked failover through the proxy: DescribeRouteTables, every ReplaceRoute at
+    once, DescribeRouteTables to read back. Median of `reps`; what no process can beat."""
+    ec2 = ec2_client(proxy.url, REGION)
+    filters = [{"Name": "route.destination-cidr-block", "Values": [VIP]}]
+    ec2.describe_route_tables(Filters=filters)  # open a connection, load the model
+    times = []
+    with ThreadPoolExecutor(len(tables)) as pool:
+        for _ in range(reps):
+            proxy.reset()
+            start = time.monotonic()
+            ec2.describe_route_tables(Filters=filters)
+            list(pool.map(lambda rtb: ec2.replace_route(
+                RouteTableId=rtb, DestinationCidrBlock=VIP, NetworkInterfaceId=eni_id), tables))
+            ec2.describe_route_tables(Filters=filters)
+            times.append(time.monotonic() - start)
+    return statistics.median(times)
+
 
 def help_start_times(binary, n):
     """Wall seconds of `binary --help` (spawn to exit), n times."""

@@ -67,10 +67,20 @@ impl Imds {
 
     /// Learn this node's identity: instance, region, and the chosen ENI with its VPC.
     pub async fn identity(&self, deadline: &Deadline, eni: &EniChoice) -> Result<Identity, Error> {
-        let (instance_id, region) =
-            tokio::try_join!(self.get(deadline, "instance-id"), self.get(deadline, "placement/region"))?;
+        // The primary ENI's MAC comes in the same round as the instance and region.
+        let primary_mac = async {
+            match eni {
+                EniChoice::Primary => self.get(deadline, "mac").await.map(Some),
+                _ => Ok(None),
+            }
+        };
+        let (instance_id, region, primary_mac) = tokio::try_join!(
+            self.get(deadline, "instance-id"),
+            self.get(deadline, "placement/region"),
+            primary_mac
+        )?;
         let mac = match eni {
-            EniChoice::Primary => self.get(deadline, "mac").await?.to_ascii_lowercase(),
+            EniChoice::Primary => primary_mac.unwrap_or_default().to_ascii_lowercase(),
             EniChoice::Interface(name) => interface_mac(name)?,
             EniChoice::Eni(id) => self.mac_of_eni(deadline, &instance_id, id).await?,
         };

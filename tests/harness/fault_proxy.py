@@ -16,7 +16,8 @@ Control endpoints (never faulted, never forwarded):
     POST /_proxy/config  JSON object of settings (below) -> the stats
     GET  /_proxy/stats   -> {"requests": {action: n}, "total", "throttled",
                              "throttled_by_action", "faults": {"error", "reset", "hang"},
-                             "forwarded", "upstream_errors", "max_in_flight", "config"}
+                             "forwarded", "upstream_errors", "max_in_flight",
+                             "upstream_busy" (seconds with a request at the upstream), "config"}
     POST /_proxy/reset   zero the counters and refill every bucket
 
 Settings (configure(**kw), POST /_proxy/config, or start_proxy(url, **kw)):
@@ -123,6 +124,10 @@ class ProxyState:
         self.requests, self.throttled_by_action = {}, {}
         self.faults = {"error": 0, "reset": 0, "hang": 0}
         self.forwarded = self.upstream_errors = self.in_flight = self.max_in_flight = 0
+        # Seconds with at least one request at the upstream (moto serves one at a time
+        # under the GIL, so this is close to its total service time).
+        self.upstream_busy = 0.0
+        self._upstream_open, self._busy_since = 0, 0.0
         self.buckets = {}
 
     def configure(self, **settings):
@@ -142,6 +147,18 @@ class ProxyState:
     def reset(self):
         with self.lock:
             self._zero()
+
+    def upstream_begin(self):
+        with self.lock:
+            self._upstream_open += 1
+            if self._upstream_open == 1:
+                self._busy_since = self.clock()
+
+    def upstream_end(self):
+        with self.lock:
+            self._upstream_open = max(0, self._upstream_open - 1)
+            if self._upstream_open == 0:
+                self.upstream_busy += self.clock() - self._busy_since
 
     def bucket_spec(self, action):
         spec = self.cfg["action_buckets"].get(action)
@@ -183,6 +200,7 @@ class ProxyState:
                 "forwarded": self.forwarded,
                 "upstream_errors": self.upstream_errors,
                 "max_in_flight": self.max_in_flight,
+                "upstream_busy": round(self.upstream_busy, 4),
                 "config": json.loads(json.dumps(self.cfg)),
             }
 
@@ -288,6 +306,7 @@ class Handler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Content-Length"] = str(len(body))
         conn = http.client.HTTPConnection(up.hostname, up.port, timeout=self.server.upstream_timeout)
+        self.state.upstream_begin()
         try:
             conn.request(self.command, self.path, body=body, headers=headers)
             resp = conn.getresponse()
@@ -298,6 +317,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(502, f"fault-proxy: upstream failed: {err}", "text/plain")
         finally:
             conn.close()
+            self.state.upstream_end()
         with self.state.lock:
             self.state.forwarded += 1
         self.send_response_only(resp.status, resp.reason)

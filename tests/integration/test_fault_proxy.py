@@ -155,6 +155,19 @@ def test_forwards_and_counts(proxy):
     assert stats["forwarded"] == 2 and stats["throttled"] == 0
 
 
+def test_upstream_busy_counts_time_inside_moto_not_added_latency(proxy):
+    proxy.configure(latency=0.2)
+    ec2 = client(proxy.url)
+    start = time.monotonic()
+    for _ in range(3):
+        ec2.describe_vpcs()
+    wall = time.monotonic() - start
+    busy = proxy.stats()["upstream_busy"]
+    assert 0 < busy < wall - 0.55, (busy, wall)   # the 3 x 0.2 s of latency is not in it
+    proxy.reset()
+    assert proxy.stats()["upstream_busy"] == 0
+
+
 def test_throttled_answer_parses_as_request_limit_exceeded(proxy):
     proxy.configure(action_buckets={"DescribeVpcs": [2, 0.001]})
     ec2 = client(proxy.url)
