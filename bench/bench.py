@@ -175,6 +175,11 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def busy(outs):
+    """Median seconds moto was busy during the runs (proxy counter)."""
+    return med([o.stats["upstream_busy"] for o in outs])
+
+
 def result_text(outs):
     good = sum(o.ok for o in outs)
     if good == len(outs):
@@ -205,9 +210,8 @@ def print_report(bench):
         el = [o.elapsed for o in outs]
         calls = med([o.stats["total"] for o in outs])
         thr = med([o.stats["throttled"] for o in outs])
-        busy = med([o.stats.get("upstream_busy", float("nan")) for o in outs])
         print(f"| {n} | {tool} | {len(outs)} | {med(el):.2f} | {min(el):.2f} | {max(el):.2f} "
-              f"| {calls:g} | {thr:g} | {busy:.2f} | {result_text(outs)} |")
+              f"| {calls:g} | {thr:g} | {busy(outs):.2f} | {result_text(outs)} |")
     print()
     print("approaches: " + "; ".join(f"{k} = {v}" for k, v in TOOLS.items()))
     print("moto busy: seconds with a request inside moto (it serves one at a time), the part "
@@ -221,16 +225,14 @@ def print_report(bench):
               f"once, read back): {floor:.2f} s{tail}")
     for n, tool, outs in bench.rows:
         if tool == "ec2-vip" and not big(n):
-            busy = med([o.stats.get("upstream_busy", float("nan")) for o in outs])
-            bound = busy + 3 * args.latency
             print(f"- {n} tables: ec2-vip {cell[(n, tool)]:.2f} s; lower bound = moto busy "
-                  f"{busy:.2f} s + 3 sequential round trips x {args.latency * 1000:.0f} ms "
-                  f"= {bound:.2f} s")
+                  f"{busy(outs):.2f} s + 3 sequential round trips x {args.latency * 1000:.0f} ms "
+                  f"= {busy(outs) + 3 * args.latency:.2f} s")
     if (2, "ec2-vip") in cell:
         vip2 = cell[(2, "ec2-vip")]
+        floor = bench.extra.get("floor", {}).get(2)
         for peer in ("cli-script", "pacemaker-loop"):
             if (2, peer) in cell:
-                floor = bench.extra.get("floor", {}).get(2)
                 best = f"; the floor allows {cell[(2, peer)] / floor:.1f}x" if floor else ""
                 print(f"- 2 tables: ec2-vip {cell[(2, peer)] / vip2:.1f}x faster than {peer}"
                       + (f" (target >= 20x{best})" if peer == "cli-script" else ""))

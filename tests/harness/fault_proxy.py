@@ -117,6 +117,9 @@ class ProxyState:
         self.stopping = threading.Event()
         self.cfg = json.loads(json.dumps(DEFAULTS))
         self.rng = random.Random()
+        # Requests at the upstream right now, and since when it has been busy: kept across
+        # reset(), which only zeroes the counters.
+        self._upstream_open, self._busy_since = 0, 0.0
         self._zero()
         self.configure(**settings)
 
@@ -127,7 +130,6 @@ class ProxyState:
         # Seconds with at least one request at the upstream (moto serves one at a time
         # under the GIL, so this is close to its total service time).
         self.upstream_busy = 0.0
-        self._upstream_open, self._busy_since = 0, 0.0
         self.buckets = {}
 
     def configure(self, **settings):
@@ -147,6 +149,7 @@ class ProxyState:
     def reset(self):
         with self.lock:
             self._zero()
+            self._busy_since = self.clock()  # a request still at the upstream counts from now
 
     def upstream_begin(self):
         with self.lock:
@@ -156,7 +159,7 @@ class ProxyState:
 
     def upstream_end(self):
         with self.lock:
-            self._upstream_open = max(0, self._upstream_open - 1)
+            self._upstream_open -= 1
             if self._upstream_open == 0:
                 self.upstream_busy += self.clock() - self._busy_since
 
