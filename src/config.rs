@@ -9,8 +9,7 @@
 //! ```
 
 use crate::error::ConfigError;
-use crate::imds::EniChoice;
-use crate::model::{parse_destination, EipRef};
+use crate::model::{parse_destination, EipRef, EniChoice};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -1,24 +1,40 @@
-//! ec2-vip: move a virtual IP's VPC route-table entries and Elastic IPs to this EC2 node.
+//! ec2-vip: move a virtual IP's VPC route-table entries, Elastic IPs and Transit Gateway
+//! routes to this EC2 node when keepalived (or anyone) says it is MASTER.
 //!
-//! Layers: `cli` parses, `app` runs a command, `failover` plans (pure, in `plan`) and
-//! applies through the narrow `ec2::Ec2` seam; `imds` tells who we are.
+//! # Layout
+//!
+//! Layers, from the top; each imports only layers below it, never one above:
+//!
+//! ```text
+//! main (bin)   parse the command line, set up logging and the runtime, map the exit code
+//! commands/    one file per subcommand: CLI values in, engine calls, text and JSON out
+//!   cli/       clap definitions; `Settings` and `Resources` from them (used by main and
+//!              commands only: the library below never sees clap)
+//! engine/      transition and reconcile over every scenario; apply (throttle-aware writes,
+//!              read back); typed reports; sessions (identity + clients)
+//! scenario/    one folder per way of carrying a VIP (route_table, elastic_ip,
+//!              transit_gateway), each plan → uniform steps → write → confirm; the pure
+//!              planning in each folder's plan.rs
+//! aws/         the seams: `Ec2`, `TransitGateways`, `Cloud` (IMDS identity, clients per
+//!              region and per site through STS); SDK implementations; test fakes
+//! keepalived/  ordering/   VRRP states and notify_fifo lines; lock, fork stamps, records
+//! foundation   model (plain data), config, error (exit codes), deadline, logging
+//! ```
+//!
+//! The rule: `main → commands → engine → scenario → aws → foundation`; `keepalived` and
+//! `ordering` sit beside `aws` and import only the foundation; the foundation imports
+//! nothing above it. Scenarios know nothing of keepalived: the engine turns a VRRP state
+//! into a [`scenario::Goal`].
 
-pub mod app;
 pub mod aws;
-pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod deadline;
-pub mod ec2;
-pub mod ec2_tgw;
+pub mod engine;
 pub mod error;
-pub mod failover;
-pub mod guard;
-pub mod imds;
+pub mod keepalived;
 pub mod logging;
 pub mod model;
-pub mod plan;
-pub mod status;
-pub mod tgw;
-pub mod tgw_plan;
-pub mod watch;
+pub mod ordering;
+pub mod scenario;

@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let g = &cli.global;
     let verbosity = if g.quiet { -1 } else { g.verbose.min(2) as i8 };
-    let context = ec2_vip::app::describe(&cli);
+    let context = ec2_vip::commands::describe(&cli);
     if let Err(e) = ec2_vip::logging::init(context, verbosity, g.log_file.as_deref(), g.syslog) {
         eprintln!("ec2-vip: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
@@ -19,7 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::from(ec2_vip::error::EXIT_FAILED);
         }
     };
-    let code = match rt.block_on(ec2_vip::app::run(cli)) {
+    let code = match rt.block_on(ec2_vip::commands::run(cli)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             log::error!("{e}");

@@ -16,25 +16,36 @@ pub struct Identity {
     pub private_ips: Vec<String>,
 }
 
+/// Which ENI of this instance the VIP belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EniChoice {
+    /// The instance's primary network interface.
+    Primary,
+    /// The ENI behind a local interface (e.g. eth1), found through its MAC address.
+    Interface(String),
+    /// An ENI id given outright.
+    Eni(String),
+}
+
 /// Where a route sends its traffic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteTarget {
+    /// An ENI (active, or blackhole because the ENI is gone: EC2 still names it).
     NetworkInterface(String),
+    /// An instance (active or blackhole).
     Instance(String),
     /// Gateways, NAT gateways, peering connections, transit gateways, ...: not ours.
-    Other {
-        kind: &'static str,
-        id: String,
-    },
-    /// No target left (the ENI or instance it named is gone).
-    Blackhole,
+    Other { kind: &'static str, id: String },
+    /// A target kind this program does not know: never a node's, so never touched.
+    Unknown,
 }
 
 impl RouteTarget {
     /// Whether a route with this target is one a VIP failover may repoint: it names an
-    /// ENI or an instance (a node of some cluster), or nothing at all any more.
+    /// ENI or an instance (a node of some cluster). Gateways and anything unknown are
+    /// somebody else's (fail closed).
     pub fn is_node_target(&self) -> bool {
-        !matches!(self, RouteTarget::Other { .. })
+        matches!(self, RouteTarget::NetworkInterface(_) | RouteTarget::Instance(_))
     }
 
     pub fn is_eni(&self, eni: &str) -> bool {
@@ -47,7 +58,7 @@ impl fmt::Display for RouteTarget {
         match self {
             RouteTarget::NetworkInterface(id) | RouteTarget::Instance(id) => f.write_str(id),
             RouteTarget::Other { id, .. } => f.write_str(id),
-            RouteTarget::Blackhole => f.write_str("blackhole"),
+            RouteTarget::Unknown => f.write_str("an unknown target"),
         }
     }
 }
@@ -64,6 +75,39 @@ pub struct RouteTable {
     pub id: String,
     pub vpc_id: String,
     pub routes: Vec<Route>,
+}
+
+/// Where the Transit Gateway scenario wants a VPC route to point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextHop {
+    Eni(String),
+    TransitGateway(String),
+}
+
+impl NextHop {
+    pub fn matches(&self, t: &RouteTarget) -> bool {
+        match (self, t) {
+            (NextHop::Eni(e), RouteTarget::NetworkInterface(id)) => e == id,
+            (NextHop::TransitGateway(g), RouteTarget::Other { kind: "transit-gateway", id }) => g == id,
+            _ => false,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            NextHop::Eni(id) | NextHop::TransitGateway(id) => id,
+        }
+    }
+}
+
+/// A route of a Transit Gateway route table, as far as we care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TgwRoute {
+    pub destination: IpNet,
+    /// The attachment it sends traffic to; None for a blackhole route.
+    pub attachment_id: Option<String>,
+    /// Only static routes can be replaced; propagated ones are reported.
+    pub is_static: bool,
 }
 
 /// How the user named an Elastic IP.
@@ -144,6 +188,14 @@ mod tests {
         assert!(parse_destination("10.1.0.300/32").is_err());
         assert!(parse_destination("10.1.0.10/33").is_err());
         assert!(parse_destination("").is_err());
+    }
+
+    #[test]
+    fn only_enis_and_instances_are_node_targets() {
+        assert!(RouteTarget::NetworkInterface("eni-1".into()).is_node_target());
+        assert!(RouteTarget::Instance("i-1".into()).is_node_target());
+        assert!(!RouteTarget::Other { kind: "gateway", id: "igw-1".into() }.is_node_target());
+        assert!(!RouteTarget::Unknown.is_node_target(), "unknown targets are not owned");
     }
 
     #[test]

@@ -1,10 +1,14 @@
 """Transit Gateway scenario: two VPCs in two regions with peered Transit Gateways and a
 client VPC, same account and cross-account (STS AssumeRole), against extended moto."""
 
+import os
+import subprocess
+import time
+
 import pytest
 
 from harness.imds_fake import start_imds
-from harness.runner import run_vip
+from harness.runner import run_vip, vip_env
 from harness.tgw_scenario import changes, node_json, seed_two_regions, tgw_snapshot, vip_changes
 
 
@@ -85,3 +89,48 @@ def test_status_lists_every_site(binary, tgw_clients, moto_ext_session, nodes, t
                                env).stdout)[0]
     wrong = {r["table_id"] for r in other["transit_gateway_routes"] if not r["as_this_master_wants"]}
     assert wrong == expected
+
+
+def _wait_for(pred, what, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("nodes", [False], indirect=True)
+def test_watch_repairs_tgw_drift(binary, tgw_clients, moto_ext_session, nodes, tmp_path):
+    """watch reconciles every scenario: a Transit Gateway route taken back is repaired."""
+    seed, imds = nodes
+    cfg = write_config(seed, tmp_path / "tgw.toml")
+    fifo, log = tmp_path / "notify.fifo", tmp_path / "watch.log"
+    os.mkfifo(fifo, 0o600)
+    env = vip_env(imds["node2"], moto_ext_session, str(tmp_path),
+                  {"EC2_VIP_STATE_DIR": tmp_path / "state", "AWS_ENDPOINT_URL_STS": moto_ext_session.url})
+    argv = [str(binary), "--config", str(cfg), "--log-file", str(log), "watch", "--fifo", str(fifo),
+            "--interval", "0.5"]
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    fd = os.open(fifo, os.O_RDWR)
+    try:
+        _wait_for(lambda: log.exists() and "watching" in log.read_text(), "watcher start")
+        start = tgw_snapshot(tgw_clients, seed)
+        on_node2 = vip_changes(seed, "node1", "node2")
+        os.write(fd, b'INSTANCE "VI_1" MASTER 150\n')
+        _wait_for(lambda: changes(start, tgw_snapshot(tgw_clients, seed)) == on_node2, "MASTER applied")
+
+        # Someone points TGW A's VIP route back at VPC A's attachment (node1's side).
+        tgw_a = seed["tgws"]["a"]
+        tgw_clients.ec2(tgw_a["region"], tgw_a["account"]).replace_transit_gateway_route(
+            TransitGatewayRouteTableId=tgw_a["rtb_id"], DestinationCidrBlock=seed["vip"],
+            TransitGatewayAttachmentId=seed["vpcs"]["a"]["attachment_id"])
+        assert changes(start, tgw_snapshot(tgw_clients, seed)) != on_node2
+        _wait_for(lambda: changes(start, tgw_snapshot(tgw_clients, seed)) == on_node2, "TGW drift repaired")
+        text = log.read_text()
+        assert "drift:" in text and tgw_a["rtb_id"] in text, text
+    finally:
+        os.close(fd)
+        proc.kill()
+        proc.wait()

@@ -1,6 +1,9 @@
-//! Command line: parsing validates only; all I/O happens later in `app`.
+//! Command line (clap): parsing validates only; all I/O happens later in `commands`.
+//! The library below never sees these types: `GlobalArgs::settings` and
+//! `ResourceArgs::resources` turn them into plain values.
 
 use crate::config::{eni_choice, Resources};
+use crate::engine::Settings;
 use crate::model::{parse_destination, EipRef};
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
@@ -68,6 +71,18 @@ pub struct GlobalArgs {
     /// Also send log lines to syslog (/dev/log, facility daemon).
     #[arg(long, global = true)]
     pub syslog: bool,
+}
+
+impl GlobalArgs {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            state_dir: self.state_dir.clone(),
+            region: self.region.clone(),
+            timeout: std::time::Duration::from_secs_f64(self.timeout),
+            max_attempts: self.max_attempts,
+            dry_run: self.dry_run,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

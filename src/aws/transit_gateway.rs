@@ -1,10 +1,9 @@
-//! The Transit Gateway half of the EC2 seam: discovery of attachments and TGW route
+//! The Transit Gateway seam: discovery of attachments and TGW route
 //! tables, and the route writes the Transit Gateway scenario needs.
 
-use crate::ec2::{ec2_error, filter, SdkEc2};
+use super::ec2::{convert_table, ec2_error, filter, SdkEc2};
 use crate::error::Ec2Error;
-use crate::model::RouteTable;
-use crate::tgw_plan::{Desired, TgwRoute};
+use crate::model::{NextHop, RouteTable, TgwRoute};
 use aws_sdk_ec2::types::{TransitGatewayAttachmentResourceType as Kind, TransitGatewayRouteType};
 use ipnet::IpNet;
 
@@ -32,7 +31,7 @@ pub trait TransitGateways {
         &self,
         table_id: &str,
         destination: IpNet,
-        target: &Desired,
+        target: &NextHop,
         create: bool,
     ) -> Result<(), Ec2Error>;
     async fn route_tables_by_id(&self, ids: &[String]) -> Result<Vec<RouteTable>, Ec2Error>;
@@ -155,7 +154,7 @@ impl TransitGateways for SdkEc2 {
         &self,
         table_id: &str,
         destination: IpNet,
-        target: &Desired,
+        target: &NextHop,
         create: bool,
     ) -> Result<(), Ec2Error> {
         let what = format!("{table_id} {destination} -> {}", target.id());
@@ -164,8 +163,8 @@ impl TransitGateways for SdkEc2 {
             IpNet::V6(_) => (None, Some(destination.to_string())),
         };
         let (eni, tgw) = match target {
-            Desired::Eni(e) => (Some(e.clone()), None),
-            Desired::TransitGateway(t) => (None, Some(t.clone())),
+            NextHop::Eni(e) => (Some(e.clone()), None),
+            NextHop::TransitGateway(t) => (None, Some(t.clone())),
         };
         if create {
             self.client
@@ -202,6 +201,6 @@ impl TransitGateways for SdkEc2 {
             .send()
             .await
             .map_err(|e| ec2_error("DescribeRouteTables", ids.join(","), e))?;
-        Ok(res.route_tables().iter().map(crate::ec2::convert_table).collect())
+        Ok(res.route_tables().iter().map(convert_table).collect())
     }
 }

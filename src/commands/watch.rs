@@ -6,74 +6,26 @@
 //! something drifted). The FIFO is opened read-write, so opening never blocks and the
 //! reader survives keepalived restarts (there is always a writer: us).
 
-use crate::app::{connect, transition};
-use crate::check::{check_one, Checked};
-use crate::cli::{GlobalArgs, WatchArgs};
+use crate::aws::Cloud;
+use crate::cli::WatchArgs;
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::ec2::SdkEc2;
+use crate::engine::reconcile::Checked;
+use crate::engine::transition::Job;
+use crate::engine::{Engine, Session};
 use crate::error::Error;
-use crate::guard::{Guard, Stamp};
+use crate::keepalived::fifo::{parse_fifo_line, FifoState};
+use crate::keepalived::Role;
 use crate::logging::set_context;
-use crate::model::Identity;
-use crate::plan::Role;
+use crate::ordering::{Guard, Stamp};
 use futures_util::FutureExt;
 use log::{debug, error, info, warn};
 use std::collections::HashMap;
 use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{signal, SignalKind};
-
-/// What a notify_fifo line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FifoState {
-    Transition(Role),
-    /// MASTER_RX_LOWER_PRI: a master saw a lower-priority advert; reassert if MASTER.
-    Reassert,
-    /// MASTER_PRIORITY and the like: nothing to do.
-    Ignore(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FifoEvent {
-    pub kind: String,
-    pub name: String,
-    pub state: FifoState,
-}
-
-/// Parse `INSTANCE "VI_1" MASTER 150` (also GROUP). keepalived's LVS virtual and real
-/// server lines (VS, RS) are `Ok(None)`.
-pub fn parse_fifo_line(line: &str) -> Result<Option<FifoEvent>, String> {
-    let line = line.trim();
-    let (kind, rest) = line.split_once(' ').ok_or_else(|| format!("malformed notify_fifo line {line:?}"))?;
-    match kind {
-        "INSTANCE" | "GROUP" => {}
-        // keepalived's checker writes virtual/real server lines to the same FIFO.
-        "VS" | "RS" => return Ok(None),
-        _ => return Err(format!("malformed notify_fifo line {line:?}")),
-    }
-    let rest = rest.trim_start();
-    let (name, rest) = rest
-        .strip_prefix('"')
-        .and_then(|r| r.split_once('"'))
-        .ok_or_else(|| format!("malformed notify_fifo line {line:?}: name not quoted"))?;
-    let mut words = rest.split_whitespace();
-    let state = words.next().ok_or_else(|| format!("malformed notify_fifo line {line:?}: no state"))?;
-    if let Some(p) = words.next() {
-        p.parse::<u32>().map_err(|_| format!("malformed notify_fifo line {line:?}: bad priority"))?;
-    }
-    if name.is_empty() || words.next().is_some() {
-        return Err(format!("malformed notify_fifo line {line:?}"));
-    }
-    let state = match Role::parse_keepalived(state) {
-        Some(r) => FifoState::Transition(r),
-        None if state == "MASTER_RX_LOWER_PRI" => FifoState::Reassert,
-        None if state.chars().all(|c| c.is_ascii_uppercase() || c == '_') => FifoState::Ignore(state.into()),
-        None => return Err(format!("malformed notify_fifo line {line:?}: bad state")),
-    };
-    Ok(Some(FifoEvent { kind: kind.into(), name: name.into(), state }))
-}
 
 /// Add a line to the pending transitions, keeping only the latest per instance, in order.
 fn absorb(line: &str, config: &Config, pending: &mut Vec<(String, Role)>, states: &HashMap<String, Role>) {
@@ -98,8 +50,12 @@ fn absorb(line: &str, config: &Config, pending: &mut Vec<(String, Role)>, states
     }
 }
 
-pub async fn run(g: &GlobalArgs, args: &WatchArgs) -> Result<(), Error> {
-    let config = Config::load(&g.config)?;
+/// Sessions (identity and clients) kept warm per instance between transitions; dropped
+/// after an error so the next run asks IMDS again.
+type Sessions<C> = HashMap<String, Session<C>>;
+
+pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &WatchArgs) -> Result<(), Error> {
+    let config = Config::load(config)?;
     let path = &args.fifo;
     let meta =
         std::fs::metadata(path).map_err(|e| Error::BadInput(format!("--fifo {}: {e}", path.display())))?;
@@ -113,12 +69,13 @@ pub async fn run(g: &GlobalArgs, args: &WatchArgs) -> Result<(), Error> {
     let mut lines = BufReader::new(rx).lines();
     let sig = |k| signal(k).map_err(|e| Error::Other(format!("signal handler: {e}")));
     let (mut term, mut int) = (sig(SignalKind::terminate())?, sig(SignalKind::interrupt())?);
-    let timeout = Duration::from_secs_f64(g.timeout);
+    let timeout = engine.settings.timeout;
+    let state_dir = &engine.settings.state_dir;
 
     // A watcher restarted while keepalived stays MASTER picks up the recorded state.
     let mut states: HashMap<String, Role> = HashMap::new();
     for name in config.instances.keys() {
-        if let Some(r) = Guard::new(&g.state_dir, name)?.latest()? {
+        if let Some(r) = Guard::new(state_dir, name)?.latest()? {
             if let Some(role) = Role::parse_keepalived(&r.state) {
                 states.insert(name.clone(), role);
             }
@@ -126,7 +83,7 @@ pub async fn run(g: &GlobalArgs, args: &WatchArgs) -> Result<(), Error> {
     }
     let mut tick = tokio::time::interval(Duration::from_secs_f64(args.interval.max(0.1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut conns: HashMap<String, (Identity, SdkEc2)> = HashMap::new();
+    let mut sessions: Sessions<K::Client> = HashMap::new();
     let mut seq = 0u64;
     info!(
         "watching {} for {} instance(s); reconcile every {}s while MASTER",
@@ -152,7 +109,7 @@ pub async fn run(g: &GlobalArgs, args: &WatchArgs) -> Result<(), Error> {
             _ = tick.tick(), if args.interval > 0.0 => {
                 for (name, role) in &states {
                     if *role == Role::Master {
-                        reconcile(g, &config, name, &mut conns, timeout).await;
+                        reconcile(engine, &config, name, &mut sessions, timeout).await;
                     }
                 }
             }
@@ -164,8 +121,12 @@ pub async fn run(g: &GlobalArgs, args: &WatchArgs) -> Result<(), Error> {
             let deadline = Deadline::after(timeout);
             let res = &config.instances[&name];
             info!("keepalived {name} -> {role}");
-            if let Err(e) = transition(g, role, res, &name, stamp, &deadline).await {
+            let job = Job { role, res, key: &name, stamp };
+            let ran = engine.transition(&job, sessions.get(&name), &deadline).await;
+            if let Err(e) = ran.and_then(|ran| super::transition::outcome(role, ran, engine.settings.dry_run))
+            {
                 error!("{e}");
+                sessions.remove(&name);
             }
             states.insert(name, role);
             set_context("watch".into());
@@ -176,32 +137,35 @@ pub async fn run(g: &GlobalArgs, args: &WatchArgs) -> Result<(), Error> {
 }
 
 /// Local recovery for one MASTER instance: describe, and repair only what drifted.
-async fn reconcile(
-    g: &GlobalArgs,
+async fn reconcile<K: Cloud>(
+    engine: &Engine<K>,
     config: &Config,
     name: &str,
-    conns: &mut HashMap<String, (Identity, SdkEc2)>,
+    sessions: &mut Sessions<K::Client>,
     timeout: Duration,
 ) {
     let deadline = Deadline::after(timeout);
     let res = &config.instances[name];
     set_context(format!("{name} reconcile (watch)"));
-    let outcome = async {
-        if !conns.contains_key(name) {
-            conns.insert(name.to_string(), connect(g, res, &deadline).await?);
+    if !sessions.contains_key(name) {
+        match engine.connect(res, &deadline).await {
+            Ok(s) => {
+                sessions.insert(name.to_string(), s);
+            }
+            Err(e) => {
+                error!("reconcile failed: {e}");
+                set_context("watch".into());
+                return;
+            }
         }
-        let (me, ec2) = &conns[name];
-        let guard = Guard::new(&g.state_dir, name)?;
-        check_one(ec2, me, res, &guard, true, &deadline).await
     }
-    .await;
-    match outcome {
+    match engine.reconcile(&sessions[name], res, name, true, &deadline).await {
         Ok(Checked::Right) | Ok(Checked::NotMaster(_)) => debug!("no drift"),
         Ok(Checked::Repaired(lines)) => info!("repaired {} drifted resource(s)", lines.len()),
         Ok(Checked::Drifted(lines)) => error!("still drifted after repair: {}", lines.join("; ")),
         Err(e) => {
             error!("reconcile failed: {e}");
-            conns.remove(name);
+            sessions.remove(name);
         }
     }
     set_context("watch".into());
@@ -210,43 +174,6 @@ async fn reconcile(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ev(kind: &str, name: &str, state: FifoState) -> Option<FifoEvent> {
-        Some(FifoEvent { kind: kind.into(), name: name.into(), state })
-    }
-
-    #[test]
-    fn fifo_lines_parse() {
-        assert_eq!(
-            parse_fifo_line("INSTANCE \"VI_1\" MASTER 150\n").unwrap(),
-            ev("INSTANCE", "VI_1", FifoState::Transition(Role::Master))
-        );
-        assert_eq!(
-            parse_fifo_line("GROUP \"VG 1\" BACKUP").unwrap(),
-            ev("GROUP", "VG 1", FifoState::Transition(Role::Backup))
-        );
-        assert_eq!(
-            parse_fifo_line("INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150").unwrap(),
-            ev("INSTANCE", "VI_1", FifoState::Reassert)
-        );
-        assert_eq!(
-            parse_fifo_line("INSTANCE \"VI_1\" MASTER_PRIORITY 90").unwrap(),
-            ev("INSTANCE", "VI_1", FifoState::Ignore("MASTER_PRIORITY".into()))
-        );
-        assert_eq!(parse_fifo_line("RS 10.0.0.1:80 UP").unwrap(), None);
-        for bad in [
-            "",
-            "this is not a notify line",
-            "INSTANCE",
-            "INSTANCE VI_1 MASTER",
-            "INSTANCE \"VI_1\"",
-            "INSTANCE \"VI_1\" MASTER x",
-            "INSTANCE \"\" MASTER",
-            "INSTANCE \"VI_1\" master?",
-        ] {
-            assert!(parse_fifo_line(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn bursts_coalesce_to_the_latest_state_in_order() {

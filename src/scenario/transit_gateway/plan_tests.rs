@@ -155,8 +155,12 @@ fn foreign_targets_missing_peering_and_unknown_vpc_are_reported() {
     tgws[1].peerings.clear();
     tgws[2].peerings.clear();
     let plan = plan_tgw(&sites, &tgws, &[net("10.1.0.10/32")], "vpc-a", "eni-a").unwrap();
-    assert!(plan.problems.iter().any(|p| p.contains("igw-1")), "{:?}", plan.problems);
-    assert!(plan.problems.iter().any(|p| p.contains("no peering attachment")), "{:?}", plan.problems);
+    assert!(plan.problems.iter().any(|p| p.plan_line().contains("igw-1")), "{:?}", plan.problems);
+    assert!(
+        plan.problems.iter().any(|p| p.plan_line().contains("no peering attachment")),
+        "{:?}",
+        plan.problems
+    );
     assert!(!plan.vpc.iter().any(|s| s.table_id == "rtb-b1"));
     assert!(plan_tgw(&sites, &tgws, &[net("10.1.0.10/32")], "vpc-z", "eni-a").unwrap_err().contains("vpc-z"));
 }

@@ -1,4 +1,4 @@
-//! The one narrow seam to the EC2 API. `Ec2` is what the failover logic needs;
+//! The EC2 seam for the route-table and Elastic IP scenarios. `Ec2` is what they need;
 //! `SdkEc2` implements it with aws-sdk-ec2 and turns SDK types into plain `model` data.
 
 use crate::error::Ec2Error;
@@ -34,13 +34,17 @@ pub trait Ec2 {
     async fn disassociate_address(&self, association_id: &str) -> Result<(), Ec2Error>;
 }
 
+/// The SDK client of one region and account; keeps its configuration so per-site
+/// clients (another region, another account) can be derived from it.
+#[derive(Clone)]
 pub struct SdkEc2 {
     pub(crate) client: aws_sdk_ec2::Client,
+    pub(crate) config: aws_config::SdkConfig,
 }
 
 impl SdkEc2 {
     pub fn new(config: &aws_config::SdkConfig) -> SdkEc2 {
-        SdkEc2 { client: aws_sdk_ec2::Client::new(config) }
+        SdkEc2 { client: aws_sdk_ec2::Client::new(config), config: config.clone() }
     }
 
     /// DescribeRouteTables filtered to the VPC and one destination, every page.
@@ -128,7 +132,8 @@ fn convert_route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {
     } else if let Some(id) = r.core_network_arn() {
         other("core-network", id)
     } else {
-        RouteTarget::Blackhole
+        // A target kind this program does not know (a new one of EC2's): not ours.
+        RouteTarget::Unknown
     };
     Some(Route { destination, target })
 }

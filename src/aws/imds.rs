@@ -5,25 +5,14 @@
 //! AWS_EC2_METADATA_SERVICE_ENDPOINT. Every call here is also bounded by the run's deadline.
 
 use crate::deadline::Deadline;
-use crate::error::{Error, ImdsError};
-use crate::model::Identity;
+use crate::error::{error_chain, Error, ImdsError};
+use crate::model::{EniChoice, Identity};
 use aws_config::imds::client::error::ImdsError as SdkImdsError;
 use aws_config::imds::Client;
 use ipnet::IpNet;
 use std::time::Duration;
 
 const META: &str = "/latest/meta-data";
-
-/// Which ENI of this instance the VIP belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EniChoice {
-    /// The instance's primary network interface.
-    Primary,
-    /// The ENI behind a local interface (e.g. eth1), found through its MAC address.
-    Interface(String),
-    /// An ENI id given outright.
-    Eni(String),
-}
 
 pub struct Imds {
     client: Client,
@@ -33,7 +22,7 @@ impl Imds {
     pub fn new(max_attempts: u32, timeout: Duration) -> Imds {
         let per_call = timeout.clamp(Duration::from_millis(200), Duration::from_secs(2));
         let provider = aws_config::provider_config::ProviderConfig::without_region()
-            .with_http_client(crate::aws::http_client());
+            .with_http_client(super::http_client());
         let client = Client::builder()
             .configure(&provider)
             .max_attempts(max_attempts.max(1))
@@ -145,21 +134,6 @@ fn parse_cidrs(path: &str, body: &str) -> Result<Vec<IpNet>, Error> {
             })
         })
         .collect()
-}
-
-/// Display an error with its sources, on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

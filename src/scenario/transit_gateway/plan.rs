@@ -6,19 +6,11 @@
 //! - in every other Transit Gateway's route tables to its peering attachment toward A's;
 //! - in every other VPC's route tables to that VPC's Transit Gateway.
 
-use crate::model::RouteTarget;
+use super::Write;
+use crate::model::{NextHop, RouteTarget, TgwRoute};
+use crate::scenario::{Action, Kind, Resource, Step};
 use ipnet::IpNet;
 use std::collections::BTreeSet;
-
-/// A static route of a Transit Gateway route table, as far as we care.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TgwRoute {
-    pub destination: IpNet,
-    /// The attachment it sends traffic to; None for a blackhole route.
-    pub attachment_id: Option<String>,
-    /// Only static routes can be replaced; propagated ones are reported.
-    pub is_static: bool,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TgwRouteTable {
@@ -69,40 +61,21 @@ pub enum Op {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Desired {
-    Eni(String),
-    TransitGateway(String),
-}
-
-impl Desired {
-    fn matches(&self, t: &RouteTarget) -> bool {
-        match (self, t) {
-            (Desired::Eni(e), RouteTarget::NetworkInterface(id)) => e == id,
-            (Desired::TransitGateway(g), RouteTarget::Other { kind: "transit-gateway", id }) => g == id,
-            _ => false,
-        }
-    }
-
-    pub fn id(&self) -> &str {
-        match self {
-            Desired::Eni(id) | Desired::TransitGateway(id) => id,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VpcStep {
     pub site: usize,
+    pub region: String,
+    pub vpc_id: String,
     pub table_id: String,
     pub destination: IpNet,
     pub current: Option<RouteTarget>,
-    pub desired: Desired,
+    pub desired: NextHop,
     pub op: Op,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TgwStep {
     pub site: usize,
+    pub region: String,
     pub tgw_id: String,
     pub table_id: String,
     pub destination: IpNet,
@@ -116,7 +89,7 @@ pub struct TgwPlan {
     pub vpc: Vec<VpcStep>,
     pub tgw: Vec<TgwStep>,
     /// Routes we may not touch, and anything missing; the run reports them (exit 1).
-    pub problems: Vec<String>,
+    pub problems: Vec<Step>,
 }
 
 impl TgwPlan {
@@ -124,6 +97,64 @@ impl TgwPlan {
         self.vpc.iter().filter(|s| s.op != Op::Keep).count()
             + self.tgw.iter().filter(|s| s.op != Op::Keep).count()
     }
+
+    /// The plan as uniform steps: VPC routes, Transit Gateway routes, then the problems.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut out = Vec::new();
+        for s in &self.vpc {
+            let write = Write::VpcRoute {
+                site: s.site,
+                table_id: s.table_id.clone(),
+                destination: s.destination,
+                target: s.desired.clone(),
+                create: s.op == Op::Create,
+            };
+            let resource = Resource::Route {
+                region: Some(s.region.clone()),
+                scope: s.vpc_id.clone(),
+                table_id: s.table_id.clone(),
+                destination: s.destination,
+            };
+            out.push(step(resource, s.current.as_ref().map(|c| c.to_string()), s.desired.id(), s.op, write));
+        }
+        for s in &self.tgw {
+            let write = Write::TgwRoute {
+                site: s.site,
+                table_id: s.table_id.clone(),
+                destination: s.destination,
+                attachment: s.attachment_id.clone(),
+                create: s.op == Op::Create,
+            };
+            let resource = Resource::Route {
+                region: Some(s.region.clone()),
+                scope: s.tgw_id.clone(),
+                table_id: s.table_id.clone(),
+                destination: s.destination,
+            };
+            out.push(step(resource, s.current.clone(), &s.attachment_id, s.op, write));
+        }
+        out.extend(self.problems.iter().cloned());
+        out
+    }
+}
+
+fn step(resource: Resource, current: Option<String>, desired: &str, op: Op, write: Write) -> Step {
+    let (action, write) = match op {
+        Op::Keep => (Action::Keep(format!("already {desired}")), None),
+        Op::Create => (Action::Write { verb: "create", call: write.call() }, Some(write)),
+        Op::Replace => (Action::Write { verb: "replace", call: write.call() }, Some(write)),
+    };
+    let write = write.map(crate::scenario::Write::TransitGateway);
+    Step { kind: Kind::TransitGateway, resource, current, desired: desired.into(), action, write }
+}
+
+fn problem(region: &str, scope: &str, table_id: Option<&str>, destination: IpNet, action: Action) -> Step {
+    let region = Some(region.to_string());
+    let resource = match table_id {
+        Some(t) => Resource::Route { region, scope: scope.into(), table_id: t.into(), destination },
+        None => Resource::Destination { region, scope: scope.into(), destination },
+    };
+    Step { kind: Kind::TransitGateway, resource, current: None, desired: String::new(), action, write: None }
 }
 
 /// A VIP route in a site's VPC may point at a node or at a Transit Gateway; anything else
@@ -147,9 +178,9 @@ pub fn plan_tgw(
     let mut plan = TgwPlan::default();
     for s in sites {
         let desired = if s.vpc_id == active_vpc {
-            Desired::Eni(eni.into())
+            NextHop::Eni(eni.into())
         } else {
-            Desired::TransitGateway(s.tgw_id.clone())
+            NextHop::TransitGateway(s.tgw_id.clone())
         };
         for dest in destinations {
             let mut held = false;
@@ -161,9 +192,13 @@ pub fn plan_tgw(
                     Some(c) if desired.matches(c) => Op::Keep,
                     Some(c) if ours(c) => Op::Replace,
                     Some(c) => {
-                        plan.problems.push(format!(
-                            "{} {} {dest}: targets {c} (not a node or transit gateway); not touched",
-                            s.vpc_id, t.id
+                        let why = format!("targets {c} (not a node or transit gateway)");
+                        plan.problems.push(problem(
+                            &s.region,
+                            &s.vpc_id,
+                            Some(&t.id),
+                            *dest,
+                            Action::NotOwned(why),
                         ));
                         continue;
                     }
@@ -171,6 +206,8 @@ pub fn plan_tgw(
                 held = true;
                 plan.vpc.push(VpcStep {
                     site: s.site,
+                    region: s.region.clone(),
+                    vpc_id: s.vpc_id.clone(),
                     table_id: t.id.clone(),
                     destination: *dest,
                     current,
@@ -179,8 +216,8 @@ pub fn plan_tgw(
                 });
             }
             if !held {
-                plan.problems
-                    .push(format!("no route table in {} ({}) holds a route for {dest}", s.vpc_id, s.region));
+                let why = format!("no route table in {} ({}) holds a route for {dest}", s.vpc_id, s.region);
+                plan.problems.push(problem(&s.region, &s.vpc_id, None, *dest, Action::Missing(why)));
             }
         }
     }
@@ -201,10 +238,19 @@ pub fn plan_tgw(
             match g.peerings.iter().find(|(_, peer)| *peer == active.tgw_id) {
                 Some((att, _)) => att.clone(),
                 None => {
-                    plan.problems.push(format!(
+                    let why = format!(
                         "{} ({}) has no peering attachment to {}; its routes are left as they are",
                         g.tgw_id, g.region, active.tgw_id
-                    ));
+                    );
+                    for dest in destinations {
+                        plan.problems.push(problem(
+                            &g.region,
+                            &g.tgw_id,
+                            None,
+                            *dest,
+                            Action::Missing(why.clone()),
+                        ));
+                    }
                     continue;
                 }
             }
@@ -218,9 +264,13 @@ pub fn plan_tgw(
                     None => continue,
                     Some(r) if r.attachment_id.as_deref() == Some(attachment.as_str()) => Op::Keep,
                     Some(r) if !r.is_static => {
-                        plan.problems.push(format!(
-                            "{} {} {dest}: a propagated route, not a static one; not touched",
-                            g.tgw_id, t.id
+                        let why = "a propagated route, not a static one".to_string();
+                        plan.problems.push(problem(
+                            &g.region,
+                            &g.tgw_id,
+                            Some(&t.id),
+                            *dest,
+                            Action::NotOwned(why),
                         ));
                         continue;
                     }
@@ -229,6 +279,7 @@ pub fn plan_tgw(
                 held = true;
                 plan.tgw.push(TgwStep {
                     site: g.site,
+                    region: g.region.clone(),
                     tgw_id: g.tgw_id.clone(),
                     table_id: t.id.clone(),
                     destination: *dest,
@@ -238,10 +289,9 @@ pub fn plan_tgw(
                 });
             }
             if !held {
-                plan.problems.push(format!(
-                    "no route table of {} ({}) holds a static route for {dest}",
-                    g.tgw_id, g.region
-                ));
+                let why =
+                    format!("no route table of {} ({}) holds a static route for {dest}", g.tgw_id, g.region);
+                plan.problems.push(problem(&g.region, &g.tgw_id, None, *dest, Action::Missing(why)));
             }
         }
     }
@@ -249,5 +299,5 @@ pub fn plan_tgw(
 }
 
 #[cfg(test)]
-#[path = "tgw_plan_tests.rs"]
+#[path = "plan_tests.rs"]
 mod tests;

@@ -1,0 +1,122 @@
+//! The AWS seams: narrow traits for what the scenarios need from EC2 (`Ec2`,
+//! `TransitGateways`) and what the engine needs to start a session (`Cloud`: who am I
+//! through IMDS, a client for a region, a client per Transit Gateway site through STS).
+//! Each has its SDK implementation here and, for tests, an in-memory fake (`fake`) and a
+//! fault-injecting wrapper (`faulty`).
+//!
+//! The SDK configuration: explicit timeouts and retries, so that no call outlives the run's
+//! deadline. The default credential chain, AWS_ENDPOINT_URL(_EC2) and AWS_PROFILE apply.
+
+pub mod ec2;
+#[cfg(test)]
+pub mod fake;
+#[cfg(test)]
+pub mod faulty;
+pub mod imds;
+pub mod transit_gateway;
+
+pub use ec2::{Ec2, SdkEc2};
+pub use transit_gateway::TransitGateways;
+
+use crate::config::Site;
+use crate::deadline::Deadline;
+use crate::error::Error;
+use crate::model::{EniChoice, Identity};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use std::time::Duration;
+
+/// Per-attempt timeout: a share of the deadline, so a hung attempt leaves room to retry.
+pub fn attempt_timeout(total: Duration) -> Duration {
+    (total / 3).clamp(Duration::from_millis(500), Duration::from_secs(5))
+}
+
+/// The HTTPS client of every AWS call (EC2, STS, IMDS, credentials): rustls with ring,
+/// trust roots from the system store.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
+pub async fn sdk_config(region: String, total: Duration, max_attempts: u32) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(total.min(Duration::from_secs(2)))
+        .read_timeout(attempt_timeout(total))
+        .operation_attempt_timeout(attempt_timeout(total))
+        .operation_timeout(total)
+        .build();
+    // Adaptive mode: full-jitter exponential backoff for throttling and 5xx, plus a
+    // client-side rate limiter that slows every request of the run down once EC2 starts
+    // throttling, instead of piling up throttled requests.
+    let retry = RetryConfig::adaptive()
+        .with_max_attempts(max_attempts)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(2));
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .region(Region::new(region))
+        .timeout_config(timeouts)
+        .retry_config(retry)
+        .load()
+        .await
+}
+
+/// Where a session comes from: this node's identity and EC2 clients.
+#[allow(async_fn_in_trait)]
+pub trait Cloud {
+    type Client: Ec2 + TransitGateways;
+    /// Who this node is (IMDSv2): instance, region, the chosen ENI and its VPC.
+    async fn identity(&self, eni: &EniChoice, deadline: &Deadline) -> Result<Identity, Error>;
+    /// An EC2 client for `region`, its calls bounded by what is left of `deadline`.
+    async fn client(&self, region: &str, deadline: &Deadline) -> Self::Client;
+    /// A client for one Transit Gateway site: its region, and its account via AssumeRole.
+    async fn site_client(&self, base: &Self::Client, site: &Site) -> Self::Client;
+}
+
+/// The real thing: IMDS and the AWS SDK.
+pub struct SdkCloud {
+    pub max_attempts: u32,
+}
+
+impl Cloud for SdkCloud {
+    type Client = SdkEc2;
+
+    async fn identity(&self, eni: &EniChoice, deadline: &Deadline) -> Result<Identity, Error> {
+        imds::Imds::new(self.max_attempts, deadline.total()).identity(deadline, eni).await
+    }
+
+    async fn client(&self, region: &str, deadline: &Deadline) -> SdkEc2 {
+        SdkEc2::new(&sdk_config(region.to_string(), deadline.remaining(), self.max_attempts).await)
+    }
+
+    async fn site_client(&self, base: &SdkEc2, site: &Site) -> SdkEc2 {
+        let region = aws_config::Region::new(site.region.clone());
+        let mut b = base.config.to_builder();
+        b.set_region(Some(region.clone()));
+        if let Some(arn) = &site.role_arn {
+            let mut p =
+                aws_config::sts::AssumeRoleProvider::builder(arn).session_name("ec2-vip").region(region);
+            if let Some(id) = &site.external_id {
+                p = p.external_id(id);
+            }
+            let provider = p.configure(&base.config).build().await;
+            b.set_credentials_provider(Some(aws_credential_types::provider::SharedCredentialsProvider::new(
+                provider,
+            )));
+        }
+        SdkEc2::new(&b.build())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_timeout_is_a_share_of_the_deadline() {
+        assert_eq!(attempt_timeout(Duration::from_secs(30)), Duration::from_secs(5));
+        assert_eq!(attempt_timeout(Duration::from_secs(3)), Duration::from_secs(1));
+        assert_eq!(attempt_timeout(Duration::from_millis(300)), Duration::from_millis(500));
+    }
+}

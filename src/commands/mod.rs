@@ -1,0 +1,91 @@
+//! What each subcommand does, from parsed arguments to a result: turn the command line
+//! into engine calls and render what comes back. `main` only maps the result to an exit
+//! code.
+
+pub mod check;
+pub mod status;
+pub mod transition;
+pub mod watch;
+
+use crate::aws::SdkCloud;
+use crate::cli::{Cli, Command, ResourceArgs};
+use crate::config::{Config, Resources};
+use crate::deadline::Deadline;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::keepalived::Role;
+use std::path::Path;
+
+/// The instance name and transition a command acts on, for log context.
+pub fn describe(cli: &Cli) -> String {
+    match &cli.command {
+        Command::Master(_) => "MASTER".into(),
+        Command::Backup(_) => "BACKUP".into(),
+        Command::Fault(_) => "FAULT".into(),
+        Command::Stop(_) => "STOP".into(),
+        Command::Notify(n) => format!("{} {}", n.name, n.state.to_ascii_uppercase()),
+        Command::Status(_) => "status".into(),
+        Command::Check(c) if c.repair => "check --repair".into(),
+        Command::Check(_) => "check".into(),
+        Command::Watch(_) => "watch".into(),
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    let g = &cli.global;
+    let engine = Engine::new(g.settings(), SdkCloud { max_attempts: g.max_attempts });
+    let deadline = Deadline::after(engine.settings.timeout);
+    log::debug!("ec2-vip {} starting, deadline {}s", env!("CARGO_PKG_VERSION"), g.timeout);
+    let config = g.config.as_path();
+    match &cli.command {
+        Command::Master(a) => transition::by_hand(&engine, Role::Master, a, &deadline).await,
+        Command::Backup(a) => transition::by_hand(&engine, Role::Backup, a, &deadline).await,
+        Command::Fault(a) => transition::by_hand(&engine, Role::Fault, a, &deadline).await,
+        Command::Stop(a) => transition::by_hand(&engine, Role::Stop, a, &deadline).await,
+        Command::Notify(n) => transition::notify(&engine, config, n, &deadline).await,
+        Command::Status(s) => status::run(&engine, config, s, &deadline).await,
+        Command::Check(c) => check::run(&engine, config, c, &deadline).await,
+        Command::Watch(w) => watch::run(&engine, config, w).await,
+    }
+}
+
+/// The lock and record key for a command-line run: stable for the same resources.
+pub fn cli_key(res: &Resources) -> String {
+    let mut parts: Vec<String> = res.routes.iter().map(|r| r.to_string()).collect();
+    parts.extend(res.eips.iter().map(|e| e.to_string()));
+    parts.sort();
+    // FNV-1a: a stable name, not a security boundary.
+    let hash = parts
+        .join(",")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    format!("cli-{hash:016x}")
+}
+
+/// One VIP to look at: its lock/record key, its config name if any, its resources.
+pub struct Selected {
+    pub key: String,
+    pub name: Option<String>,
+    pub resources: Resources,
+}
+
+/// Resources for status/check: `--instance NAME` from the config, else --route/--eip, else
+/// every section of the config.
+pub fn select(config: &Path, flags: &ResourceArgs, instance: Option<&str>) -> Result<Vec<Selected>, Error> {
+    let from_flags = flags.resources().map_err(Error::BadInput)?;
+    if let Some(name) = instance {
+        let c = Config::load(config)?;
+        let resources = c.instance(name)?.clone();
+        return Ok(vec![Selected { key: name.to_string(), name: Some(name.to_string()), resources }]);
+    }
+    if !from_flags.is_empty() {
+        return Ok(vec![Selected { key: cli_key(&from_flags), name: None, resources: from_flags }]);
+    }
+    let c = Config::load(config).map_err(|e| {
+        Error::BadInput(format!("give --route/--eip, --instance, or a readable config ({e})"))
+    })?;
+    Ok(c.instances
+        .into_iter()
+        .map(|(n, resources)| Selected { key: n.clone(), name: Some(n), resources })
+        .collect())
+}

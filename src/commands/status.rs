@@ -1,0 +1,178 @@
+//! `ec2-vip status`: where each resource points now, and whether that is this node.
+//! Rendered from the same steps every scenario plans for MASTER.
+
+use super::select;
+use crate::aws::Cloud;
+use crate::cli::StatusArgs;
+use crate::deadline::Deadline;
+use crate::engine::apply::{plan_all, steps, Planned};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::model::Identity;
+use crate::scenario::{Goal, Kind, Resource, Scenario};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Serialize)]
+pub struct RouteStatus {
+    pub destination: String,
+    pub route_table_id: String,
+    pub target: String,
+    pub this_node: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EipStatus {
+    pub allocation_id: String,
+    pub public_ip: String,
+    pub network_interface_id: Option<String>,
+    pub private_ip: Option<String>,
+    pub this_node: bool,
+}
+
+/// One VIP route of a Transit Gateway cluster.
+#[derive(Debug, Serialize)]
+pub struct TgwRouteStatus {
+    pub region: String,
+    /// The VPC or Transit Gateway the table belongs to.
+    pub owner: String,
+    pub table_id: String,
+    pub destination: String,
+    pub target: String,
+    pub as_this_master_wants: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub name: Option<String>,
+    pub instance_id: String,
+    pub network_interface_id: String,
+    pub vpc_id: String,
+    pub routes: Vec<RouteStatus>,
+    /// Destinations no route table of the VPC holds.
+    pub missing_routes: Vec<String>,
+    pub elastic_ips: Vec<EipStatus>,
+    /// Transit Gateway scenario: every VIP route of every site, and whether it is where
+    /// this node as MASTER would put it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transit_gateway_routes: Vec<TgwRouteStatus>,
+}
+
+pub async fn run<K: Cloud>(
+    engine: &Engine<K>,
+    config: &Path,
+    args: &StatusArgs,
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let mut all = Vec::new();
+    for sel in select(config, &args.resources, args.instance.as_deref())? {
+        let session = engine.connect(&sel.resources, deadline).await?;
+        let cx = session.ctx(deadline);
+        let plans = plan_all(&cx, &Scenario::for_resources(&sel.resources), Goal::Take).await?;
+        all.push(collect(&session.me, sel.name, &plans));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all).map_err(|e| Error::Other(e.to_string()))?);
+    } else {
+        for s in &all {
+            print!("{}", render(s));
+        }
+    }
+    Ok(())
+}
+
+/// The status of one VIP from its MASTER plan.
+pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status {
+    let mut st = Status {
+        name,
+        instance_id: me.instance_id.clone(),
+        network_interface_id: me.eni_id.clone(),
+        vpc_id: me.vpc_id.clone(),
+        routes: Vec::new(),
+        missing_routes: Vec::new(),
+        elastic_ips: Vec::new(),
+        transit_gateway_routes: Vec::new(),
+    };
+    for s in steps(plans) {
+        let target = s.current_or("missing");
+        match (&s.kind, &s.resource) {
+            (Kind::RouteTable, Resource::Route { table_id, destination, .. }) => {
+                st.routes.push(RouteStatus {
+                    destination: destination.to_string(),
+                    route_table_id: table_id.clone(),
+                    target,
+                    this_node: s.is_keep(),
+                })
+            }
+            (Kind::RouteTable, Resource::Destination { destination, .. }) => {
+                st.missing_routes.push(destination.to_string())
+            }
+            (Kind::TransitGateway, Resource::Route { region, scope, table_id, destination }) => {
+                st.transit_gateway_routes.push(TgwRouteStatus {
+                    region: region.clone().unwrap_or_default(),
+                    owner: scope.clone(),
+                    table_id: table_id.clone(),
+                    destination: destination.to_string(),
+                    target,
+                    as_this_master_wants: s.is_keep(),
+                })
+            }
+            (_, Resource::ElasticIp { allocation_id, public_ip, private_ip }) => {
+                st.elastic_ips.push(EipStatus {
+                    allocation_id: allocation_id.clone(),
+                    public_ip: public_ip.clone(),
+                    network_interface_id: s.current.clone(),
+                    private_ip: private_ip.clone(),
+                    this_node: s.current.as_deref() == Some(me.eni_id.as_str()),
+                })
+            }
+            _ => {}
+        }
+    }
+    st
+}
+
+pub fn render(s: &Status) -> String {
+    let mut out = String::new();
+    let here = |b: bool| if b { "this node" } else { "other" };
+    out.push_str(&format!(
+        "{}this node: {} {} in {}\n",
+        s.name.as_ref().map(|n| format!("[{n}] ")).unwrap_or_default(),
+        s.instance_id,
+        s.network_interface_id,
+        s.vpc_id
+    ));
+    for r in &s.routes {
+        out.push_str(&format!(
+            "route {:<18} {:<24} -> {:<24} {}\n",
+            r.destination,
+            r.route_table_id,
+            r.target,
+            here(r.this_node)
+        ));
+    }
+    for d in &s.missing_routes {
+        out.push_str(&format!("route {d:<18} (no route table in {} holds it)\n", s.vpc_id));
+    }
+    for t in &s.transit_gateway_routes {
+        out.push_str(&format!(
+            "route {:<18} {:<24} -> {:<24} {} ({} {})\n",
+            t.destination,
+            t.table_id,
+            t.target,
+            if t.as_this_master_wants { "as this node wants as MASTER" } else { "not for this node" },
+            t.region,
+            t.owner
+        ));
+    }
+    for e in &s.elastic_ips {
+        out.push_str(&format!(
+            "eip   {:<18} {:<24} -> {:<24} {}\n",
+            e.public_ip,
+            e.allocation_id,
+            e.network_interface_id.as_deref().unwrap_or("unassociated"),
+            here(e.this_node)
+        ));
+    }
+    out
+}

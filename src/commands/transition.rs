@@ -1,0 +1,78 @@
+//! master / backup / fault / stop by hand, and keepalived's generic `notify`.
+
+use super::cli_key;
+use crate::aws::Cloud;
+use crate::cli::{NotifyArgs, ResourceArgs};
+use crate::config::{Config, Resources};
+use crate::deadline::Deadline;
+use crate::engine::transition::{Job, Ran};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::keepalived::Role;
+use crate::ordering::Stamp;
+use log::info;
+use std::path::Path;
+
+/// master/backup/fault/stop from the command line.
+pub async fn by_hand<K: Cloud>(
+    engine: &Engine<K>,
+    role: Role,
+    a: &ResourceArgs,
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let res = a.resources().map_err(Error::BadInput)?;
+    run(engine, role, &res, &cli_key(&res), deadline).await
+}
+
+pub async fn notify<K: Cloud>(
+    engine: &Engine<K>,
+    config: &Path,
+    n: &NotifyArgs,
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let kind = n.kind.to_ascii_uppercase();
+    if kind != "INSTANCE" && kind != "GROUP" {
+        return Err(Error::BadInput(format!("notify: TYPE must be INSTANCE or GROUP, not {:?}", n.kind)));
+    }
+    let role = Role::parse_keepalived(&n.state).ok_or_else(|| {
+        Error::BadInput(format!("notify: STATE must be MASTER, BACKUP, FAULT or STOP, not {:?}", n.state))
+    })?;
+    let config = Config::load(config)?;
+    let res = config.instance(&n.name)?;
+    info!(
+        "keepalived {kind} {} -> {role}{}",
+        n.name,
+        n.priority.map(|p| format!(" (priority {p})")).unwrap_or_default()
+    );
+    run(engine, role, res, &n.name, deadline).await
+}
+
+async fn run<K: Cloud>(
+    engine: &Engine<K>,
+    role: Role,
+    res: &Resources,
+    key: &str,
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let job = Job { role, res, key, stamp: Stamp::current().map_err(Error::Other)? };
+    let ran = engine.transition(&job, None, deadline).await?;
+    outcome(role, ran, engine.settings.dry_run)
+}
+
+/// Render how a transition ended: the plan on stdout for --dry-run, else the report.
+pub fn outcome(role: Role, ran: Ran, dry_run: bool) -> Result<(), Error> {
+    match ran {
+        Ran::NothingToDo if dry_run => {
+            println!("nothing to do");
+            Ok(())
+        }
+        Ran::NothingToDo | Ran::Superseded(_) => Ok(()),
+        Ran::DryRun(lines) => {
+            for l in &lines {
+                println!("{l}");
+            }
+            Ok(())
+        }
+        Ran::Applied { report, ms } => report.finish(role, ms),
+    }
+}

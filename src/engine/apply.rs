@@ -1,0 +1,116 @@
+//! Plan every scenario of a VIP at once, and apply their steps: every write through the
+//! throttle-aware helper with bounded concurrency, then one read back per scenario of
+//! only what was written.
+
+use super::report::{Entry, Outcome, Report};
+use super::retry::{read_back, until_not_throttled, WriteError};
+use crate::aws::{Ec2, TransitGateways};
+use crate::error::Error;
+use crate::scenario::{self, Action, Ctx, Goal, Scenario, Step};
+use futures_util::future::{join_all, try_join_all};
+use futures_util::stream::{self, StreamExt};
+use log::info;
+
+/// Writes in flight at once. EC2's mutating-call bucket refills at 5/s with a burst of 50.
+pub const MAX_PARALLEL_WRITES: usize = 8;
+
+/// A scenario and the steps it planned.
+pub type Planned = (Scenario, Vec<Step>);
+
+/// Describe and plan every scenario concurrently. Bad input surfaces here, before any write.
+pub async fn plan_all<C: Ec2 + TransitGateways>(
+    cx: &Ctx<'_, C>,
+    scenarios: &[Scenario],
+    goal: Goal,
+) -> Result<Vec<Planned>, Error> {
+    let steps = try_join_all(scenarios.iter().map(|s| s.plan(cx, goal))).await?;
+    Ok(scenarios.iter().cloned().zip(steps).collect())
+}
+
+pub fn steps(plans: &[Planned]) -> impl Iterator<Item = &Step> {
+    plans.iter().flat_map(|(_, s)| s)
+}
+
+fn entry(s: &Step, outcome: Outcome) -> Entry {
+    Entry { resource: s.resource.clone(), from: s.current.clone(), to: s.desired.clone(), outcome }
+}
+
+/// Apply the plans. `stop` is asked before every write attempt: once it names a newer
+/// transition, nothing more is written and the report says so.
+pub async fn apply<C: Ec2 + TransitGateways>(
+    cx: &Ctx<'_, C>,
+    plans: &[Planned],
+    stop: &dyn Fn() -> Option<String>,
+) -> Report {
+    let mut report = Report::default();
+    for s in steps(plans) {
+        let outcome = match &s.action {
+            Action::Keep(_) => Outcome::Unchanged,
+            Action::NotOwned(why) => Outcome::NotOwned(why.clone()),
+            Action::Missing(why) => Outcome::Missing(why.clone()),
+            Action::Blocked(why) => Outcome::Blocked(why.clone()),
+            Action::Write { .. } => continue,
+        };
+        report.entries.push(entry(s, outcome));
+    }
+    let writes = plans
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, steps))| steps.iter().filter(|s| s.write.is_some()).map(move |s| (i, s)));
+    let results = stream::iter(writes)
+        .map(|(i, s)| async move {
+            let name = format!("{} {}", call(s), s.resource);
+            (i, s, until_not_throttled(cx.deadline, &name, stop, || scenario::write(cx, s)).await)
+        })
+        .buffer_unordered(MAX_PARALLEL_WRITES)
+        .collect::<Vec<_>>()
+        .await;
+    let mut written: Vec<Vec<&Step>> = vec![Vec::new(); plans.len()];
+    for (i, s, r) in results {
+        match r {
+            Ok(()) => {
+                info!("{}: {} -> {} ({})", s.resource, s.current_or("none"), s.desired, past(s));
+                written[i].push(s);
+            }
+            Err(WriteError::Stopped(why)) => {
+                report.entries.push(entry(s, Outcome::Skipped(why.clone())));
+                report.superseded = Some(why);
+            }
+            Err(WriteError::Failed(e)) => report.entries.push(entry(s, Outcome::Failed(e.to_string()))),
+        }
+    }
+    if report.superseded.is_some() {
+        // The newer transition owns these resources now: do not wait for them to show.
+        report.entries.extend(written.iter().flatten().map(|s| entry(s, Outcome::Changed)));
+        return report;
+    }
+    let checks = plans.iter().zip(&written).filter(|(_, w)| !w.is_empty()).map(|((sc, _), w)| async move {
+        let wrong = read_back(cx.deadline, "read back", w.len(), || sc.confirm(cx, w)).await;
+        (w, wrong)
+    });
+    for (w, wrong) in join_all(checks).await {
+        for (i, s) in w.iter().enumerate() {
+            report.entries.push(match wrong.get(i).cloned().flatten() {
+                None => entry(s, Outcome::Changed),
+                Some(shows) => entry(s, Outcome::Unconfirmed(format!("{shows} after {}", call(s)))),
+            });
+        }
+    }
+    report
+}
+
+fn call(s: &Step) -> &'static str {
+    match s.action {
+        Action::Write { call, .. } => call,
+        _ => "",
+    }
+}
+
+/// "replace" → "replaced", for the line logged after each write.
+fn past(s: &Step) -> String {
+    match s.action {
+        Action::Write { verb, .. } if verb.ends_with('e') => format!("{verb}d"),
+        Action::Write { verb, .. } => format!("{verb}ed"),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,78 @@
+//! The engine's two loops: a write retried while EC2 throttles (until the deadline, unless
+//! a newer transition stops it), and a read back repeated until what was written shows.
+
+use crate::deadline::Deadline;
+use crate::error::{Ec2Error, Error};
+use std::future::Future;
+use std::time::Duration;
+
+/// Why a write was not made or did not succeed.
+#[derive(Debug)]
+pub enum WriteError {
+    /// A newer transition was recorded: the write was not (re)tried.
+    Stopped(String),
+    Failed(Error),
+}
+
+/// Run a write; while EC2 answers that the account is throttled (after the SDK's own
+/// retries), wait and try again until the deadline: a large failover must converge at the
+/// rate the bucket allows, not fail. `stop` is asked before every attempt: a run that a
+/// newer transition superseded writes nothing more. Other errors are returned at once.
+pub async fn until_not_throttled<T, F, Fut>(
+    deadline: &Deadline,
+    step: &str,
+    stop: &dyn Fn() -> Option<String>,
+    call: F,
+) -> Result<T, WriteError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, Ec2Error>>,
+{
+    let mut wait = Duration::from_millis(200);
+    loop {
+        if let Some(why) = stop() {
+            return Err(WriteError::Stopped(why));
+        }
+        match deadline.run(step, call()).await.map_err(WriteError::Failed)? {
+            Err(e) if e.is_throttling() => {
+                log::debug!("{step}: throttled, again in about {} ms", wait.as_millis());
+                if !deadline.sleep(jitter(wait)).await {
+                    return Err(WriteError::Failed(e.into()));
+                }
+                wait = (wait * 3 / 2).min(Duration::from_secs(2));
+            }
+            other => return other.map_err(|e| WriteError::Failed(e.into())),
+        }
+    }
+}
+
+/// Read until every item shows as desired (`read` answers None per item that does, else
+/// what it shows); EC2 is eventually consistent. Returns, per item, what is still wrong
+/// when the deadline comes (a read that failed counts as wrong for every item).
+pub async fn read_back<F, Fut>(deadline: &Deadline, step: &str, items: usize, read: F) -> Vec<Option<String>>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Vec<Option<String>>, Ec2Error>>,
+{
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let wrong = match deadline.run(step, read()).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => vec![Some(format!("read back failed: {e}")); items],
+            Err(e) => return vec![Some(format!("read back: {e}")); items],
+        };
+        if wrong.iter().all(Option::is_none) || !deadline.sleep(wait).await {
+            return wrong;
+        }
+        wait = (wait * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Between half and all of `d`, so throttled writers do not retry in lockstep.
+pub fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}

@@ -1,0 +1,286 @@
+//! The engine on the in-memory EC2 (`aws::fake`) and the fault wrapper (`aws::faulty`):
+//! no network, paused clock.
+
+use super::reconcile::Checked;
+use super::report::Outcome;
+use super::transition::{Job, Ran};
+use super::{Engine, Settings};
+use crate::aws::fake::{FakeCloud, FakeEc2, World};
+use crate::aws::faulty::Faulty;
+use crate::aws::{Ec2, TransitGateways};
+use crate::config::{Resources, Site};
+use crate::deadline::Deadline;
+use crate::keepalived::Role;
+use crate::model::{Address, EipRef, EniChoice, Identity, Route, RouteTable, RouteTarget, TgwRoute};
+use crate::ordering::{Guard, Stamp};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const VIP: &str = "10.1.0.10/32";
+
+fn eni(id: &str) -> RouteTarget {
+    RouteTarget::NetworkInterface(id.into())
+}
+
+fn tgw(id: &str) -> RouteTarget {
+    RouteTarget::Other { kind: "transit-gateway", id: id.into() }
+}
+
+fn table(id: &str, vpc: &str, target: RouteTarget) -> RouteTable {
+    RouteTable {
+        id: id.into(),
+        vpc_id: vpc.into(),
+        routes: vec![Route { destination: VIP.parse().unwrap(), target }],
+    }
+}
+
+/// Node 2 (eni-2 in vpc-a) is about to become MASTER; node 1 (eni-1) holds everything.
+fn me() -> Identity {
+    Identity {
+        instance_id: "i-2".into(),
+        region: "us-east-1".into(),
+        mac: "02:00:00:00:00:02".into(),
+        eni_id: "eni-2".into(),
+        vpc_id: "vpc-a".into(),
+        vpc_cidrs: vec!["10.0.0.0/16".parse().unwrap()],
+        private_ips: vec!["10.0.2.5".into()],
+    }
+}
+
+fn eip() -> Address {
+    Address {
+        allocation_id: "eipalloc-1".into(),
+        public_ip: "198.51.100.1".into(),
+        association_id: Some("eipassoc-1".into()),
+        network_interface_id: Some("eni-1".into()),
+        private_ip: Some("10.0.1.5".into()),
+    }
+}
+
+/// Route tables A and B of vpc-a hold the VIP on eni-1; the Elastic IP is on eni-1.
+fn single_vpc() -> World {
+    World {
+        tables: vec![table("rtb-a", "vpc-a", eni("eni-1")), table("rtb-b", "vpc-a", eni("eni-1"))],
+        addresses: vec![eip()],
+        ..World::default()
+    }
+}
+
+/// Three VPCs on one Transit Gateway: node 1 in vpc-b was MASTER; vpc-c holds clients.
+fn three_vpcs() -> World {
+    let att = |v: &str| (format!("vpc-{v}"), "tgw-1".to_string(), format!("tgw-attach-{v}"));
+    let route = TgwRoute {
+        destination: VIP.parse().unwrap(),
+        attachment_id: Some("tgw-attach-b".into()),
+        is_static: true,
+    };
+    World {
+        tables: vec![
+            table("rtb-a", "vpc-a", tgw("tgw-1")),
+            table("rtb-b", "vpc-b", eni("eni-1")),
+            table("rtb-c", "vpc-c", tgw("tgw-1")),
+        ],
+        addresses: vec![eip()],
+        vpc_attachments: vec![att("a"), att("b"), att("c")],
+        tgw_tables: vec![("tgw-1".into(), "tgw-rtb-1".into(), vec![route])],
+        ..World::default()
+    }
+}
+
+fn resources(eips: bool) -> Resources {
+    Resources {
+        routes: vec![VIP.parse().unwrap()],
+        eips: if eips { vec![EipRef::AllocationId("eipalloc-1".into())] } else { Vec::new() },
+        eni: EniChoice::Primary,
+        release: false,
+        sites: Vec::new(),
+    }
+}
+
+fn sites() -> Vec<Site> {
+    ["a", "b", "c"]
+        .iter()
+        .map(|v| Site {
+            region: "us-east-1".into(),
+            vpc_id: format!("vpc-{v}"),
+            transit_gateway_id: None,
+            route_tables: None,
+            tgw_route_tables: None,
+            role_arn: None,
+            external_id: None,
+        })
+        .collect()
+}
+
+fn state_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ec2-vip-engine-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn engine<C: Ec2 + TransitGateways + Clone>(name: &str, client: C) -> Engine<FakeCloud<C>> {
+    let settings = Settings {
+        state_dir: state_dir(name),
+        region: None,
+        timeout: Duration::from_secs(10),
+        max_attempts: 1,
+        dry_run: false,
+    };
+    Engine::new(settings, FakeCloud { identity: me(), client })
+}
+
+fn stamp(ticks: u64) -> Stamp {
+    Stamp { start_ticks: ticks, pid: 1, seq: 0 }
+}
+
+fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(10))
+}
+
+async fn master<C: Ec2 + TransitGateways + Clone>(
+    e: &Engine<FakeCloud<C>>,
+    res: &Resources,
+) -> super::report::Report {
+    let job = Job { role: Role::Master, res, key: "VI_1", stamp: stamp(100) };
+    match e.transition(&job, None, &deadline()).await.unwrap() {
+        Ran::Applied { report, .. } => report,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn master_moves_routes_eip_and_transit_gateway_routes() {
+    let fake = FakeEc2::new(three_vpcs());
+    let e = engine("tgw", fake.clone());
+    let res = Resources { sites: sites(), ..resources(true) };
+    let report = master(&e, &res).await;
+    assert!(report.finish(Role::Master, 0).is_ok(), "{report:?}");
+    let w = fake.world.borrow();
+    assert_eq!(w.route("rtb-a", VIP), Some(eni("eni-2")), "this node's VPC points at its ENI");
+    assert_eq!(w.route("rtb-b", VIP), Some(tgw("tgw-1")), "the old master's VPC goes through the TGW");
+    assert_eq!(w.route("rtb-c", VIP), Some(tgw("tgw-1")));
+    assert_eq!(w.tgw_route("tgw-rtb-1", VIP).as_deref(), Some("tgw-attach-a"));
+    assert_eq!(w.address("eipalloc-1").unwrap().network_interface_id.as_deref(), Some("eni-2"));
+    assert_eq!(report.changed().count(), 4, "rtb-a, rtb-b, the TGW route, the EIP: {report:?}");
+    assert_eq!(w.writes(), 4, "{:?}", w.calls);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_write_is_retried_until_it_succeeds() {
+    let faulty = Faulty::new(FakeEc2::new(single_vpc()));
+    faulty.faults.borrow_mut().throttle.insert("ReplaceRoute", 5);
+    let e = engine("throttled", faulty.clone());
+    let report = master(&e, &resources(false)).await;
+    assert!(report.finish(Role::Master, 0).is_ok(), "{report:?}");
+    let w = faulty.inner.world.borrow();
+    assert_eq!(w.route("rtb-a", VIP), Some(eni("eni-2")));
+    assert_eq!(w.route("rtb-b", VIP), Some(eni("eni-2")));
+    assert_eq!(w.calls["ReplaceRoute"], 2, "each table written once it got through");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_that_keeps_failing_is_reported_per_resource_without_spinning() {
+    let faulty = Faulty::new(FakeEc2::new(single_vpc()));
+    faulty.faults.borrow_mut().fail_always.insert("ReplaceRoute", "UnauthorizedOperation");
+    let e = engine("refused", faulty.clone());
+    let started = tokio::time::Instant::now();
+    let report = master(&e, &resources(true)).await;
+    assert!(started.elapsed() < Duration::from_secs(1), "no waiting for the deadline");
+    let failed: Vec<_> = report.failures().map(|f| f.to_string()).collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed.iter().any(|f| f.contains("rtb-a") && f.contains("UnauthorizedOperation")), "{failed:?}");
+    assert!(failed.iter().any(|f| f.contains("rtb-b")), "{failed:?}");
+    assert_eq!(report.changed().count(), 1, "the Elastic IP still moved");
+    let err = report.finish(Role::Master, 0).unwrap_err();
+    assert_eq!(err.exit_code(), crate::error::EXIT_FAILED);
+    assert!(err.to_string().contains("2 failed"), "{err}");
+    assert_eq!(faulty.faults.borrow().calls, 7, "describe×3, replace×2, associate, read back");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_back_that_never_shows_the_write_is_reported() {
+    let faulty = Faulty::new(FakeEc2::new(single_vpc()));
+    let world = faulty.inner.world.clone();
+    let mut calls = 0;
+    // Someone puts rtb-a back before every read after the writes: the read back never sees eni-2.
+    faulty.faults.borrow_mut().before = Some(Box::new(move |op| {
+        if op == "DescribeRouteTables" {
+            calls += 1;
+            if calls > 1 {
+                let mut w = world.borrow_mut();
+                w.tables[0].routes[0].target = eni("eni-1");
+            }
+        }
+    }));
+    let e = engine("readback", faulty.clone());
+    let report = master(&e, &resources(false)).await;
+    let failed: Vec<_> = report.failures().collect();
+    assert_eq!(failed.len(), 1, "{report:?}");
+    assert!(matches!(&failed[0].outcome, Outcome::Unconfirmed(why) if why.contains("eni-1")), "{failed:?}");
+    assert!(failed[0].to_string().contains("rtb-a"));
+    assert_eq!(report.changed().count(), 1, "rtb-b confirmed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_superseded_transition_does_not_write() {
+    let faulty = Faulty::new(FakeEc2::new(single_vpc()));
+    let e = engine("superseded", faulty.clone());
+    let guard = Guard::new(&e.settings.state_dir, "VI_1").unwrap();
+    // keepalived records a newer BACKUP while this MASTER is still describing.
+    let dir = e.settings.state_dir.clone();
+    faulty.faults.borrow_mut().before = Some(Box::new(move |_| {
+        Guard::new(&dir, "VI_1").unwrap().record(stamp(200), "BACKUP").unwrap();
+    }));
+    let res = resources(true);
+    let job = Job { role: Role::Master, res: &res, key: "VI_1", stamp: stamp(100) };
+    let ran = e.transition(&job, None, &deadline()).await.unwrap();
+    assert!(matches!(ran, Ran::Superseded(ref r) if r.state == "BACKUP"), "{ran:?}");
+    assert_eq!(faulty.inner.world.borrow().writes(), 0);
+    assert_eq!(guard.latest().unwrap().unwrap().state, "BACKUP");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transition_superseded_while_writing_stops_writing() {
+    let faulty = Faulty::new(FakeEc2::new(single_vpc()));
+    let e = engine("mid-apply", faulty.clone());
+    let dir = e.settings.state_dir.clone();
+    faulty.faults.borrow_mut().before = Some(Box::new(move |op| {
+        if op == "ReplaceRoute" {
+            Guard::new(&dir, "VI_1").unwrap().record(stamp(200), "BACKUP").unwrap();
+        }
+    }));
+    let report = master(&e, &resources(false)).await;
+    assert!(report.superseded.is_some(), "{report:?}");
+    assert_eq!(faulty.inner.world.borrow().calls["ReplaceRoute"], 1, "the second table was not written");
+    assert!(report.finish(Role::Master, 0).is_ok(), "superseded is not a failure");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reconcile_repairs_transit_gateway_drift() {
+    let fake = FakeEc2::new(three_vpcs());
+    let e = engine("reconcile-tgw", fake.clone());
+    let res = Resources { sites: sites(), ..resources(false) };
+    master(&e, &res).await;
+    let session = e.connect(&res, &deadline()).await.unwrap();
+    assert_eq!(e.reconcile(&session, &res, "VI_1", true, &deadline()).await.unwrap(), Checked::Right);
+    // Someone points the TGW route back at vpc-b's attachment.
+    fake.world.borrow_mut().tgw_tables[0].2[0].attachment_id = Some("tgw-attach-b".into());
+    let drifted = e.reconcile(&session, &res, "VI_1", false, &deadline()).await.unwrap();
+    assert!(
+        matches!(&drifted, Checked::Drifted(l) if l.len() == 1 && l[0].contains("tgw-rtb-1")),
+        "{drifted:?}"
+    );
+    let repaired = e.reconcile(&session, &res, "VI_1", true, &deadline()).await.unwrap();
+    assert!(matches!(repaired, Checked::Repaired(_)), "{repaired:?}");
+    assert_eq!(fake.world.borrow().tgw_route("tgw-rtb-1", VIP).as_deref(), Some("tgw-attach-a"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn backup_without_release_makes_no_call() {
+    let faulty = Faulty::new(FakeEc2::new(single_vpc()));
+    let e = engine("backup", faulty.clone());
+    let res = resources(true);
+    let job = Job { role: Role::Backup, res: &res, key: "VI_1", stamp: stamp(100) };
+    assert!(matches!(e.transition(&job, None, &deadline()).await.unwrap(), Ran::NothingToDo));
+    assert_eq!(faulty.faults.borrow().calls, 0);
+}

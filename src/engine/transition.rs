@@ -1,0 +1,100 @@
+//! One transition of one instance: record → lock → superseded? → plan every scenario →
+//! apply → read back → report.
+
+use super::apply::{apply, plan_all, steps};
+use super::report::Report;
+use super::{goal, Engine, Session};
+use crate::aws::Cloud;
+use crate::config::Resources;
+use crate::deadline::Deadline;
+use crate::error::Error;
+use crate::keepalived::Role;
+use crate::ordering::{Guard, Record, Stamp};
+use crate::scenario::Scenario;
+use log::info;
+
+/// A transition to run: keepalived's state for `key`'s resources, stamped for ordering.
+pub struct Job<'a> {
+    pub role: Role,
+    pub res: &'a Resources,
+    /// The lock and record key: the keepalived instance name, or a name for a by-hand run.
+    pub key: &'a str,
+    pub stamp: Stamp,
+}
+
+/// How a transition ended (errors aside).
+#[derive(Debug)]
+pub enum Ran {
+    /// The state asks nothing of the resources (e.g. BACKUP without release).
+    NothingToDo,
+    /// A newer transition was recorded before anything was written.
+    Superseded(Record),
+    /// --dry-run: the plan's lines.
+    DryRun(Vec<String>),
+    Applied {
+        report: Report,
+        ms: u128,
+    },
+}
+
+impl<K: Cloud> Engine<K> {
+    /// Run `job`. `warm`: a session to reuse (the watcher keeps one per instance).
+    pub async fn transition(
+        &self,
+        job: &Job<'_>,
+        warm: Option<&Session<K::Client>>,
+        deadline: &Deadline,
+    ) -> Result<Ran, Error> {
+        let (role, res) = (job.role, job.res);
+        if res.is_empty() {
+            return Err(Error::BadInput("nothing to move: give --route and/or --eip".into()));
+        }
+        let dry = self.settings.dry_run;
+        let guard = Guard::new(&self.settings.state_dir, job.key)?;
+        if !dry {
+            guard.record(job.stamp, &role.to_string())?;
+        }
+        let Some(goal) = goal(role, res) else {
+            info!("{role}: nothing to do (routes move when the new master takes them; Elastic IPs are released only with --release)");
+            return Ok(Ran::NothingToDo);
+        };
+        let _held = if dry { None } else { Some(guard.lock(deadline).await?) };
+        let newer = || if dry { None } else { guard.superseded(job.stamp).ok().flatten() };
+        if let Some(r) = newer() {
+            info!("{role} superseded by a newer {} (pid {}); skipping", r.state, r.stamp.pid);
+            return Ok(Ran::Superseded(r));
+        }
+        let connected;
+        let session = match warm {
+            Some(s) => s,
+            None => {
+                connected = self.connect(res, deadline).await?;
+                &connected
+            }
+        };
+        let cx = session.ctx(deadline);
+        let plans = plan_all(&cx, &Scenario::for_resources(res), goal).await?;
+        let lines: Vec<String> = steps(&plans).map(|s| s.plan_line()).collect();
+        for l in &lines {
+            info!("plan: {l}");
+        }
+        if dry {
+            return Ok(Ran::DryRun(lines));
+        }
+        // Planning took time: a newer transition may have arrived meanwhile.
+        if let Some(r) = newer() {
+            info!("{role} superseded by a newer {} (pid {}); skipping", r.state, r.stamp.pid);
+            return Ok(Ran::Superseded(r));
+        }
+        let started = tokio::time::Instant::now();
+        let stop = || {
+            newer().map(|r| {
+                let why = format!("superseded by a newer {} (pid {})", r.state, r.stamp.pid);
+                log::warn!("{role} {why}: no more writes");
+                why
+            })
+        };
+        let report = apply(&cx, &plans, &stop).await;
+        Ok(Ran::Applied { report, ms: started.elapsed().as_millis() })
+    }
+}

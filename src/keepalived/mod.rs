@@ -1,0 +1,37 @@
+//! keepalived's vocabulary: the VRRP state a notify names, and its notify_fifo lines.
+
+pub mod fifo;
+
+use std::fmt;
+
+/// The VRRP state this invocation acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Master,
+    Backup,
+    Fault,
+    Stop,
+}
+
+impl Role {
+    pub fn parse_keepalived(s: &str) -> Option<Role> {
+        match s.to_ascii_uppercase().as_str() {
+            "MASTER" => Some(Role::Master),
+            "BACKUP" => Some(Role::Backup),
+            "FAULT" => Some(Role::Fault),
+            "STOP" => Some(Role::Stop),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Master => "MASTER",
+            Role::Backup => "BACKUP",
+            Role::Fault => "FAULT",
+            Role::Stop => "STOP",
+        })
+    }
+}

@@ -1,0 +1,267 @@
+//! The ways a VIP is carried, behind one interface. Each scenario (a folder here) does
+//! three things and nothing else:
+//! - `plan`: describe what it needs and decide, per resource, a uniform [`Step`]
+//!   (resource, current, desired, action) — the pure part lives in its `plan.rs`;
+//! - `write`: one attempt of one step's write call;
+//! - `confirm`: one read of the written steps, saying which are now as desired.
+//!
+//! Retries, throttling, read-back loops, ordering and reports belong to the engine.
+//! Plan, drift and status lines are rendered here, once, from steps, for every scenario.
+//! Adding a scenario: a folder with its `plan`/`write`/`confirm`, a variant of
+//! [`Scenario`] and of [`Write`], and a line in [`Scenario::for_resources`].
+
+pub mod elastic_ip;
+pub mod route_table;
+pub mod transit_gateway;
+
+use crate::aws::{Ec2, TransitGateways};
+use crate::config::Resources;
+use crate::deadline::Deadline;
+use crate::error::{Ec2Error, Error};
+use crate::model::Identity;
+use ipnet::IpNet;
+use std::fmt;
+
+/// What the node wants of its resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// Become the owner (MASTER): point everything at this node.
+    Take,
+    /// Let go (BACKUP/FAULT/STOP with release): only what is still on this node.
+    Release,
+}
+
+/// What a scenario works with: who we are, the region's client, one client per Transit
+/// Gateway site (parallel to the instance's `sites`), and the run's deadline.
+pub struct Ctx<'a, C> {
+    pub me: &'a Identity,
+    pub ec2: &'a C,
+    pub sites: &'a [C],
+    pub deadline: &'a Deadline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    RouteTable,
+    ElasticIp,
+    TransitGateway,
+}
+
+/// One thing a VIP consists of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// A route for `destination` in a VPC or Transit Gateway route table. `scope` is the
+    /// VPC or Transit Gateway; `region` is named where sites span regions.
+    Route { region: Option<String>, scope: String, table_id: String, destination: IpNet },
+    /// A VIP destination no table of `scope` holds.
+    Destination { region: Option<String>, scope: String, destination: IpNet },
+    /// An Elastic IP; `private_ip` is the private address it is associated with now.
+    ElasticIp { allocation_id: String, public_ip: String, private_ip: Option<String> },
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let place = |region: &Option<String>, scope: &str| match region {
+            Some(r) => format!(" ({r} {scope})"),
+            None => String::new(),
+        };
+        match self {
+            Resource::Route { region, scope, table_id, destination } => {
+                write!(f, "route {destination} in {table_id}{}", place(region, scope))
+            }
+            Resource::Destination { region, scope, destination } => match region {
+                Some(r) => write!(f, "route {destination} in {scope} ({r})"),
+                None => write!(f, "route {destination} in {scope}"),
+            },
+            Resource::ElasticIp { allocation_id, public_ip, .. } => {
+                write!(f, "eip {allocation_id} ({public_ip})")
+            }
+        }
+    }
+}
+
+/// What to do with one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Already as wanted (the reason says how).
+    Keep(String),
+    /// Make it so: `verb` for people, `call` the EC2 API call.
+    Write { verb: &'static str, call: &'static str },
+    /// Somebody else's (a gateway, a propagated route, ...): left alone, reported.
+    NotOwned(String),
+    /// Nothing there to move (no table holds the route, no peering to route through).
+    Missing(String),
+    /// Cannot be moved from here (e.g. no free private IP for an Elastic IP).
+    Blocked(String),
+}
+
+/// The scenario-specific write behind a `Write` step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    RouteTable(route_table::Write),
+    ElasticIp(elastic_ip::Write),
+    TransitGateway(transit_gateway::Write),
+}
+
+impl Write {
+    pub fn route_table(&self) -> Option<&route_table::Write> {
+        match self {
+            Write::RouteTable(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    pub fn elastic_ip(&self) -> Option<&elastic_ip::Write> {
+        match self {
+            Write::ElasticIp(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    pub fn transit_gateway(&self) -> Option<&transit_gateway::Write> {
+        match self {
+            Write::TransitGateway(w) => Some(w),
+            _ => None,
+        }
+    }
+}
+
+/// One resource, where it is, where it should be, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub kind: Kind,
+    pub resource: Resource,
+    /// Where it points now; None for nothing (missing route, unassociated address).
+    pub current: Option<String>,
+    /// Where this node wants it.
+    pub desired: String,
+    pub action: Action,
+    /// Set exactly when `action` is `Write`.
+    pub write: Option<Write>,
+}
+
+impl Step {
+    pub fn is_keep(&self) -> bool {
+        matches!(self.action, Action::Keep(_))
+    }
+
+    pub fn current_or(&self, none: &str) -> String {
+        self.current.clone().unwrap_or_else(|| none.to_string())
+    }
+
+    /// The plan line: logged before applying, printed by --dry-run.
+    pub fn plan_line(&self) -> String {
+        let r = &self.resource;
+        match &self.action {
+            Action::Keep(why) => format!("{r}: {why}, keep"),
+            Action::Write { verb, call } => {
+                format!("{r}: {} -> {} ({verb}) via {call}", self.current_or("none"), self.desired)
+            }
+            Action::NotOwned(why) => format!("{r}: {why}; left alone"),
+            Action::Missing(why) | Action::Blocked(why) => format!("{r}: {why}"),
+        }
+    }
+
+    /// The drift line for `check`: None when the resource is as this node's MASTER wants.
+    pub fn drift_line(&self) -> Option<String> {
+        let r = &self.resource;
+        match &self.action {
+            Action::Keep(_) => None,
+            Action::Write { .. } => Some(format!(
+                "{r} is {}, not {} as this node wants",
+                self.current_or("missing"),
+                self.desired
+            )),
+            Action::NotOwned(why) => Some(format!("{r}: {why} (ec2-vip leaves it alone)")),
+            Action::Missing(why) | Action::Blocked(why) => Some(format!("{r}: {why}")),
+        }
+    }
+}
+
+/// The scenarios of one VIP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scenario {
+    RouteTable(route_table::RouteTables),
+    ElasticIp(elastic_ip::ElasticIps),
+    TransitGateway(transit_gateway::TransitGatewayRoutes),
+}
+
+impl Scenario {
+    /// The one place that decides which scenarios a VIP's resources make: its routes go
+    /// through the Transit Gateway scenario when it has sites, else the route-table one.
+    pub fn for_resources(res: &Resources) -> Vec<Scenario> {
+        let mut out = Vec::new();
+        if !res.routes.is_empty() && res.sites.is_empty() {
+            out.push(Scenario::RouteTable(route_table::RouteTables { destinations: res.routes.clone() }));
+        }
+        if !res.routes.is_empty() && !res.sites.is_empty() {
+            out.push(Scenario::TransitGateway(transit_gateway::TransitGatewayRoutes {
+                destinations: res.routes.clone(),
+                sites: res.sites.clone(),
+            }));
+        }
+        if !res.eips.is_empty() {
+            out.push(Scenario::ElasticIp(elastic_ip::ElasticIps {
+                refs: res.eips.clone(),
+                release: res.release,
+            }));
+        }
+        out
+    }
+
+    /// Whether `goal` needs any API call at all (Release without `release` needs none).
+    pub fn acts_on(&self, goal: Goal) -> bool {
+        match (self, goal) {
+            (_, Goal::Take) => true,
+            (Scenario::ElasticIp(e), Goal::Release) => e.release,
+            (_, Goal::Release) => false,
+        }
+    }
+
+    pub async fn plan<C: Ec2 + TransitGateways>(
+        &self,
+        cx: &Ctx<'_, C>,
+        goal: Goal,
+    ) -> Result<Vec<Step>, Error> {
+        if !self.acts_on(goal) {
+            return Ok(Vec::new());
+        }
+        match self {
+            Scenario::RouteTable(s) => s.plan(cx).await,
+            Scenario::ElasticIp(s) => s.plan(cx, goal).await,
+            Scenario::TransitGateway(s) => s.plan(cx).await,
+        }
+    }
+
+    /// One read of what was written: for each step, None if it is now as desired, else
+    /// what it shows instead.
+    pub async fn confirm<C: Ec2 + TransitGateways>(
+        &self,
+        cx: &Ctx<'_, C>,
+        written: &[&Step],
+    ) -> Result<Vec<Option<String>>, Ec2Error> {
+        match self {
+            Scenario::RouteTable(s) => s.confirm(cx, written).await,
+            Scenario::ElasticIp(s) => s.confirm(cx, written).await,
+            Scenario::TransitGateway(s) => s.confirm(cx, written).await,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Scenario::RouteTable(_) => Kind::RouteTable,
+            Scenario::ElasticIp(_) => Kind::ElasticIp,
+            Scenario::TransitGateway(_) => Kind::TransitGateway,
+        }
+    }
+}
+
+/// One attempt of a step's write call. A step without a write is a no-op.
+pub async fn write<C: Ec2 + TransitGateways>(cx: &Ctx<'_, C>, step: &Step) -> Result<(), Ec2Error> {
+    match &step.write {
+        None => Ok(()),
+        Some(Write::RouteTable(w)) => route_table::write(cx, w).await,
+        Some(Write::ElasticIp(w)) => elastic_ip::write(cx, w).await,
+        Some(Write::TransitGateway(w)) => transit_gateway::write(cx, w).await,
+    }
+}

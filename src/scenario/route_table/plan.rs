@@ -1,0 +1,68 @@
+//! Route-table scenario, pure planning: every table of the VPC holding a route for a VIP
+//! destination must target this node's ENI. Routes for other destinations are never part
+//! of the plan. No I/O here; tested with plain data.
+
+use super::Write;
+use crate::model::{RouteTable, RouteTarget};
+use crate::scenario::{Action, Kind, Resource, Step};
+use ipnet::IpNet;
+
+pub fn plan_routes(tables: &[RouteTable], destinations: &[IpNet], vpc_id: &str, eni: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for dest in destinations {
+        let mut found = false;
+        for table in tables {
+            for route in table.routes.iter().filter(|r| r.destination == *dest) {
+                found = true;
+                steps.push(route_step(&table.id, vpc_id, *dest, &route.target, eni));
+            }
+        }
+        if !found {
+            steps.push(Step {
+                kind: Kind::RouteTable,
+                resource: Resource::Destination { region: None, scope: vpc_id.into(), destination: *dest },
+                current: None,
+                desired: eni.into(),
+                action: Action::Missing(format!("no route table in {vpc_id} holds a route for {dest}")),
+                write: None,
+            });
+        }
+    }
+    steps
+}
+
+fn route_step(table_id: &str, vpc_id: &str, destination: IpNet, target: &RouteTarget, eni: &str) -> Step {
+    let (action, write) = if target.is_eni(eni) {
+        (Action::Keep(format!("already {eni}")), None)
+    } else if target.is_node_target() {
+        let w = Write { table_id: table_id.into(), destination, eni: eni.into() };
+        (Action::Write { verb: "replace", call: "ReplaceRoute" }, Some(crate::scenario::Write::RouteTable(w)))
+    } else {
+        (Action::NotOwned(format!("targets {target} (not an ENI or instance)")), None)
+    };
+    Step {
+        kind: Kind::RouteTable,
+        resource: Resource::Route {
+            region: None,
+            scope: vpc_id.into(),
+            table_id: table_id.into(),
+            destination,
+        },
+        current: Some(target.to_string()),
+        desired: eni.into(),
+        action,
+        write,
+    }
+}
+
+/// Routes that overlap the VPC's own CIDR blocks cannot be VIP routes (EC2 routes the VPC
+/// CIDR locally, and the guide requires the VIP outside it).
+pub fn inside_vpc<'a>(destinations: &'a [IpNet], vpc_cidrs: &[IpNet]) -> Option<(&'a IpNet, IpNet)> {
+    destinations
+        .iter()
+        .find_map(|d| vpc_cidrs.iter().find(|c| c.contains(d) || d.contains(*c)).map(|c| (d, *c)))
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;
