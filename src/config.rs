@@ -141,7 +141,15 @@ impl Config {
             if res.is_empty() {
                 return Err(bad(format!("{section} has neither routes nor elastic_ips")));
             }
+            if let Some(dup) = first_duplicate(&res) {
+                return Err(bad(format!("{section} names {dup} twice")));
+            }
             instances.insert(name, res);
+        }
+        if let Some((what, a, b)) = shared(&instances) {
+            return Err(bad(format!(
+                "{what} is in both [instance.{a}] and [instance.{b}]: one VIP resource belongs to one instance"
+            )));
         }
         Ok(Config { path: path.to_string(), instances })
     }
@@ -151,6 +159,30 @@ impl Config {
             .get(name)
             .ok_or_else(|| ConfigError::UnknownInstance { path: self.path.clone(), name: name.to_string() })
     }
+}
+
+/// The resource names of a section: its routes and Elastic IPs, as written.
+fn names(res: &Resources) -> Vec<String> {
+    let routes = res.routes.iter().map(|r| format!("route {r}"));
+    routes.chain(res.eips.iter().map(|e| format!("Elastic IP {e}"))).collect()
+}
+
+fn first_duplicate(res: &Resources) -> Option<String> {
+    let all = names(res);
+    all.iter().enumerate().find(|(i, n)| all[..*i].contains(n)).map(|(_, n)| n.clone())
+}
+
+/// A route or Elastic IP named by two sections, with the two section names.
+fn shared(instances: &BTreeMap<String, Resources>) -> Option<(String, String, String)> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, res) in instances {
+        for n in names(res) {
+            if let Some(other) = seen.insert(n.clone(), name) {
+                return Some((n, other.to_string(), name.clone()));
+            }
+        }
+    }
+    None
 }
 
 /// `interface` and `eni` are two ways to name the same thing: at most one may be given.
@@ -232,6 +264,9 @@ mod tests {
             ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\n[[instance.A.sites]]\nregion = \"r\"\nvpc_id = \"v\"", "VPC id"),
             ("[instance.A]\n[[instance.A.sites]]\nregion = \"r\"\nvpc_id = \"vpc-1\"", "no routes"),
             ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\n[[instance.A.sites]]\nregion = \"r\"\nvpc_id = \"vpc-1\"\nrole_arn = \"x\"", "role ARN"),
+            ("[instance.A]\nroutes = [\"10.1.0.10/32\", \"10.1.0.10\"]", "[instance.A] names route 10.1.0.10/32 twice"),
+            ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\n[instance.B]\nroutes = [\"10.1.0.10/32\"]", "in both [instance.A] and [instance.B]"),
+            ("[instance.A]\nelastic_ips = [\"198.51.100.1\"]\n[instance.B]\nelastic_ips = [\"198.51.100.1\"]", "Elastic IP 198.51.100.1 is in both"),
         ];
         for (text, want) in cases {
             let err = Config::parse("t.toml", text).unwrap_err().to_string();

@@ -99,6 +99,9 @@ pub enum Error {
     Incomplete(String),
     #[error("{0}")]
     Other(String),
+    /// `check` could not ask EC2 or IMDS: the exit code the operator chose (--unknown-exit).
+    #[error("{detail}")]
+    CannotTell { detail: String, exit: u8 },
 }
 
 impl Error {
@@ -110,6 +113,7 @@ impl Error {
             | Error::Deadline { .. }
             | Error::Incomplete(_)
             | Error::Other(_) => EXIT_FAILED,
+            Error::CannotTell { exit, .. } => *exit,
         }
     }
 }

@@ -101,20 +101,20 @@ pub fn init(ctx: String, verbosity: i8, log_file: Option<&Path>, syslog: bool) -
         b.parse_filters(&spec);
     }
     b.format(|buf, r| writeln!(buf, "ec2-vip {:<5} {}: {}", r.level(), context(), r.args()));
-    let file = match log_file {
-        Some(p) => Some(Mutex::new(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| format!("--log-file {}: {e}", p.display()))?,
-        )),
-        None => None,
-    };
+    // Nothing auxiliary may stop a failover: a log file that cannot be opened or a syslog
+    // that is not there is warned about on stderr, and the run goes on.
+    let file = log_file.and_then(|p| match OpenOptions::new().create(true).append(true).open(p) {
+        Ok(f) => Some(Mutex::new(f)),
+        Err(e) => {
+            eprintln!("ec2-vip WARN  --log-file {}: {e}; logging to stderr only", p.display());
+            None
+        }
+    });
     let syslog = if syslog {
-        let s = UnixDatagram::unbound().map_err(|e| format!("--syslog: {e}"))?;
-        match s.connect("/dev/log") {
-            Ok(()) => Some(s),
+        // Non-blocking: a stalled syslog daemon drops our lines instead of stalling us.
+        let s = UnixDatagram::unbound().and_then(|s| s.set_nonblocking(true).map(|_| s));
+        match s.and_then(|s| s.connect("/dev/log").map(|_| s)) {
+            Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("ec2-vip WARN  --syslog: /dev/log: {e}; logging to stderr only");
                 None

@@ -14,6 +14,7 @@ Exit codes:
   0  done, or nothing to do
   1  the failover (or status lookup) failed or is incomplete; the log says which resources
   2  bad usage, bad config or bad input; nothing was changed
+  check --unknown-exit CODE: CODE when EC2 or IMDS cannot be asked (default 0)
 
 Environment: AWS_REGION, AWS_PROFILE and the default credential chain (env, profile,
 instance role), AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2, AWS_EC2_METADATA_SERVICE_ENDPOINT,
@@ -114,8 +115,14 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME")]
     pub instance: Option<String>,
     /// Put back what drifted (local recovery); exit 0 only if all is right afterwards.
+    /// Only after a MASTER transition recorded in this boot.
     #[arg(long)]
     pub repair: bool,
+    /// Exit code when EC2 or IMDS cannot be asked (unreachable, throttled past the
+    /// deadline, 5xx, expired credentials). Default 0: a monitoring failure is no reason to
+    /// fail a healthy master over. 1 and 2 keep their meanings; 3 is a good choice.
+    #[arg(long, value_name = "CODE", default_value_t = 0, value_parser = parse_unknown_exit)]
+    pub unknown_exit: u8,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +197,13 @@ fn parse_interval(s: &str) -> Result<f64, String> {
         return Err("must be 0 (off) or between 0.5 and 86400 seconds".into());
     }
     Ok(v)
+}
+
+fn parse_unknown_exit(s: &str) -> Result<u8, String> {
+    match s.parse::<u8>() {
+        Ok(v @ (0 | 3..=125)) => Ok(v),
+        _ => Err("must be 0 or between 3 and 125 (1 means drift, 2 bad input)".into()),
+    }
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

@@ -12,23 +12,40 @@ use crate::ordering::Guard;
 use log::{info, warn};
 use std::path::Path;
 
+/// Errors that mean "EC2 or IMDS could not be asked", not "something drifted".
+fn cannot_tell(e: &Error) -> bool {
+    matches!(e, Error::Imds(_) | Error::Ec2(_) | Error::Deadline { .. })
+}
+
 pub async fn run<K: Cloud>(
     engine: &Engine<K>,
     config: &Path,
     args: &CheckArgs,
     deadline: &Deadline,
 ) -> Result<(), Error> {
-    let mut wrong = 0;
+    let (mut wrong, mut unknown) = (0, Vec::new());
     for sel in select(config, &args.resources, args.instance.as_deref())? {
         let label = sel.name.as_deref().map(|n| format!("[{n}] ")).unwrap_or_default();
         Guard::new(&engine.settings.state_dir, &sel.key)?;
-        let session = engine.connect(&sel.resources, deadline).await?;
-        let me = &session.me;
-        let outcome = engine.reconcile(&session, &sel.resources, &sel.key, args.repair, deadline).await?;
+        let checked = async {
+            let session = engine.connect(&sel.resources, deadline).await?;
+            let outcome = engine.reconcile(&session, &sel.resources, &sel.key, args.repair, deadline).await?;
+            Ok::<_, Error>((session.me.eni_id, outcome))
+        };
+        let (eni, outcome) = match checked.await {
+            Ok(done) => done,
+            Err(e) if cannot_tell(&e) => {
+                warn!("{label}cannot tell: {e}");
+                println!("{label}unknown: {e}");
+                unknown.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         match outcome {
             Checked::Right => {
-                info!("{label}every resource points at this node ({})", me.eni_id);
-                println!("{label}ok: every resource points at this node ({})", me.eni_id);
+                info!("{label}every resource points at this node ({eni})");
+                println!("{label}ok: every resource points at this node ({eni})");
             }
             Checked::NotMaster(state) => {
                 info!("{label}this node is {state} (last recorded transition): not checked");
@@ -39,11 +56,18 @@ pub async fn run<K: Cloud>(
                     println!("{label}repaired: {l}");
                 }
             }
-            Checked::Drifted(lines) => {
-                wrong += lines.len();
-                for l in &lines {
-                    warn!("{label}drift: {l}");
-                    println!("{label}drift: {l}");
+            Checked::Drifted(lines) | Checked::Unowned(lines) if lines.is_empty() => {}
+            Checked::Drifted(lines) => wrong += report_drift(&label, &lines),
+            Checked::Unowned(lines) => {
+                wrong += report_drift(&label, &lines);
+                let why = format!(
+                    "{label}not repaired: no transition is recorded for {} in this boot, so this node is not \
+                     known to own these resources (keepalived's notify or `ec2-vip master ...` records MASTER)",
+                    sel.key
+                );
+                warn!("{why}");
+                if args.repair {
+                    println!("{why}");
                 }
             }
         }
@@ -51,5 +75,24 @@ pub async fn run<K: Cloud>(
     if wrong > 0 {
         return Err(Error::Incomplete(format!("{wrong} resource(s) do not point at this node")));
     }
+    if !unknown.is_empty() {
+        let detail = format!(
+            "EC2 or IMDS could not be asked, nothing is known to have drifted: {}",
+            unknown.join("; ")
+        );
+        if args.unknown_exit == 0 {
+            warn!("{detail}");
+            return Ok(());
+        }
+        return Err(Error::CannotTell { detail, exit: args.unknown_exit });
+    }
     Ok(())
+}
+
+fn report_drift(label: &str, lines: &[String]) -> usize {
+    for l in lines {
+        warn!("{label}drift: {l}");
+        println!("{label}drift: {l}");
+    }
+    lines.len()
 }

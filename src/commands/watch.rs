@@ -161,8 +161,10 @@ async fn reconcile<K: Cloud>(
     }
     match engine.reconcile(&sessions[name], res, name, true, &deadline).await {
         Ok(Checked::Right) | Ok(Checked::NotMaster(_)) => debug!("no drift"),
+        Ok(Checked::Unowned(lines)) => warn!("no transition recorded; not repaired: {}", lines.join("; ")),
         Ok(Checked::Repaired(lines)) => info!("repaired {} drifted resource(s)", lines.len()),
         Ok(Checked::Drifted(lines)) => error!("still drifted after repair: {}", lines.join("; ")),
+        // Nothing changes on a failed describe; identity and clients are asked anew next time.
         Err(e) => {
             error!("reconcile failed: {e}");
             sessions.remove(name);

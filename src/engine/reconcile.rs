@@ -1,6 +1,8 @@
 //! Local recovery over every scenario: does each resource point where this node's MASTER
 //! wants it? With repair, put back what drifted — under the instance's lock, only while
-//! its last recorded transition is still MASTER, never remapping what is already right.
+//! its last recorded transition (in this boot) is MASTER, never remapping what is already
+//! right. Without any record this node is not known to own anything: drift is reported,
+//! never repaired.
 
 use super::apply::{apply, plan_all, steps, Planned};
 use super::{Engine, Session};
@@ -23,11 +25,9 @@ pub enum Checked {
     Drifted(Vec<String>),
     /// They drifted and were put back.
     Repaired(Vec<String>),
-}
-
-/// The recorded state when it forbids acting as MASTER.
-fn not_master(guard: &Guard) -> Result<Option<String>, Error> {
-    Ok(guard.latest()?.map(|r| r.state).filter(|s| s != "MASTER"))
+    /// They drifted, but no transition is recorded for this node in this boot: it is not
+    /// known to own them, so nothing was repaired.
+    Unowned(Vec<String>),
 }
 
 fn drift(plans: &[Planned]) -> Vec<String> {
@@ -44,8 +44,9 @@ impl<K: Cloud> Engine<K> {
         deadline: &Deadline,
     ) -> Result<Checked, Error> {
         let guard = Guard::new(&self.settings.state_dir, key)?;
-        if let Some(state) = not_master(&guard)? {
-            return Ok(Checked::NotMaster(state));
+        let recorded = guard.latest()?;
+        if let Some(r) = recorded.as_ref().filter(|r| r.state != "MASTER") {
+            return Ok(Checked::NotMaster(r.state.clone()));
         }
         let cx = session.ctx(deadline);
         let scenarios = Scenario::for_resources(res);
@@ -53,16 +54,18 @@ impl<K: Cloud> Engine<K> {
         if found.is_empty() {
             return Ok(Checked::Right);
         }
+        if recorded.is_none() {
+            return Ok(Checked::Unowned(found));
+        }
         if !repair {
             return Ok(Checked::Drifted(found));
         }
         let _held = guard.lock(deadline).await?;
-        let Some(record) = guard.latest()? else {
-            return Ok(Checked::NotMaster("unrecorded".into()));
+        let record = match guard.latest()? {
+            Some(r) if r.state == "MASTER" => r,
+            Some(r) => return Ok(Checked::NotMaster(r.state)),
+            None => return Ok(Checked::Unowned(found)),
         };
-        if record.state != "MASTER" {
-            return Ok(Checked::NotMaster(record.state));
-        }
         for d in &found {
             warn!("drift: {d}; repairing");
         }

@@ -55,8 +55,11 @@ impl Stamp {
         if self.pid == other.pid {
             return self.seq > other.seq;
         }
-        let ahead = self.pid.wrapping_sub(other.pid) % pid_max.max(1);
-        ahead != 0 && ahead < pid_max / 2
+        // How far `self` is ahead of `other` on the circle of pids 0..pid_max (pid_max
+        // need not be a power of two: 49152 on large hosts).
+        let max = i64::from(pid_max.max(2));
+        let ahead = (i64::from(self.pid) - i64::from(other.pid)).rem_euclid(max);
+        ahead != 0 && ahead < max / 2
     }
 }
 
@@ -234,6 +237,20 @@ mod tests {
             a.newer_than(&Stamp::current().unwrap(), max)
                 || a.start_ticks == Stamp::current().unwrap().start_ticks
         );
+    }
+
+    #[test]
+    fn fork_order_holds_for_every_pid_max() {
+        for max in [32768u32, 49152, 4_194_304] {
+            // Within one tick: the later fork has the higher pid, or wrapped past pid_max.
+            for (older, newer) in [(100, 101), (max - 10, 3), (max - 1, 300), (1000, max / 2 - 1 + 1000 - 1)]
+            {
+                let (a, b) = (st(10, older), st(10, newer));
+                assert!(b.newer_than(&a, max), "{newer} after {older}, pid_max {max}");
+                assert!(!a.newer_than(&b, max), "{older} not after {newer}, pid_max {max}");
+            }
+            assert!(!st(10, 7).newer_than(&st(10, 7), max));
+        }
     }
 
     #[test]
