@@ -99,6 +99,9 @@ pub enum Error {
     Incomplete(String),
     #[error("{0}")]
     Other(String),
+    /// The state directory (records and locks) cannot be used.
+    #[error("{0}")]
+    StateDir(String),
     /// `check` could not ask EC2 or IMDS: the exit code the operator chose (--unknown-exit).
     #[error("{detail}")]
     CannotTell { detail: String, exit: u8 },
@@ -112,7 +115,8 @@ impl Error {
             | Error::Ec2(_)
             | Error::Deadline { .. }
             | Error::Incomplete(_)
-            | Error::Other(_) => EXIT_FAILED,
+            | Error::Other(_)
+            | Error::StateDir(_) => EXIT_FAILED,
             Error::CannotTell { exit, .. } => *exit,
         }
     }

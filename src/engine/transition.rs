@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::keepalived::Role;
 use crate::ordering::{Guard, Record, Stamp};
 use crate::scenario::Scenario;
-use log::info;
+use log::{info, warn};
 
 /// A transition to run: keepalived's state for `key`'s resources, stamped for ordering.
 pub struct Job<'a> {
@@ -51,15 +51,32 @@ impl<K: Cloud> Engine<K> {
         }
         let dry = self.settings.dry_run;
         let guard = Guard::new(&self.settings.state_dir, job.key)?;
-        if !dry {
-            guard.record(job.stamp, &role.to_string())?;
+        // Nothing auxiliary stops a failover: without a usable state directory (unwritable,
+        // full, not ours) the run goes on, unordered, and says so.
+        let mut ordered = !dry;
+        if ordered {
+            if let Err(e) = guard.record(job.stamp, &role.to_string()) {
+                let Error::StateDir(why) = e else { return Err(e) };
+                warn!("{why}: this transition is not recorded and runs without ordering against other runs");
+                ordered = false;
+            }
         }
         let Some(goal) = goal(role, res) else {
             info!("{role}: nothing to do (routes move when the new master takes them; Elastic IPs are released only with --release)");
             return Ok(Ran::NothingToDo);
         };
-        let _held = if dry { None } else { Some(guard.lock(deadline).await?) };
-        let newer = || if dry { None } else { guard.superseded(job.stamp).ok().flatten() };
+        let _held = match ordered {
+            false => None,
+            true => match guard.lock(deadline).await {
+                Ok(held) => Some(held),
+                Err(Error::StateDir(why)) => {
+                    warn!("{why}: running without the instance's lock");
+                    None
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let newer = || if ordered { guard.superseded(job.stamp).ok().flatten() } else { None };
         if let Some(r) = newer() {
             info!("{role} superseded by a newer {} (pid {}); skipping", r.state, r.stamp.pid);
             return Ok(Ran::Superseded(r));

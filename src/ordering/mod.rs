@@ -12,73 +12,19 @@
 //! `<key>.lock` is only flock'ed; `<key>.state` holds the newest transition as
 //! `boot_id start_ticks pid seq STATE` (0600). A record from another boot is ignored.
 
+mod stamp;
+
+use stamp::pid_max;
+pub use stamp::Stamp;
+
 use crate::deadline::Deadline;
 use crate::error::Error;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// When a transition happened: clock ticks since boot, then the pid, then a sequence
-/// number within one process (the FIFO watcher's transitions all share its pid).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    pub start_ticks: u64,
-    pub pid: u32,
-    pub seq: u64,
-}
-
-impl Stamp {
-    /// A notify invocation's stamp: when keepalived forked this process (/proc/self/stat).
-    pub fn current() -> Result<Stamp, String> {
-        let stat = std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}"))?;
-        Ok(Stamp { start_ticks: parse_start_ticks(&stat)?, pid: std::process::id(), seq: 0 })
-    }
-
-    /// A stamp for a transition this process learns of now (the FIFO watcher).
-    pub fn now(seq: u64) -> Result<Stamp, String> {
-        use nix::time::{clock_gettime, ClockId};
-        let t = clock_gettime(ClockId::CLOCK_BOOTTIME).map_err(|e| format!("clock_gettime: {e}"))?;
-        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as u64;
-        let ticks = t.tv_sec() as u64 * hz + t.tv_nsec() as u64 * hz / 1_000_000_000;
-        Ok(Stamp { start_ticks: ticks, pid: std::process::id(), seq })
-    }
-
-    /// Whether `self` happened after `other`. Within one clock tick pids decide; they grow
-    /// until they wrap at pid_max, so a difference above half of it means a wrap.
-    pub fn newer_than(&self, other: &Stamp, pid_max: u32) -> bool {
-        if self.start_ticks != other.start_ticks {
-            return self.start_ticks > other.start_ticks;
-        }
-        if self.pid == other.pid {
-            return self.seq > other.seq;
-        }
-        // How far `self` is ahead of `other` on the circle of pids 0..pid_max (pid_max
-        // need not be a power of two: 49152 on large hosts).
-        let max = i64::from(pid_max.max(2));
-        let ahead = (i64::from(self.pid) - i64::from(other.pid)).rem_euclid(max);
-        ahead != 0 && ahead < max / 2
-    }
-}
-
-/// Field 22 of /proc/<pid>/stat (starttime), counted after the command name's ')'.
-fn parse_start_ticks(stat: &str) -> Result<u64, String> {
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or("/proc/self/stat: no ')'")?;
-    // After ')' come field 3 (state) onwards; starttime is field 22.
-    rest.split_whitespace()
-        .nth(22 - 3)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| "/proc/self/stat: no start time".to_string())
-}
-
-fn pid_max() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/pid_max")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(4_194_304)
-}
 
 fn boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
@@ -131,12 +77,35 @@ impl Guard {
         })
     }
 
+    /// Create the directory (0700) if needed, and refuse one that is not a directory of
+    /// ours: records decide whether this node writes, so nobody else may forge them.
     fn ensure_dir(&self) -> Result<(), Error> {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir).map_err(|e| {
-            Error::BadInput(format!("state directory {}: {e} (see --state-dir)", self.dir.display()))
-        })
+        let bad = |why: String| {
+            Error::StateDir(format!("state directory {}: {why} (see --state-dir)", self.dir.display()))
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(|e| bad(e.to_string()))?;
+        let meta = std::fs::symlink_metadata(&self.dir).map_err(|e| bad(e.to_string()))?;
+        if !meta.is_dir() {
+            return Err(bad("not a directory (a symlink is refused)".into()));
+        }
+        let me = nix::unistd::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(bad(format!("owned by uid {}, not by us (uid {me}); refused", meta.uid())));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(bad(format!(
+                "writable by group or others (mode {:o}); refused",
+                meta.mode() & 0o777
+            )));
+        }
+        Ok(())
     }
 
+    /// Open (creating 0600) without following a symlink.
     fn open_file(&self, path: &Path) -> Result<File, Error> {
         self.ensure_dir()?;
         OpenOptions::new()
@@ -145,14 +114,24 @@ impl Guard {
             .create(true)
             .truncate(false)
             .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(path)
-            .map_err(|e| Error::Other(format!("{}: {e}", path.display())))
+            .map_err(|e| Error::StateDir(format!("{}: {e}", path.display())))
     }
 
+    /// The state file, exclusively locked: the file now at the path (a writer may have
+    /// renamed a new one over the one we opened while we waited for its lock).
     fn locked_state(&self) -> Result<Flock<File>, Error> {
-        let f = self.open_file(&self.state_path)?;
-        Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::Other(format!("flock {}: {e}", self.state_path.display())))
+        loop {
+            let f = self.open_file(&self.state_path)?;
+            let f = Flock::lock(f, FlockArg::LockExclusive)
+                .map_err(|(_, e)| Error::StateDir(format!("flock {}: {e}", self.state_path.display())))?;
+            let held = f.metadata().map(|m| m.ino()).ok();
+            let now = std::fs::symlink_metadata(&self.state_path).map(|m| m.ino()).ok();
+            if held.is_some() && held == now {
+                return Ok(f);
+            }
+        }
     }
 
     fn read(f: &mut File) -> String {
@@ -163,17 +142,21 @@ impl Guard {
 
     /// The newest transition recorded in this boot, if any (creates nothing).
     pub fn latest(&self) -> Result<Option<Record>, Error> {
-        let f = match File::open(&self.state_path) {
+        let opened = OpenOptions::new().read(true).custom_flags(nix::libc::O_NOFOLLOW).open(&self.state_path);
+        let f = match opened {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::Other(format!("{}: {e}", self.state_path.display()))),
+            Err(e) => return Err(Error::StateDir(format!("{}: {e}", self.state_path.display()))),
         };
+        self.ensure_dir()?;
         let mut f = Flock::lock(f, FlockArg::LockShared)
-            .map_err(|(_, e)| Error::Other(format!("flock {}: {e}", self.state_path.display())))?;
+            .map_err(|(_, e)| Error::StateDir(format!("flock {}: {e}", self.state_path.display())))?;
         Ok(parse_record(&Self::read(&mut f), &self.boot))
     }
 
     /// Record `state` for a process stamped `mine`, unless a newer one is recorded already.
+    /// Written to a temporary file and renamed over the record, so a full disk leaves the
+    /// old record whole.
     pub fn record(&self, mine: Stamp, state: &str) -> Result<(), Error> {
         let mut f = self.locked_state()?;
         if let Some(r) = parse_record(&Self::read(&mut f), &self.boot) {
@@ -182,10 +165,29 @@ impl Guard {
             }
         }
         let line = format!("{} {} {} {} {state}\n", self.boot, mine.start_ticks, mine.pid, mine.seq);
-        f.set_len(0)
-            .and_then(|_| f.seek(SeekFrom::Start(0)))
-            .and_then(|_| f.write_all(line.as_bytes()))
-            .map_err(|e| Error::Other(format!("{}: {e}", self.state_path.display())))
+        let tmp = self.dir.join(format!(
+            ".{}.{}",
+            self.state_path.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        let fail = |e: std::io::Error| Error::StateDir(format!("{}: {e}", tmp.display()));
+        let _ = std::fs::remove_file(&tmp);
+        let mut t = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&tmp)
+            .map_err(fail)?;
+        let written = t
+            .write_all(line.as_bytes())
+            .and_then(|_| t.sync_all())
+            .and_then(|_| std::fs::rename(&tmp, &self.state_path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(fail(e));
+        }
+        Ok(())
     }
 
     /// A newer transition than `mine`, if one was recorded.
@@ -200,7 +202,9 @@ impl Guard {
             match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
                 Ok(l) => return Ok(Held(l)),
                 Err((back, nix::errno::Errno::EWOULDBLOCK)) => f = back,
-                Err((_, e)) => return Err(Error::Other(format!("flock {}: {e}", self.lock_path.display()))),
+                Err((_, e)) => {
+                    return Err(Error::StateDir(format!("flock {}: {e}", self.lock_path.display())))
+                }
             }
             if !deadline.sleep(Duration::from_millis(10)).await {
                 return Err(Error::Deadline {
@@ -221,46 +225,6 @@ mod tests {
     }
 
     #[test]
-    fn later_fork_is_newer_also_across_pid_wrap() {
-        let max = 32768;
-        assert!(st(11, 5).newer_than(&st(10, 900), max));
-        assert!(!st(10, 900).newer_than(&st(11, 5), max));
-        assert!(st(10, 901).newer_than(&st(10, 900), max));
-        assert!(!st(10, 900).newer_than(&st(10, 900), max));
-        assert!(st(10, 3).newer_than(&st(10, 32760), max), "pid wrapped within the tick");
-        assert!(!st(10, 32760).newer_than(&st(10, 3), max));
-        let watcher = |seq| Stamp { start_ticks: 10, pid: 7, seq };
-        assert!(watcher(2).newer_than(&watcher(1), max));
-        let (a, b) = (Stamp::now(1).unwrap(), Stamp::now(2).unwrap());
-        assert!(b.newer_than(&a, max));
-        assert!(
-            a.newer_than(&Stamp::current().unwrap(), max)
-                || a.start_ticks == Stamp::current().unwrap().start_ticks
-        );
-    }
-
-    #[test]
-    fn fork_order_holds_for_every_pid_max() {
-        for max in [32768u32, 49152, 4_194_304] {
-            // Within one tick: the later fork has the higher pid, or wrapped past pid_max.
-            for (older, newer) in [(100, 101), (max - 10, 3), (max - 1, 300), (1000, max / 2 - 1 + 1000 - 1)]
-            {
-                let (a, b) = (st(10, older), st(10, newer));
-                assert!(b.newer_than(&a, max), "{newer} after {older}, pid_max {max}");
-                assert!(!a.newer_than(&b, max), "{older} not after {newer}, pid_max {max}");
-            }
-            assert!(!st(10, 7).newer_than(&st(10, 7), max));
-        }
-    }
-
-    #[test]
-    fn start_ticks_are_parsed_after_the_command_name() {
-        let stat = "42 (a b) c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 200";
-        assert_eq!(parse_start_ticks(stat).unwrap(), 123456);
-        assert!(Stamp::current().unwrap().start_ticks > 0);
-    }
-
-    #[test]
     fn records_keep_the_newest_and_ignore_other_boots() {
         let dir = std::env::temp_dir().join(format!("ec2-vip-guard-{}", std::process::id()));
         let g = Guard::new(&dir, "VI_1").unwrap();
@@ -276,6 +240,25 @@ mod tests {
         assert!(Guard::new(&dir, "../x").is_err());
         let mode = std::fs::metadata(dir.join("VI_1.state")).unwrap();
         assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn foreign_or_open_state_dirs_and_symlinks_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ec2-vip-guard-perm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let g = Guard::new(&dir, "VI_1").unwrap();
+        g.record(Stamp { start_ticks: 1, pid: 1, seq: 0 }, "MASTER").unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = g.record(Stamp { start_ticks: 2, pid: 1, seq: 0 }, "BACKUP").unwrap_err();
+        assert!(err.to_string().contains("writable by group or others"), "{err}");
+        assert!(g.latest().is_err(), "a record anybody could have written is not believed");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::remove_file(dir.join("VI_1.state")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", dir.join("VI_1.state")).unwrap();
+        assert!(g.latest().is_err() && g.record(Stamp { start_ticks: 3, pid: 1, seq: 0 }, "MASTER").is_err());
+        assert!(std::fs::read_to_string("/etc/hostname").is_ok(), "the link's target is untouched");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

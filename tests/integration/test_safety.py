@@ -75,3 +75,31 @@ def test_the_same_vip_in_two_sections_is_bad_input(binary, moto, ec2, figure1, i
     r = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", "MASTER"], imds_node2, moto)
     assert r.returncode == 2 and "[instance.VI_1] and [instance.VI_2]" in r.stderr, r
     assert changes(before, snapshot(ec2, figure1)) == {}
+
+
+def test_unusable_state_dir_does_not_stop_a_failover(binary, moto, ec2, figure1, imds_node2, tmp_path):
+    """A state dir that cannot be used (a file in the way; one others may write) only costs
+    the ordering: the VIP still moves, with a warning; repair, which needs a trusted record,
+    does not happen."""
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    before = snapshot(ec2, figure1)
+    r = run_vip(binary, ["master", "--route", VIP], imds_node2, moto, {"EC2_VIP_STATE_DIR": blocked / "sub"})
+    assert r.returncode == 0 and "without ordering" in r.stderr, r
+    assert changes(before, snapshot(ec2, figure1)) == moved_routes(figure1, figure1["node2"]["eni_id"])
+
+    open_dir = tmp_path / "open"
+    open_dir.mkdir(mode=0o777)
+    open_dir.chmod(0o777)
+    ec2.replace_route(RouteTableId=figure1["rtb_a"], DestinationCidrBlock=VIP,
+                      NetworkInterfaceId=figure1["node1"]["eni_id"])
+    state = {"EC2_VIP_STATE_DIR": open_dir}
+    r = run_vip(binary, ["master", "--route", VIP], imds_node2, moto, state)
+    assert r.returncode == 0 and "writable by group or others" in r.stderr, r
+    ec2.replace_route(RouteTableId=figure1["rtb_a"], DestinationCidrBlock=VIP,
+                      NetworkInterfaceId=figure1["node1"]["eni_id"])
+    r = run_vip(binary, ["check", "--route", VIP, "--repair"], imds_node2, moto, state)
+    assert r.returncode == 1 and "not repaired" in r.stdout, r
+    tables = {t["RouteTableId"]: t for t in ec2.describe_route_tables()["RouteTables"]}
+    [route] = [x for x in tables[figure1["rtb_a"]]["Routes"] if x.get("DestinationCidrBlock") == VIP]
+    assert route["NetworkInterfaceId"] == figure1["node1"]["eni_id"], "no repair on an untrusted record"
