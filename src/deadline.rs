@@ -40,6 +40,15 @@ impl Deadline {
     }
 }
 
+/// Between half and all of `d`, so clients that wait do not retry in lockstep.
+pub fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,8 @@ pub use ec2::{Ec2, SdkEc2};
 pub use transit_gateway::TransitGateways;
 
 use crate::config::Site;
-use crate::deadline::Deadline;
-use crate::error::Error;
+use crate::deadline::{jitter, Deadline};
+use crate::error::{Ec2Error, Error};
 use crate::model::{EniChoice, Identity};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -60,6 +60,30 @@ pub async fn sdk_config(region: String, total: Duration, max_attempts: u32) -> S
         .retry_config(retry)
         .load()
         .await
+}
+
+/// A describe call within the deadline, tried again while EC2 answers that the account
+/// is throttled (after the SDK's own retries): EC2's Describe bucket is shared by every
+/// client of the account, so a failover must wait its turn, not fail. The outer error is
+/// the deadline; the inner one AWS's answer.
+pub async fn read<T, F, Fut>(deadline: &Deadline, step: &str, call: F) -> Result<Result<T, Ec2Error>, Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Ec2Error>>,
+{
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match deadline.run(step, call()).await? {
+            Err(e) if e.is_throttling() => {
+                log::debug!("{step}: throttled, again in about {} ms", wait.as_millis());
+                if !deadline.sleep(jitter(wait)).await {
+                    return Ok(Err(e));
+                }
+                wait = (wait * 3 / 2).min(Duration::from_secs(2));
+            }
+            other => return Ok(other),
+        }
+    }
 }
 
 /// Where a session comes from: this node's identity and EC2 clients.

@@ -9,7 +9,7 @@
 use crate::aws::Cloud;
 use crate::cli::WatchArgs;
 use crate::config::Config;
-use crate::deadline::Deadline;
+use crate::deadline::{jitter, Deadline};
 use crate::engine::reconcile::Checked;
 use crate::engine::transition::Job;
 use crate::engine::{Engine, Session};
@@ -21,14 +21,22 @@ use crate::ordering::{Guard, Stamp};
 use futures_util::FutureExt;
 use log::{debug, error, info, warn};
 use std::collections::HashMap;
+use std::future::Future;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::time::Instant;
 
 /// Add a line to the pending transitions, keeping only the latest per instance, in order.
-fn absorb(line: &str, config: &Config, pending: &mut Vec<(String, Role)>, states: &HashMap<String, Role>) {
+/// Returns the transition it queued, if any.
+fn absorb(
+    line: &str,
+    config: &Config,
+    pending: &mut Vec<(String, Role)>,
+    states: &HashMap<String, Role>,
+) -> Option<(String, Role)> {
     match parse_fifo_line(line) {
         Err(e) => warn!("{e}; skipped"),
         Ok(None) => debug!("not a VRRP line, ignored: {line:?}"),
@@ -41,11 +49,68 @@ fn absorb(line: &str, config: &Config, pending: &mut Vec<(String, Role)>, states
                 FifoState::Reassert if states.get(&ev.name) == Some(&Role::Master) => Role::Master,
                 FifoState::Reassert | FifoState::Ignore(_) => {
                     debug!("{} {}: {:?}, nothing to do", ev.kind, ev.name, ev.state);
-                    return;
+                    return None;
                 }
             };
             pending.retain(|(n, _)| *n != ev.name);
-            pending.push((ev.name, role));
+            pending.push((ev.name.clone(), role));
+            return Some((ev.name, role));
+        }
+    }
+    None
+}
+
+type FifoLines = Lines<BufReader<tokio::net::unix::pipe::Receiver>>;
+
+/// What the watcher has read and not yet applied, and how it stamps transitions.
+struct Inbox<'a> {
+    config: &'a Config,
+    state_dir: &'a Path,
+    pending: Vec<(String, Role)>,
+    seq: u64,
+}
+
+impl Inbox<'_> {
+    fn stamp(&mut self) -> Result<Stamp, Error> {
+        self.seq += 1;
+        Stamp::now(self.seq).map_err(Error::Other)
+    }
+
+    /// Take every line already waiting in the pipe, without blocking (next_line is cancel safe).
+    fn drain(&mut self, lines: &mut FifoLines, states: &HashMap<String, Role>) {
+        while let Some(Ok(Some(l))) = lines.next_line().now_or_never() {
+            absorb(&l, self.config, &mut self.pending, states);
+        }
+    }
+
+    /// Run `work` while reading the FIFO. A transition that arrives meanwhile is queued and
+    /// recorded at once, so running work of that instance (which reads the record again
+    /// before every write) stops writing.
+    async fn while_reading<F: Future>(
+        &mut self,
+        work: F,
+        lines: &mut FifoLines,
+        states: &HashMap<String, Role>,
+    ) -> F::Output {
+        tokio::pin!(work);
+        let mut open = true;
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut work => return out,
+                line = lines.next_line(), if open => match line {
+                    Ok(Some(l)) => {
+                        if let Some((name, role)) = absorb(&l, self.config, &mut self.pending, states) {
+                            let recorded = self.stamp().and_then(|st| Guard::new(self.state_dir, &name)?.record(st, &role.to_string()));
+                            if let Err(e) = recorded {
+                                warn!("{name} {role}: {e}");
+                            }
+                        }
+                    }
+                    // The main loop reports a closed or broken FIFO.
+                    _ => open = false,
+                },
+            }
         }
     }
 }
@@ -81,10 +146,11 @@ pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &WatchArgs) 
             }
         }
     }
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(args.interval.max(0.1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let interval = Duration::from_secs_f64(args.interval.max(0.1));
+    let mut backoff = 1u32;
+    let mut next = Instant::now() + spread(interval);
     let mut sessions: Sessions<K::Client> = HashMap::new();
-    let mut seq = 0u64;
+    let mut inbox = Inbox { config: &config, state_dir, pending: Vec::new(), seq: 0 };
     info!(
         "watching {} for {} instance(s); reconcile every {}s while MASTER",
         path.display(),
@@ -92,58 +158,76 @@ pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &WatchArgs) 
         args.interval
     );
     loop {
-        let mut pending: Vec<(String, Role)> = Vec::new();
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            line = lines.next_line() => {
-                let first = line
-                    .map_err(|e| Error::Other(format!("reading {}: {e}", path.display())))?
-                    .ok_or_else(|| Error::Other(format!("{}: end of file", path.display())))?;
-                absorb(&first, &config, &mut pending, &states);
-                // Coalesce what has already arrived behind it (next_line is cancel safe).
-                while let Some(Ok(Some(l))) = lines.next_line().now_or_never() {
-                    absorb(&l, &config, &mut pending, &states);
+        if inbox.pending.is_empty() {
+            tokio::select! {
+                biased;
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                line = lines.next_line() => {
+                    let first = line
+                        .map_err(|e| Error::Other(format!("reading {}: {e}", path.display())))?
+                        .ok_or_else(|| Error::Other(format!("{}: end of file", path.display())))?;
+                    absorb(&first, &config, &mut inbox.pending, &states);
+                    inbox.drain(&mut lines, &states);
                 }
-            }
-            _ = tick.tick(), if args.interval > 0.0 => {
-                for (name, role) in &states {
-                    if *role == Role::Master {
-                        reconcile(engine, &config, name, &mut sessions, timeout).await;
+                _ = tokio::time::sleep_until(next), if args.interval > 0.0 => {
+                    // Lines waiting in the pipe come first: a BACKUP not yet read must not be
+                    // "repaired" away, and an instance with a pending transition waits for it.
+                    inbox.drain(&mut lines, &states);
+                    let masters: Vec<String> = states
+                        .iter()
+                        .filter(|(n, r)| **r == Role::Master && !inbox.pending.iter().any(|(p, _)| p == *n))
+                        .map(|(n, _)| n.clone())
+                        .collect();
+                    let mut throttled = false;
+                    for name in masters {
+                        let work = reconcile(engine, &config, &name, &mut sessions, timeout);
+                        throttled |= inbox.while_reading(work, &mut lines, &states).await;
                     }
+                    // Many watchers share an account's Describe bucket: never in lockstep,
+                    // and slower while EC2 throttles.
+                    backoff = if throttled { (backoff * 2).min(8) } else { 1 };
+                    next = Instant::now() + spread(interval * backoff);
                 }
             }
         }
-        for (name, role) in pending {
-            seq += 1;
-            set_context(format!("{name} {role} (watch)"));
-            let stamp = Stamp::now(seq).map_err(Error::Other)?;
-            let deadline = Deadline::after(timeout);
-            let res = &config.instances[&name];
-            info!("keepalived {name} -> {role}");
-            let job = Job { role, res, key: &name, stamp };
-            let ran = engine.transition(&job, sessions.get(&name), &deadline).await;
-            if let Err(e) = ran.and_then(|ran| super::transition::outcome(role, ran, engine.settings.dry_run))
-            {
-                error!("{e}");
-                sessions.remove(&name);
-            }
-            states.insert(name, role);
-            set_context("watch".into());
+        if inbox.pending.is_empty() {
+            continue;
         }
+        let (name, role) = inbox.pending.remove(0);
+        set_context(format!("{name} {role} (watch)"));
+        let stamp = inbox.stamp()?;
+        let deadline = Deadline::after(timeout);
+        let res = &config.instances[&name];
+        info!("keepalived {name} -> {role}");
+        let job = Job { role, res, key: &name, stamp };
+        let work = engine.transition(&job, sessions.get(&name), &deadline);
+        let ran = inbox.while_reading(work, &mut lines, &states).await;
+        if let Err(e) = ran.and_then(|ran| super::transition::outcome(role, ran, engine.settings.dry_run)) {
+            error!("{e}");
+            sessions.remove(&name);
+        }
+        states.insert(name, role);
+        set_context("watch".into());
     }
     info!("signal received; watcher stopped");
     Ok(())
 }
 
+/// At least `d`, up to a quarter more.
+fn spread(d: Duration) -> Duration {
+    d * 3 / 4 + jitter(d / 2)
+}
+
 /// Local recovery for one MASTER instance: describe, and repair only what drifted.
+/// Returns whether EC2 throttled us (the next round then comes later).
 async fn reconcile<K: Cloud>(
     engine: &Engine<K>,
     config: &Config,
     name: &str,
     sessions: &mut Sessions<K::Client>,
     timeout: Duration,
-) {
+) -> bool {
     let deadline = Deadline::after(timeout);
     let res = &config.instances[name];
     set_context(format!("{name} reconcile (watch)"));
@@ -155,22 +239,33 @@ async fn reconcile<K: Cloud>(
             Err(e) => {
                 error!("reconcile failed: {e}");
                 set_context("watch".into());
-                return;
+                return throttled(&e);
             }
         }
     }
+    let mut was_throttled = false;
     match engine.reconcile(&sessions[name], res, name, true, &deadline).await {
         Ok(Checked::Right) | Ok(Checked::NotMaster(_)) => debug!("no drift"),
         Ok(Checked::Unowned(lines)) => warn!("no transition recorded; not repaired: {}", lines.join("; ")),
         Ok(Checked::Repaired(lines)) => info!("repaired {} drifted resource(s)", lines.len()),
-        Ok(Checked::Drifted(lines)) => error!("still drifted after repair: {}", lines.join("; ")),
-        // Nothing changes on a failed describe; identity and clients are asked anew next time.
+        // Identity and clients are asked anew after a failed repair or a failed describe
+        // (nothing is changed on a failed describe).
+        Ok(Checked::Drifted(lines)) => {
+            error!("still drifted after repair: {}", lines.join("; "));
+            sessions.remove(name);
+        }
         Err(e) => {
             error!("reconcile failed: {e}");
+            was_throttled = throttled(&e);
             sessions.remove(name);
         }
     }
     set_context("watch".into());
+    was_throttled
+}
+
+fn throttled(e: &Error) -> bool {
+    matches!(e, Error::Ec2(x) if x.is_throttling()) || matches!(e, Error::Deadline { .. })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The engine's two loops: a write retried while EC2 throttles (until the deadline, unless
 //! a newer transition stops it), and a read back repeated until what was written shows.
 
-use crate::deadline::Deadline;
+use crate::deadline::{jitter, Deadline};
 use crate::error::{Ec2Error, Error};
 use std::future::Future;
 use std::time::Duration;
@@ -66,13 +66,4 @@ where
         }
         wait = (wait * 2).min(Duration::from_secs(2));
     }
-}
-
-/// Between half and all of `d`, so throttled writers do not retry in lockstep.
-pub fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or(0);
-    d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }

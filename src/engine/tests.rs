@@ -284,3 +284,16 @@ async fn backup_without_release_makes_no_call() {
     assert!(matches!(e.transition(&job, None, &deadline()).await.unwrap(), Ran::NothingToDo));
     assert_eq!(faulty.faults.borrow().calls, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn throttled_describes_are_retried_within_the_deadline() {
+    let faulty = Faulty::new(FakeEc2::new(single_vpc()));
+    faulty.faults.borrow_mut().throttle.insert("DescribeRouteTables", 4);
+    faulty.faults.borrow_mut().throttle.insert("DescribeAddresses", 2);
+    let e = engine("throttled-reads", faulty.clone());
+    let report = master(&e, &resources(true)).await;
+    assert!(report.finish(Role::Master, 0).is_ok(), "{report:?}");
+    let w = faulty.inner.world.borrow();
+    assert_eq!(w.route("rtb-a", VIP), Some(eni("eni-2")));
+    assert_eq!(w.address("eipalloc-1").unwrap().network_interface_id.as_deref(), Some("eni-2"));
+}

@@ -101,6 +101,27 @@ def test_reconcile_repairs_drift_and_is_quiet_otherwise(watcher, ec2, figure1, p
     assert "drift:" in watcher.log.read_text()
 
 
+def test_backup_waiting_in_the_fifo_is_read_before_any_repair(watcher, ec2, figure1, proxy):
+    """The peer takes over while a reconcile is in flight and keepalived's BACKUP line waits
+    in the pipe: the watcher must read it and not take the VIP back."""
+    node1, node2 = figure1["node1"]["eni_id"], figure1["node2"]["eni_id"]
+    watcher.write('INSTANCE "VI_1" MASTER 150\n')
+    wait_for(lambda: where(ec2, figure1) == ((node2, node2), node2), what="MASTER applied")
+    time.sleep(1.0)
+    proxy.configure(latency=1.0)  # every EC2 call of the watcher now takes a second
+    time.sleep(0.3)
+    before = writes(proxy)
+    for rtb in (figure1["rtb_a"], figure1["rtb_b"]):
+        ec2.replace_route(RouteTableId=rtb, DestinationCidrBlock=VIP, NetworkInterfaceId=node1)
+    ec2.associate_address(AllocationId=figure1["eip"]["allocation_id"], NetworkInterfaceId=node1,
+                          AllowReassociation=True)
+    watcher.write('INSTANCE "VI_1" BACKUP 100\n')
+    time.sleep(5.0)
+    assert where(ec2, figure1) == ((node1, node1), node1), "the peer keeps what it took"
+    assert writes(proxy) == before, "no write after the peer took over"
+    wait_for(lambda: "keepalived VI_1 -> BACKUP" in watcher.log.read_text(), what="BACKUP applied")
+
+
 def test_sigterm_ends_the_watcher_cleanly(watcher):
     watcher.proc.send_signal(signal.SIGTERM)
     assert watcher.proc.wait(timeout=10) == 0

@@ -7,7 +7,7 @@ mod plan;
 pub use plan::{plan_eips, resolve_eips};
 
 use super::{Ctx, Goal, Step};
-use crate::aws::Ec2;
+use crate::aws::{read, Ec2};
 use crate::error::{Ec2Error, Error};
 use crate::model::EipRef;
 
@@ -37,14 +37,14 @@ pub fn bad_eip(e: &Ec2Error) -> Error {
 impl ElasticIps {
     pub async fn plan<C: Ec2>(&self, cx: &Ctx<'_, C>, goal: Goal) -> Result<Vec<Step>, Error> {
         let me = cx.me;
-        let found = cx.deadline.run("DescribeAddresses", cx.ec2.addresses(&self.refs)).await?;
+        let found = read(cx.deadline, "DescribeAddresses", || cx.ec2.addresses(&self.refs)).await?;
         let found = found.map_err(|e| if e.is_not_found() { bad_eip(&e) } else { e.into() })?;
         let wanted = resolve_eips(&self.refs, &found)
             .map_err(|r| Error::BadInput(format!("Elastic IP {r}: no such address in {}", me.region)))?;
         // What else sits on our ENI matters only if something is to be associated with it.
         let to_move = wanted.iter().any(|a| a.network_interface_id.as_deref() != Some(me.eni_id.as_str()));
         let here = if goal == Goal::Take && to_move {
-            cx.deadline.run("DescribeAddresses", cx.ec2.addresses_on(&me.eni_id)).await??
+            read(cx.deadline, "DescribeAddresses", || cx.ec2.addresses_on(&me.eni_id)).await??
         } else {
             Vec::new()
         };

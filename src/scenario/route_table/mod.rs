@@ -6,7 +6,7 @@ mod plan;
 pub use plan::{inside_vpc, plan_routes};
 
 use super::{Ctx, Step};
-use crate::aws::Ec2;
+use crate::aws::{read, Ec2};
 use crate::error::{Ec2Error, Error};
 use ipnet::IpNet;
 
@@ -39,7 +39,7 @@ impl RouteTables {
         check_outside(&self.destinations, &me.vpc_cidrs, &me.vpc_id)?;
         let step = format!("DescribeRouteTables {}", me.vpc_id);
         let tables =
-            cx.deadline.run(&step, cx.ec2.route_tables_for(&me.vpc_id, &self.destinations)).await??;
+            read(cx.deadline, &step, || cx.ec2.route_tables_for(&me.vpc_id, &self.destinations)).await??;
         Ok(plan_routes(&tables, &self.destinations, &me.vpc_id, &me.eni_id))
     }
 

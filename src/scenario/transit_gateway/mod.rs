@@ -7,7 +7,7 @@ mod plan;
 pub use plan::{plan_tgw, Op, SiteTable, SiteView, TgwPlan, TgwRouteTable, TgwView};
 
 use super::{Ctx, Step};
-use crate::aws::{Ec2, TransitGateways};
+use crate::aws::{read, Ec2, TransitGateways};
 use crate::config::Site;
 use crate::deadline::Deadline;
 use crate::error::{Ec2Error, Error};
@@ -112,23 +112,22 @@ async fn discover_site<C: Ec2 + TransitGateways>(
     deadline: &Deadline,
 ) -> Result<(SiteView, TgwView), Error> {
     let step = |op: &str| format!("{op} ({} {})", site.vpc_id, site.region);
-    let (tgw_id, attachment) = deadline
-        .run(
-            &step("DescribeTransitGatewayAttachments"),
-            ec2.vpc_attachment(&site.vpc_id, site.transit_gateway_id.as_deref()),
-        )
-        .await??
-        .ok_or_else(|| {
+    let attachment = || ec2.vpc_attachment(&site.vpc_id, site.transit_gateway_id.as_deref());
+    let (tgw_id, attachment) =
+        read(deadline, &step("DescribeTransitGatewayAttachments"), attachment).await??.ok_or_else(|| {
             Error::BadInput(format!(
                 "{} ({}) has no available Transit Gateway attachment",
                 site.vpc_id, site.region
             ))
         })?;
     let (listed, raw) = match &site.route_tables {
-        Some(ids) => (true, deadline.run(&step("DescribeRouteTables"), ec2.route_tables_by_id(ids)).await??),
+        Some(ids) => {
+            (true, read(deadline, &step("DescribeRouteTables"), || ec2.route_tables_by_id(ids)).await??)
+        }
         None => (
             false,
-            deadline.run(&step("DescribeRouteTables"), ec2.route_tables_for(&site.vpc_id, dests)).await??,
+            read(deadline, &step("DescribeRouteTables"), || ec2.route_tables_for(&site.vpc_id, dests))
+                .await??,
         ),
     };
     let tables = raw
@@ -148,16 +147,17 @@ async fn discover_site<C: Ec2 + TransitGateways>(
         Some(ids) => (true, ids.clone()),
         None => (
             false,
-            deadline.run(&step("DescribeTransitGatewayRouteTables"), ec2.tgw_route_tables(&tgw_id)).await??,
+            read(deadline, &step("DescribeTransitGatewayRouteTables"), || ec2.tgw_route_tables(&tgw_id))
+                .await??,
         ),
     };
     let peerings =
-        deadline.run(&step("DescribeTransitGatewayAttachments"), ec2.tgw_peerings(&tgw_id)).await??;
+        read(deadline, &step("DescribeTransitGatewayAttachments"), || ec2.tgw_peerings(&tgw_id)).await??;
     let mut tgw_tables = Vec::new();
     for id in tgw_table_ids {
-        let routes = try_join_all(dests.iter().map(|d| ec2.tgw_routes(&id, *d)));
-        let routes =
-            deadline.run(&step("SearchTransitGatewayRoutes"), routes).await??.into_iter().flatten().collect();
+        let routes = || try_join_all(dests.iter().map(|d| ec2.tgw_routes(&id, *d)));
+        let routes = read(deadline, &step("SearchTransitGatewayRoutes"), routes).await??;
+        let routes = routes.into_iter().flatten().collect();
         tgw_tables.push(TgwRouteTable { id, routes, listed: tgw_listed });
     }
     let view = SiteView {
