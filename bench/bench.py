@@ -14,6 +14,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
 import cases  # noqa: E402
+import watchers  # noqa: E402
 from harness.fault_proxy import start_proxy  # noqa: E402
 from harness.imds_fake import start_imds  # noqa: E402
 from harness.moto import start_moto  # noqa: E402
@@ -51,6 +52,10 @@ def parse_args(argv):
                     help="ec2-vip --timeout for the 500-table case [300]")
     ap.add_argument("--help-runs", type=int, default=20, help="`--help` runs [20]")
     ap.add_argument("--log-dir", help="where each run's output is kept [a new temp dir]")
+    ap.add_argument("--no-watchers", action="store_true",
+                    help="skip the split-brain and fleet cases (long-running watchers)")
+    ap.add_argument("--split-seconds", type=float, default=30.0, help="split-brain window [30]")
+    ap.add_argument("--fleet", type=int, default=50, help="watchers in the fleet case [50]")
     args = ap.parse_args(argv)
     args.tables = [int(t) for t in args.tables.split(",") if t]
     args.tools = [t for t in args.tools.split(",") if t]
@@ -164,6 +169,17 @@ class Bench:
                 self.case(n)
             if args.with_500 and "ec2-vip" in args.tools:
                 self.case(500)
+            if not args.no_watchers:
+                seed, _ = cases.seed_tables(self.moto, 2)
+                self.proxy.reset()
+                self.note(f"split brain: two watchers both MASTER for {args.split_seconds:g} s")
+                self.extra["split"] = watchers.split_brain(args.binary, self.moto.url, self.proxy.url,
+                                                           seed, args.split_seconds)
+                seed, _ = cases.seed_tables(self.moto, 2)
+                self.proxy.reset()
+                self.note(f"fleet: {args.fleet} watchers, then one failover")
+                self.extra["fleet"] = watchers.fleet(args.binary, self.moto.url, self.proxy, seed,
+                                                     args.fleet)
         finally:
             self.proxy.stop()
             self.moto.stop()
@@ -260,6 +276,20 @@ def print_report(bench):
         kib, ok, how = bench.extra["rss"]
         print(f"- peak RSS of a 2-table failover: {kib / 1024:.1f} MiB ({how}; run "
               f"{'ok' if ok else 'FAILED'}; target <= 20 MB)")
+    if "split" in bench.extra:
+        sp = bench.extra["split"]
+        (rf, rl), (ef, el) = sp["route"], sp["eip"]
+        print(f"- split brain (two watchers both MASTER, --interval 1, {args.split_seconds:g} s): "
+              f"route table A changed hands {rf} times (last at {rl:.1f} s), the Elastic IP {ef} "
+              f"times (last at {el:.1f} s); ends on {sp['holder'][0]} (target <= 4 flips, none "
+              f"after 18 s)")
+    if "fleet" in bench.extra:
+        fl = bench.extra["fleet"]
+        print(f"- fleet: {fl['watchers']} watchers at --interval 1 sharing the Describe bucket: "
+              f"{fl['describe_rate']:.1f} Describe calls/s and {fl['throttled_settle']} throttled "
+              f"answers over {fl['settle']:g} s; then one 2-table failover among them took "
+              f"{fl['elapsed']:.2f} s, exit {fl['returncode']}, {fl['throttled']} throttled "
+              f"answers in the account meanwhile")
     print(f"- logs: {bench.log_dir}")
 
 

@@ -58,6 +58,10 @@ pub async fn run<K: Cloud>(
             }
             Checked::Drifted(lines) | Checked::Unowned(lines) if lines.is_empty() => {}
             Checked::Drifted(lines) => wrong += report_drift(&label, &lines),
+            Checked::Yielding { lines, other, secs } => {
+                wrong += report_drift(&label, &lines).max(1);
+                println!("{label}yielding: split brain with {other}; not repaired for {secs:.0} s more");
+            }
             Checked::Unowned(lines) => {
                 wrong += report_drift(&label, &lines);
                 let why = format!(

@@ -248,6 +248,7 @@ async fn reconcile<K: Cloud>(
         Ok(Checked::Right) | Ok(Checked::NotMaster(_)) => debug!("no drift"),
         Ok(Checked::Unowned(lines)) => warn!("no transition recorded; not repaired: {}", lines.join("; ")),
         Ok(Checked::Repaired(lines)) => info!("repaired {} drifted resource(s)", lines.len()),
+        Ok(Checked::Yielding { other, secs, .. }) => debug!("yielding to {other} for {secs:.0} s more"),
         // Identity and clients are asked anew after a failed repair or a failed describe
         // (nothing is changed on a failed describe).
         Ok(Checked::Drifted(lines)) => {

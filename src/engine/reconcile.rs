@@ -10,12 +10,12 @@ use crate::aws::Cloud;
 use crate::config::Resources;
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::ordering::Guard;
+use crate::ordering::{boot_seconds, Guard, MAX_HOLD};
 use crate::scenario::{Goal, Scenario};
 use log::warn;
 
 /// The outcome of checking one instance.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Checked {
     /// Everything points here.
     Right,
@@ -28,6 +28,24 @@ pub enum Checked {
     /// They drifted, but no transition is recorded for this node in this boot: it is not
     /// known to own them, so nothing was repaired.
     Unowned(Vec<String>),
+    /// Split brain: another node that also claims MASTER (`other`) took them back after our
+    /// repair and wins the tie-break; this node repairs nothing for `secs` more seconds.
+    Yielding { lines: Vec<String>, other: String, secs: f64 },
+}
+
+/// A repair taken back within this many seconds is a contest, not drift.
+pub const CONTEST_WINDOW: f64 = 120.0;
+
+/// The nodes (ENIs or instances) that hold resources this node's MASTER wants.
+fn holders(plans: &[Planned], eni: &str) -> Vec<String> {
+    let mut out: Vec<String> = steps(plans)
+        .filter(|s| s.write.is_some())
+        .filter_map(|s| s.current.clone())
+        .filter(|c| c != eni && (c.starts_with("eni-") || c.starts_with("i-")))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn drift(plans: &[Planned]) -> Vec<String> {
@@ -66,10 +84,46 @@ impl<K: Cloud> Engine<K> {
             Some(r) => return Ok(Checked::NotMaster(r.state)),
             None => return Ok(Checked::Unowned(found)),
         };
+        let plans = plan_all(&cx, &scenarios, Goal::Take).await?;
+        let found = drift(&plans);
+        if found.is_empty() {
+            return Ok(Checked::Right);
+        }
+        // Split brain: did another node take back what this node repaired?
+        let mut contest = guard.contest(&record);
+        let now = boot_seconds();
+        if let Some(until) = contest.yield_until.filter(|u| *u > now) {
+            return Ok(Checked::Yielding { lines: found, other: contest.other, secs: until - now });
+        }
+        let others = holders(&plans, &session.me.eni_id);
+        let retaken = contest.repaired_at.is_some_and(|t| now - t < CONTEST_WINDOW) && !others.is_empty();
+        if retaken {
+            let other = others.join(",");
+            // Both sides see each other's ENI: the lower id keeps the VIP, the other yields.
+            if others.iter().any(|o| o.as_str() < session.me.eni_id.as_str()) {
+                let hold = contest.hold;
+                contest.yield_until = Some(now + hold);
+                contest.hold = (hold * 2.0).min(MAX_HOLD);
+                contest.repaired_at = None;
+                contest.other = other.clone();
+                if let Err(e) = guard.set_contest(&contest) {
+                    warn!("{e}");
+                }
+                log::error!(
+                    "split brain: {other} took {} resource(s) back after this node repaired them, so it \
+                     also claims MASTER; the lower ENI id keeps the VIP, this node ({}) yields for {hold:.0} s \
+                     and `check` exits 1 meanwhile. Likely cause: VRRP between the nodes is blocked (a \
+                     security group without IP protocol 112, or wrong unicast peers)",
+                    found.len(),
+                    session.me.eni_id
+                );
+                return Ok(Checked::Yielding { lines: found, other, secs: hold });
+            }
+            warn!("split brain: {other} took the resources back after our repair; this node keeps them (lower ENI id)");
+        }
         for d in &found {
             warn!("drift: {d}; repairing");
         }
-        let plans = plan_all(&cx, &scenarios, Goal::Take).await?;
         // A transition recorded while we repair ends the repair.
         let stop = || match guard.latest() {
             Ok(Some(r)) if r == record => None,
@@ -79,6 +133,13 @@ impl<K: Cloud> Engine<K> {
         let report = apply(&cx, &plans, &stop).await;
         for f in report.failures() {
             warn!("repair: {f}");
+        }
+        if report.changed().next().is_some() {
+            contest.repaired_at = Some(boot_seconds());
+            contest.yield_until = None;
+            if let Err(e) = guard.set_contest(&contest) {
+                warn!("{e}");
+            }
         }
         let after = drift(&plan_all(&cx, &scenarios, Goal::Take).await?);
         Ok(if after.is_empty() { Checked::Repaired(found) } else { Checked::Drifted(after) })

@@ -297,3 +297,45 @@ async fn throttled_describes_are_retried_within_the_deadline() {
     assert_eq!(w.route("rtb-a", VIP), Some(eni("eni-2")));
     assert_eq!(w.address("eipalloc-1").unwrap().network_interface_id.as_deref(), Some("eni-2"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_split_brain_settles_on_the_lower_eni_and_stays() {
+    let fake = FakeEc2::new(single_vpc());
+    let node2 = engine("split-2", fake.clone());
+    let mut node1 = engine("split-1", fake.clone());
+    node1.cloud.identity = Identity { instance_id: "i-1".into(), eni_id: "eni-1".into(), ..me() };
+    node1.cloud.identity.private_ips = vec!["10.0.1.5".into()];
+    let res = resources(true);
+    let holder = || {
+        let w = fake.world.borrow();
+        (w.route("rtb-a", VIP), w.address("eipalloc-1").unwrap().network_interface_id.clone())
+    };
+    let mut seen = vec![holder()];
+    let mut flips = 0;
+    let mut note = |seen: &mut Vec<_>| {
+        let now = holder();
+        if Some(&now) != seen.last() {
+            flips += 1;
+        }
+        seen.push(now);
+    };
+    master(&node1, &res).await; // already node1's: nothing to write
+    master(&node2, &res).await; // VRRP blocked: node2 is MASTER too and takes everything
+    note(&mut seen);
+    let (s1, s2) =
+        (node1.connect(&res, &deadline()).await.unwrap(), node2.connect(&res, &deadline()).await.unwrap());
+    let mut last = Vec::new();
+    for _ in 0..8 {
+        let a = node1.reconcile(&s1, &res, "VI_1", true, &deadline()).await.unwrap();
+        note(&mut seen);
+        let b = node2.reconcile(&s2, &res, "VI_1", true, &deadline()).await.unwrap();
+        note(&mut seen);
+        last = vec![a, b];
+    }
+    assert!(flips <= 4, "{flips} flips: {seen:?}");
+    assert_eq!(holder(), (Some(eni("eni-1")), Some("eni-1".to_string())), "the lower ENI keeps the VIP");
+    assert_eq!(last[0], Checked::Right);
+    assert!(matches!(&last[1], Checked::Yielding { other, .. } if other == "eni-1"), "{:?}", last[1]);
+    let tail: Vec<_> = seen.iter().skip(seen.len() - 8).collect();
+    assert!(tail.windows(2).all(|w| w[0] == w[1]), "settled: {seen:?}");
+}

@@ -11,9 +11,12 @@
 //! Files, in the state directory (default /run/ec2-vip, a tmpfs gone at reboot; 0700):
 //! `<key>.lock` is only flock'ed; `<key>.state` holds the newest transition as
 //! `boot_id start_ticks pid seq STATE` (0600). A record from another boot is ignored.
+//! `<key>.contest` is the split-brain memory (see `contest`).
 
+mod contest;
 mod stamp;
 
+pub use contest::{boot_seconds, Contest, FIRST_HOLD, MAX_HOLD};
 use stamp::pid_max;
 pub use stamp::Stamp;
 
@@ -79,7 +82,7 @@ impl Guard {
 
     /// Create the directory (0700) if needed, and refuse one that is not a directory of
     /// ours: records decide whether this node writes, so nobody else may forge them.
-    fn ensure_dir(&self) -> Result<(), Error> {
+    pub(crate) fn ensure_dir(&self) -> Result<(), Error> {
         let bad = |why: String| {
             Error::StateDir(format!("state directory {}: {why} (see --state-dir)", self.dir.display()))
         };
@@ -165,11 +168,14 @@ impl Guard {
             }
         }
         let line = format!("{} {} {} {} {state}\n", self.boot, mine.start_ticks, mine.pid, mine.seq);
-        let tmp = self.dir.join(format!(
-            ".{}.{}",
-            self.state_path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
+        self.replace_file(&self.state_path, &line)
+    }
+
+    /// Write `text` to a temporary file beside `path` and rename it over `path`: readers
+    /// see the old content or the new, whole; a full disk leaves the old one.
+    pub(crate) fn replace_file(&self, path: &Path, text: &str) -> Result<(), Error> {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = self.dir.join(format!(".{name}.{}", std::process::id()));
         let fail = |e: std::io::Error| Error::StateDir(format!("{}: {e}", tmp.display()));
         let _ = std::fs::remove_file(&tmp);
         let mut t = OpenOptions::new()
@@ -179,10 +185,8 @@ impl Guard {
             .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&tmp)
             .map_err(fail)?;
-        let written = t
-            .write_all(line.as_bytes())
-            .and_then(|_| t.sync_all())
-            .and_then(|_| std::fs::rename(&tmp, &self.state_path));
+        let written =
+            t.write_all(text.as_bytes()).and_then(|_| t.sync_all()).and_then(|_| std::fs::rename(&tmp, path));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(fail(e));

@@ -1,0 +1,72 @@
+"""Split brain: VRRP between the nodes is blocked, so both keepalived say MASTER and both
+watchers reconcile every second. The pair must settle on one node and stay there."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from harness.runner import vip_env
+from harness.scenario import VIP
+
+WINDOW = 14.0   # seconds watched (the bench watches 30)
+SETTLED = 8.0   # no flip after this
+
+
+def start_watcher(binary, cfg, imds, moto, home):
+    home.mkdir()
+    fifo, log = home / "notify.fifo", home / "watch.log"
+    os.mkfifo(fifo, 0o600)
+    env = vip_env(imds, moto, str(home), {"EC2_VIP_STATE_DIR": home / "state"})
+    argv = [str(binary), "--config", str(cfg), "--log-file", str(log), "watch", "--fifo", str(fifo),
+            "--interval", "1"]
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    fd = os.open(fifo, os.O_RDWR)
+    end = time.monotonic() + 15
+    while not (log.exists() and "watching" in log.read_text()):
+        assert time.monotonic() < end, "watcher did not start"
+        time.sleep(0.1)
+    return proc, fd, log
+
+
+@pytest.fixture
+def pair(binary, moto, figure1, imds_node1, imds_node2, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\nelastic_ips = ["{figure1["eip"]["allocation_id"]}"]\n')
+    nodes = {n: start_watcher(binary, cfg, imds, moto, tmp_path / n)
+             for n, imds in (("node1", imds_node1), ("node2", imds_node2))}
+    yield nodes
+    for proc, fd, _ in nodes.values():
+        os.close(fd)
+        proc.kill()
+        proc.wait()
+
+
+def holders(ec2, figure1):
+    tables = {t["RouteTableId"]: t for t in ec2.describe_route_tables()["RouteTables"]}
+    [route] = [r for r in tables[figure1["rtb_a"]]["Routes"] if r.get("DestinationCidrBlock") == VIP]
+    [a] = ec2.describe_addresses(AllocationIds=[figure1["eip"]["allocation_id"]])["Addresses"]
+    return route.get("NetworkInterfaceId"), a.get("NetworkInterfaceId") or None
+
+
+def test_both_masters_settle_on_one_node(pair, ec2, figure1):
+    for _, fd, _ in pair.values():
+        os.write(fd, b'INSTANCE "VI_1" MASTER 150\n')
+    start, seen = time.monotonic(), []
+    while time.monotonic() - start < WINDOW:
+        now = holders(ec2, figure1)
+        if not seen or seen[-1][1] != now:
+            seen.append((time.monotonic() - start, now))
+        time.sleep(0.1)
+    route_flips = [(t, h[0]) for i, (t, h) in enumerate(seen) if i and h[0] != seen[i - 1][1][0]]
+    eip_flips = [(t, h[1]) for i, (t, h) in enumerate(seen) if i and h[1] != seen[i - 1][1][1]]
+    assert len(route_flips) <= 4 and len(eip_flips) <= 4, seen
+    assert all(t < SETTLED for t, _ in route_flips + eip_flips), seen
+    winner = min(figure1["node1"]["eni_id"], figure1["node2"]["eni_id"])
+    assert seen[-1][1] == (winner, winner), seen
+    loser = "node1" if winner == figure1["node2"]["eni_id"] else "node2"
+    text = pair[loser][2].read_text()
+    assert "split brain" in text and winner in text and "protocol 112" in text, text
+    assert text.count("yields for") == 1, "one error per back-off period"
