@@ -339,3 +339,18 @@ async fn a_split_brain_settles_on_the_lower_eni_and_stays() {
     let tail: Vec<_> = seen.iter().skip(seen.len() - 8).collect();
     assert!(tail.windows(2).all(|w| w[0] == w[1]), "settled: {seen:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_transit_gateway_write_is_reported_at_once() {
+    let faulty = Faulty::new(FakeEc2::new(three_vpcs()));
+    faulty.faults.borrow_mut().fail_always.insert("ReplaceTransitGatewayRoute", "IncorrectState");
+    let e = engine("tgw-refused", faulty.clone());
+    let res = Resources { sites: sites(), ..resources(false) };
+    let started = tokio::time::Instant::now();
+    let report = master(&e, &res).await;
+    assert!(started.elapsed() < Duration::from_secs(1), "failed writes are not read back until the deadline");
+    let failed: Vec<_> = report.failures().map(|f| f.to_string()).collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("tgw-rtb-1") && failed[0].contains("IncorrectState"), "{failed:?}");
+    assert_eq!(report.changed().count(), 2, "the VPC routes still moved: {report:?}");
+}

@@ -103,3 +103,42 @@ def test_unusable_state_dir_does_not_stop_a_failover(binary, moto, ec2, figure1,
     tables = {t["RouteTableId"]: t for t in ec2.describe_route_tables()["RouteTables"]}
     [route] = [x for x in tables[figure1["rtb_a"]]["Routes"] if x.get("DestinationCidrBlock") == VIP]
     assert route["NetworkInterfaceId"] == figure1["node1"]["eni_id"], "no repair on an untrusted record"
+
+
+def test_a_superseded_master_stops_writing(binary, moto, ec2, figure1, imds_node2, tmp_path):
+    """22 tables behind a bucket of 2 writes and 1/s: the MASTER is still retrying throttled
+    writes when keepalived says BACKUP. It must stop writing at once, not finish the job."""
+    import subprocess
+    import time
+
+    from harness.fault_proxy import start_proxy
+    from harness.runner import vip_env
+
+    node1 = figure1["node1"]["eni_id"]
+    for _ in range(20):
+        rtb = ec2.create_route_table(VpcId=figure1["vpc_id"])["RouteTable"]["RouteTableId"]
+        ec2.create_route(RouteTableId=rtb, DestinationCidrBlock=VIP, NetworkInterfaceId=node1)
+    proxy = start_proxy(moto.url, mutating_bucket=[2, 1.0])
+    try:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\n')
+        env = vip_env(imds_node2, proxy, str(tmp_path), {"EC2_VIP_STATE_DIR": tmp_path / "state"})
+        notify = [str(binary), "--config", str(cfg), "--timeout", "60", "notify", "INSTANCE", "VI_1"]
+        master = subprocess.Popen(notify + ["MASTER"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        def moved():
+            return sum(1 for t in ec2.describe_route_tables()["RouteTables"] for r in t["Routes"]
+                       if r.get("DestinationCidrBlock") == VIP
+                       and r.get("NetworkInterfaceId") == figure1["node2"]["eni_id"])
+
+        time.sleep(2.5)
+        backup = subprocess.run(notify + ["BACKUP"], env=env, capture_output=True, text=True, timeout=30)
+        assert backup.returncode == 0, backup
+        at_backup = moved()
+        out, err = master.communicate(timeout=30)
+        assert master.returncode == 0 and "superseded by a newer BACKUP" in err, err
+        # No write starts after BACKUP is recorded; only the (at most 8) already in flight
+        # finish. Before, the MASTER went on until all 22 tables were taken.
+        assert moved() - at_backup <= 8 and moved() < 22, (at_backup, moved())
+    finally:
+        proxy.stop()
