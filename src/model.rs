@@ -100,6 +100,16 @@ impl NextHop {
     }
 }
 
+/// A VPC's available attachment to a Transit Gateway, with the two owners: the Transit
+/// Gateway's account, and the VPC's (the account this client sees it from).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcAttachment {
+    pub transit_gateway_id: String,
+    pub attachment_id: String,
+    pub transit_gateway_owner: Option<String>,
+    pub vpc_owner: Option<String>,
+}
+
 /// A route of a Transit Gateway route table, as far as we care.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TgwRoute {

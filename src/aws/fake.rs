@@ -6,7 +6,9 @@ use super::{Cloud, Ec2, TransitGateways};
 use crate::config::Site;
 use crate::deadline::Deadline;
 use crate::error::{Ec2Error, Error};
-use crate::model::{Address, EipRef, EniChoice, Identity, NextHop, Route, RouteTable, RouteTarget, TgwRoute};
+use crate::model::{
+    Address, EipRef, EniChoice, Identity, NextHop, Route, RouteTable, RouteTarget, TgwRoute, VpcAttachment,
+};
 use ipnet::IpNet;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -17,7 +19,7 @@ use std::rc::Rc;
 pub struct World {
     pub tables: Vec<RouteTable>,
     pub addresses: Vec<Address>,
-    /// (vpc id, transit gateway id, attachment id)
+    /// (vpc id, transit gateway id, attachment id); every owner is one account
     pub vpc_attachments: Vec<(String, String, String)>,
     /// (transit gateway id, peering attachment id, the peer transit gateway)
     pub peerings: Vec<(String, String, String)>,
@@ -189,13 +191,16 @@ impl TransitGateways for FakeEc2 {
         &self,
         vpc_id: &str,
         tgw_id: Option<&str>,
-    ) -> Result<Option<(String, String)>, Ec2Error> {
+    ) -> Result<Option<VpcAttachment>, Ec2Error> {
         self.count("DescribeTransitGatewayAttachments");
         let w = self.world.borrow();
-        Ok(w.vpc_attachments
-            .iter()
-            .find(|(v, t, _)| v == vpc_id && tgw_id.is_none_or(|x| x == t))
-            .map(|(_, t, a)| (t.clone(), a.clone())))
+        let found = w.vpc_attachments.iter().find(|(v, t, _)| v == vpc_id && tgw_id.is_none_or(|x| x == t));
+        Ok(found.map(|(_, t, a)| VpcAttachment {
+            transit_gateway_id: t.clone(),
+            attachment_id: a.clone(),
+            transit_gateway_owner: Some("111111111111".into()),
+            vpc_owner: Some("111111111111".into()),
+        }))
     }
 
     async fn tgw_peerings(&self, tgw_id: &str) -> Result<Vec<(String, String)>, Ec2Error> {

@@ -4,7 +4,7 @@
 
 use super::{Ec2, TransitGateways};
 use crate::error::Ec2Error;
-use crate::model::{Address, EipRef, NextHop, RouteTable, TgwRoute};
+use crate::model::{Address, EipRef, NextHop, RouteTable, TgwRoute, VpcAttachment};
 use ipnet::IpNet;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -121,7 +121,7 @@ impl<C: TransitGateways> TransitGateways for Faulty<C> {
         &self,
         vpc_id: &str,
         tgw_id: Option<&str>,
-    ) -> Result<Option<(String, String)>, Ec2Error> {
+    ) -> Result<Option<VpcAttachment>, Ec2Error> {
         self.gate("DescribeTransitGatewayAttachments", vpc_id.into()).await?;
         self.inner.vpc_attachment(vpc_id, tgw_id).await
     }

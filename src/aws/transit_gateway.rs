@@ -3,18 +3,18 @@
 
 use super::ec2::{convert_table, ec2_error, filter, SdkEc2};
 use crate::error::Ec2Error;
-use crate::model::{NextHop, RouteTable, TgwRoute};
+use crate::model::{NextHop, RouteTable, TgwRoute, VpcAttachment};
 use aws_sdk_ec2::types::{TransitGatewayAttachmentResourceType as Kind, TransitGatewayRouteType};
 use ipnet::IpNet;
 
 #[allow(async_fn_in_trait)]
 pub trait TransitGateways {
-    /// The available Transit Gateway attachment of a VPC: (transit gateway id, attachment id).
+    /// The available Transit Gateway attachment of a VPC.
     async fn vpc_attachment(
         &self,
         vpc_id: &str,
         tgw_id: Option<&str>,
-    ) -> Result<Option<(String, String)>, Ec2Error>;
+    ) -> Result<Option<VpcAttachment>, Ec2Error>;
     /// Peering attachments of a Transit Gateway: (attachment id, the peer transit gateway).
     async fn tgw_peerings(&self, tgw_id: &str) -> Result<Vec<(String, String)>, Ec2Error>;
     async fn tgw_route_tables(&self, tgw_id: &str) -> Result<Vec<String>, Ec2Error>;
@@ -42,7 +42,7 @@ impl TransitGateways for SdkEc2 {
         &self,
         vpc_id: &str,
         tgw_id: Option<&str>,
-    ) -> Result<Option<(String, String)>, Ec2Error> {
+    ) -> Result<Option<VpcAttachment>, Ec2Error> {
         let mut req = self
             .client
             .describe_transit_gateway_attachments()
@@ -54,7 +54,12 @@ impl TransitGateways for SdkEc2 {
         }
         let res = req.send().await.map_err(|e| ec2_error("DescribeTransitGatewayAttachments", vpc_id, e))?;
         Ok(res.transit_gateway_attachments().iter().find_map(|a| {
-            Some((a.transit_gateway_id()?.to_string(), a.transit_gateway_attachment_id()?.to_string()))
+            Some(VpcAttachment {
+                transit_gateway_id: a.transit_gateway_id()?.to_string(),
+                attachment_id: a.transit_gateway_attachment_id()?.to_string(),
+                transit_gateway_owner: a.transit_gateway_owner_id().map(String::from),
+                vpc_owner: a.resource_owner_id().map(String::from),
+            })
         }))
     }
 

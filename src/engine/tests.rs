@@ -354,3 +354,22 @@ async fn a_failed_transit_gateway_write_is_reported_at_once() {
     assert!(failed[0].contains("tgw-rtb-1") && failed[0].contains("IncorrectState"), "{failed:?}");
     assert_eq!(report.changed().count(), 2, "the VPC routes still moved: {report:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn transit_gateway_failover_in_few_round_trips_and_calls() {
+    // 30 ms per call, as the bench adds: the paused clock counts sequential round trips.
+    let faulty = Faulty::new(FakeEc2::new(three_vpcs()));
+    faulty.faults.borrow_mut().delay = Duration::from_millis(30);
+    let e = engine("tgw-rtt", faulty.clone());
+    let res = Resources { sites: sites(), ..resources(false) };
+    let session = e.connect(&res, &deadline()).await.unwrap();
+    let job = Job { role: Role::Master, res: &res, key: "VI_1", stamp: stamp(100) };
+    let started = tokio::time::Instant::now();
+    let ran = e.transition(&job, Some(&session), &deadline()).await.unwrap();
+    let round_trips = started.elapsed().as_millis() / 30;
+    assert!(matches!(ran, Ran::Applied { ref report, .. } if report.failures().count() == 0), "{ran:?}");
+    let calls = faulty.faults.borrow().calls;
+    // attachments + VPC tables | TGW tables + peerings | TGW routes | writes | read back
+    assert_eq!(round_trips, 5, "{round_trips} sequential round trips");
+    assert!(calls <= 15, "{calls} calls: {:?}", faulty.inner.world.borrow().calls);
+}

@@ -2,14 +2,15 @@
 //! and accounts) joined by Transit Gateways. Discover every site (VPC, its Transit
 //! Gateway, TGW route tables, peerings), plan (`plan.rs`, pure), write, confirm.
 
+mod discover;
 mod plan;
 
+pub use discover::{discover, viewers};
 pub use plan::{plan_tgw, Op, SiteTable, SiteView, TgwPlan, TgwRouteTable, TgwView};
 
 use super::{Ctx, Step};
-use crate::aws::{read, Ec2, TransitGateways};
+use crate::aws::{Ec2, TransitGateways};
 use crate::config::Site;
-use crate::deadline::Deadline;
 use crate::error::{Ec2Error, Error};
 use crate::model::NextHop;
 use futures_util::future::try_join_all;
@@ -43,15 +44,7 @@ impl TransitGatewayRoutes {
     /// Discover every site concurrently and plan for this node as MASTER.
     pub async fn plan<C: Ec2 + TransitGateways>(&self, cx: &Ctx<'_, C>) -> Result<Vec<Step>, Error> {
         crate::scenario::route_table::check_outside(&self.destinations, &cx.me.vpc_cidrs, &cx.me.vpc_id)?;
-        let found = try_join_all(
-            self.sites
-                .iter()
-                .zip(cx.sites)
-                .enumerate()
-                .map(|(i, (s, c))| discover_site(i, s, c, &self.destinations, cx.deadline)),
-        )
-        .await?;
-        let (views, tgws): (Vec<_>, Vec<_>) = found.into_iter().unzip();
+        let (views, tgws) = discover(&self.sites, cx.sites, &self.destinations, cx.deadline).await?;
         let plan = plan_tgw(&views, &tgws, &self.destinations, &cx.me.vpc_id, &cx.me.eni_id)
             .map_err(Error::BadInput)?;
         Ok(plan.steps())
@@ -102,71 +95,4 @@ pub async fn write<C: Ec2 + TransitGateways>(cx: &Ctx<'_, C>, w: &Write) -> Resu
             cx.sites[*site].set_tgw_route(table_id, *destination, attachment, *create).await
         }
     }
-}
-
-async fn discover_site<C: Ec2 + TransitGateways>(
-    i: usize,
-    site: &Site,
-    ec2: &C,
-    dests: &[IpNet],
-    deadline: &Deadline,
-) -> Result<(SiteView, TgwView), Error> {
-    let step = |op: &str| format!("{op} ({} {})", site.vpc_id, site.region);
-    let attachment = || ec2.vpc_attachment(&site.vpc_id, site.transit_gateway_id.as_deref());
-    let (tgw_id, attachment) =
-        read(deadline, &step("DescribeTransitGatewayAttachments"), attachment).await??.ok_or_else(|| {
-            Error::BadInput(format!(
-                "{} ({}) has no available Transit Gateway attachment",
-                site.vpc_id, site.region
-            ))
-        })?;
-    let (listed, raw) = match &site.route_tables {
-        Some(ids) => {
-            (true, read(deadline, &step("DescribeRouteTables"), || ec2.route_tables_by_id(ids)).await??)
-        }
-        None => (
-            false,
-            read(deadline, &step("DescribeRouteTables"), || ec2.route_tables_for(&site.vpc_id, dests))
-                .await??,
-        ),
-    };
-    let tables = raw
-        .into_iter()
-        .map(|t| SiteTable {
-            id: t.id,
-            routes: t
-                .routes
-                .into_iter()
-                .filter(|r| dests.contains(&r.destination))
-                .map(|r| (r.destination, r.target))
-                .collect(),
-            listed,
-        })
-        .collect();
-    let (tgw_listed, tgw_table_ids) = match &site.tgw_route_tables {
-        Some(ids) => (true, ids.clone()),
-        None => (
-            false,
-            read(deadline, &step("DescribeTransitGatewayRouteTables"), || ec2.tgw_route_tables(&tgw_id))
-                .await??,
-        ),
-    };
-    let peerings =
-        read(deadline, &step("DescribeTransitGatewayAttachments"), || ec2.tgw_peerings(&tgw_id)).await??;
-    let mut tgw_tables = Vec::new();
-    for id in tgw_table_ids {
-        let routes = || try_join_all(dests.iter().map(|d| ec2.tgw_routes(&id, *d)));
-        let routes = read(deadline, &step("SearchTransitGatewayRoutes"), routes).await??;
-        let routes = routes.into_iter().flatten().collect();
-        tgw_tables.push(TgwRouteTable { id, routes, listed: tgw_listed });
-    }
-    let view = SiteView {
-        site: i,
-        region: site.region.clone(),
-        vpc_id: site.vpc_id.clone(),
-        tgw_id: tgw_id.clone(),
-        vpc_attachment_id: attachment,
-        tables,
-    };
-    Ok((view, TgwView { site: i, region: site.region.clone(), tgw_id, tables: tgw_tables, peerings }))
 }
