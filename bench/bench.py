@@ -14,6 +14,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
 import cases  # noqa: E402
+import scenarios  # noqa: E402
 import watchers  # noqa: E402
 from harness.fault_proxy import start_proxy  # noqa: E402
 from harness.imds_fake import start_imds  # noqa: E402
@@ -52,6 +53,8 @@ def parse_args(argv):
                     help="ec2-vip --timeout for the 500-table case [300]")
     ap.add_argument("--help-runs", type=int, default=20, help="`--help` runs [20]")
     ap.add_argument("--log-dir", help="where each run's output is kept [a new temp dir]")
+    ap.add_argument("--no-scenarios", action="store_true",
+                    help="skip the per-scenario rows (Elastic IP, Transit Gateway, warm watch)")
     ap.add_argument("--no-watchers", action="store_true",
                     help="skip the split-brain and fleet cases (long-running watchers)")
     ap.add_argument("--split-seconds", type=float, default=30.0, help="split-brain window [30]")
@@ -142,6 +145,25 @@ class Bench:
         finally:
             imds.stop()
 
+    def scenario_rows(self):
+        args, rows = self.args, []
+        seed, tables = cases.seed_tables(self.moto, 2)
+        self.note("scenario rows: Elastic IP, warm watch")
+        rows.append(scenarios.elastic_ip(args.binary, self.moto.url, self.proxy, seed, args.reps))
+        rows.append(scenarios.warm_watch(args.binary, self.moto.url, self.proxy, seed, tables, args.reps))
+        ext = start_moto(args.venv, log_path=str(self.log_dir / "moto_ext.log"), region=cases.REGION,
+                         extended=True)
+        proxy = start_proxy(ext.url, latency=args.latency, mutating_bucket=[MUTATING_BURST, MUTATING_RATE])
+        try:
+            for two in (False, True):
+                ext.reset(seed=1)
+                self.note(f"scenario rows: Transit Gateway, {'two regions' if two else 'one region'}")
+                rows.append(scenarios.transit_gateway(args.binary, ext.url, proxy, args.reps, two))
+        finally:
+            proxy.stop()
+            ext.stop()
+        self.extra["scenarios"] = rows
+
     def peak_rss(self, seed, tables, imds):
         wrapper = cases.time_v_wrapper()
         if wrapper:
@@ -169,6 +191,8 @@ class Bench:
                 self.case(n)
             if args.with_500 and "ec2-vip" in args.tools:
                 self.case(500)
+            if not args.no_scenarios:
+                self.scenario_rows()
             if not args.no_watchers:
                 seed, _ = cases.seed_tables(self.moto, 2)
                 self.proxy.reset()
@@ -276,6 +300,24 @@ def print_report(bench):
         kib, ok, how = bench.extra["rss"]
         print(f"- peak RSS of a 2-table failover: {kib / 1024:.1f} MiB ({how}; run "
               f"{'ok' if ok else 'FAILED'}; target <= 20 MB)")
+    if "scenarios" in bench.extra:
+        print()
+        print("| scenario | runs | median s | API calls | round trips (floor) | floor s | ratio | result |")
+        print("|---|---:|---:|---:|---:|---:|---:|---|")
+        rows = list(bench.extra["scenarios"])
+        for n, tool, outs in bench.rows:
+            if n == 2 and tool == "ec2-vip":
+                rows.insert(0, scenarios.Row("route tables", [o.elapsed for o in outs],
+                                             med([o.stats["total"] for o in outs]), busy(outs),
+                                             all(o.ok for o in outs)))
+        for r in rows:
+            m, floor = med(r.times), r.floor(args.latency)
+            print(f"| {r.name} | {len(r.times)} | {m:.3f} | {r.calls:g} | {scenarios.FLOORS[r.name]} "
+                  f"| {floor:.3f} | {m / floor:.2f} | {'ok' if r.ok else 'FAILED'} |")
+        print()
+        print("floor s = round trips of the scenario's dependency chain x the added latency + moto "
+              "busy; one-shot rows are whole processes (IMDS, client set-up included), the watch row "
+              "from the MASTER line to the tables read at node2")
     if "split" in bench.extra:
         sp = bench.extra["split"]
         (rf, rl), (ef, el) = sp["route"], sp["eip"]
@@ -298,7 +340,8 @@ def main(argv=None):
     bench = Bench(args)
     bench.run()
     print_report(bench)
-    failed = any(not o.ok for _, _, outs in bench.rows for o in outs)
+    failed = any(not o.ok for _, _, outs in bench.rows for o in outs) or \
+        any(not r.ok for r in bench.extra.get("scenarios", []))
     return 1 if failed else 0
 
 

@@ -151,6 +151,7 @@ pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &WatchArgs) 
     let mut next = Instant::now() + spread(interval);
     let mut sessions: Sessions<K::Client> = HashMap::new();
     let mut inbox = Inbox { config: &config, state_dir, pending: Vec::new(), seq: 0 };
+    warm(engine, &config, &mut sessions, timeout).await;
     info!(
         "watching {} for {} instance(s); reconcile every {}s while MASTER",
         path.display(),
@@ -209,9 +210,34 @@ pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &WatchArgs) 
         }
         states.insert(name, role);
         set_context("watch".into());
+        if inbox.pending.is_empty() {
+            warm(engine, &config, &mut sessions, timeout).await;
+        }
     }
     info!("signal received; watcher stopped");
     Ok(())
+}
+
+/// Learn identity and build clients for every instance that has none, while nothing is
+/// waiting: the next failover then makes no IMDS round and builds no client. A failure
+/// only means that failover connects itself.
+async fn warm<K: Cloud>(
+    engine: &Engine<K>,
+    config: &Config,
+    sessions: &mut Sessions<K::Client>,
+    timeout: Duration,
+) {
+    for (name, res) in &config.instances {
+        if sessions.contains_key(name) {
+            continue;
+        }
+        match engine.connect(res, &Deadline::after(timeout)).await {
+            Ok(s) => {
+                sessions.insert(name.clone(), s);
+            }
+            Err(e) => debug!("{name}: not connected ahead of time: {e}"),
+        }
+    }
 }
 
 /// At least `d`, up to a quarter more.

@@ -37,17 +37,20 @@ pub fn bad_eip(e: &Ec2Error) -> Error {
 impl ElasticIps {
     pub async fn plan<C: Ec2>(&self, cx: &Ctx<'_, C>, goal: Goal) -> Result<Vec<Step>, Error> {
         let me = cx.me;
-        let found = read(cx.deadline, "DescribeAddresses", || cx.ec2.addresses(&self.refs)).await?;
-        let found = found.map_err(|e| if e.is_not_found() { bad_eip(&e) } else { e.into() })?;
-        let wanted = resolve_eips(&self.refs, &found)
-            .map_err(|r| Error::BadInput(format!("Elastic IP {r}: no such address in {}", me.region)))?;
-        // What else sits on our ENI matters only if something is to be associated with it.
-        let to_move = wanted.iter().any(|a| a.network_interface_id.as_deref() != Some(me.eni_id.as_str()));
-        let here = if goal == Goal::Take && to_move {
-            read(cx.deadline, "DescribeAddresses", || cx.ec2.addresses_on(&me.eni_id)).await??
-        } else {
-            Vec::new()
+        // Taking, what else sits on our ENI is asked at the same time (one round trip).
+        let wanted = async {
+            let found = read(cx.deadline, "DescribeAddresses", || cx.ec2.addresses(&self.refs)).await?;
+            let found = found.map_err(|e| if e.is_not_found() { bad_eip(&e) } else { e.into() })?;
+            resolve_eips(&self.refs, &found)
+                .map_err(|r| Error::BadInput(format!("Elastic IP {r}: no such address in {}", me.region)))
         };
+        let here = async {
+            if goal != Goal::Take {
+                return Ok(Vec::new());
+            }
+            Ok::<_, Error>(read(cx.deadline, "DescribeAddresses", || cx.ec2.addresses_on(&me.eni_id)).await??)
+        };
+        let (wanted, here) = tokio::try_join!(wanted, here)?;
         Ok(plan_eips(&wanted, &here, goal, &me.eni_id, &me.private_ips))
     }
 

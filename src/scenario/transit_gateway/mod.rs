@@ -59,30 +59,50 @@ impl TransitGatewayRoutes {
     ) -> Result<Vec<Option<String>>, Ec2Error> {
         let writes: Vec<&Write> =
             written.iter().filter_map(|s| s.write.as_ref()?.transit_gateway()).collect();
-        let checks = writes.iter().map(|w| async move {
-            match w {
-                Write::VpcRoute { site, table_id, destination, target, .. } => {
-                    let tables = cx.sites[*site].route_tables_by_id(std::slice::from_ref(table_id)).await?;
-                    let now = tables.iter().flat_map(|t| &t.routes).find(|r| r.destination == *destination);
-                    Ok(match now {
+        // One DescribeRouteTables per site for every VPC table written there.
+        let mut by_site: Vec<(usize, Vec<String>)> = Vec::new();
+        for w in &writes {
+            if let Write::VpcRoute { site, table_id, .. } = w {
+                match by_site.iter_mut().find(|(s, _)| s == site) {
+                    Some((_, ids)) => ids.push(table_id.clone()),
+                    None => by_site.push((*site, vec![table_id.clone()])),
+                }
+            }
+        }
+        let vpc = try_join_all(by_site.iter().map(|(site, ids)| cx.sites[*site].route_tables_by_id(ids)));
+        let tgw = try_join_all(writes.iter().filter_map(|w| match w {
+            Write::TgwRoute { site, table_id, destination, .. } => {
+                Some(cx.sites[*site].tgw_routes(table_id, *destination))
+            }
+            Write::VpcRoute { .. } => None,
+        }));
+        // Both kinds in the same round trip.
+        let (tables, searched) = tokio::try_join!(vpc, tgw)?;
+        let tables: Vec<_> = tables.into_iter().flatten().collect();
+        let mut searched = searched.into_iter();
+        Ok(writes
+            .iter()
+            .map(|w| match w {
+                Write::VpcRoute { table_id, destination, target, .. } => {
+                    let t = tables.iter().find(|t| &t.id == table_id);
+                    match t.and_then(|t| t.routes.iter().find(|r| r.destination == *destination)) {
                         Some(r) if target.matches(&r.target) => None,
                         Some(r) => Some(format!("targets {}", r.target)),
                         None => Some("route missing".into()),
-                    })
+                    }
                 }
-                Write::TgwRoute { site, table_id, destination, attachment, .. } => {
-                    let routes = cx.sites[*site].tgw_routes(table_id, *destination).await?;
-                    Ok(match routes.iter().find(|r| r.destination == *destination) {
+                Write::TgwRoute { destination, attachment, .. } => {
+                    let routes = searched.next().unwrap_or_default();
+                    match routes.iter().find(|r| r.destination == *destination) {
                         Some(r) if r.attachment_id.as_deref() == Some(attachment.as_str()) => None,
                         Some(r) => {
                             Some(format!("targets {}", r.attachment_id.as_deref().unwrap_or("blackhole")))
                         }
                         None => Some("route missing".into()),
-                    })
+                    }
                 }
-            }
-        });
-        try_join_all(checks).await
+            })
+            .collect())
     }
 }
 

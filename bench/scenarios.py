@@ -1,0 +1,150 @@
+"""One row per scenario: a failover from node1 to node2, its API calls, and its round-trip
+floor, computed from the scenario's dependency chain:
+
+  route tables     describe -> ReplaceRoute (all at once) -> read back                 3
+  Elastic IP       describe (the address and what is on the ENI at once) -> associate
+                   -> read back                                                          3
+  Transit Gateway  attachments + VPC tables -> TGW tables + peerings -> TGW routes
+                   -> every write at once -> read back of what was written               5
+  warm watch       (route tables through `ec2-vip watch`, identity and clients kept
+                   from before the MASTER line)                                          3
+
+floor seconds = round trips x the added latency + "moto busy" (time some request was inside
+moto, which serves one at a time). Route tables and the Elastic IP run on the bench's moto;
+the Transit Gateway layouts on the extended moto (tests/harness/moto_ext.py) behind a
+proxy of their own.
+"""
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from harness.imds_fake import start_imds
+from harness.moto import ec2_client
+from harness.runner import run_vip, vip_env
+from harness.scenario import VIP, node_json
+from harness.tgw_one_region import seed_one_region
+from harness.tgw_scenario import Clients, changes, seed_two_regions, set_active, tgw_snapshot, vip_changes
+from harness.tgw_scenario import node_json as tgw_node_json
+
+REGION = "us-east-1"
+FLOORS = {"route tables": 3, "Elastic IP": 3, "Transit Gateway, one region": 5,
+          "Transit Gateway, two regions": 5, "route tables, warm watch": 3}
+
+
+class Row:
+    def __init__(self, name, times, calls, busy, ok):
+        self.name, self.times, self.calls, self.busy, self.ok = name, times, calls, busy, ok
+
+    def floor(self, latency):
+        return FLOORS[self.name] * latency + self.busy
+
+
+def _finish(proxy, start):
+    st = proxy.stats()
+    return st["total"], st.get("upstream_busy", 0.0), time.monotonic() - start
+
+
+def elastic_ip(binary, moto_url, proxy, seed, reps):
+    ec2 = ec2_client(moto_url, REGION)
+    alloc = seed["eip"]["allocation_id"]
+    imds = start_imds(node_json(seed, "node2", REGION), log_requests=False)
+    times, calls, busy, ok = [], [], [], True
+    try:
+        for _ in range(reps):
+            ec2.associate_address(AllocationId=alloc, NetworkInterfaceId=seed["node1"]["eni_id"],
+                                  AllowReassociation=True)
+            proxy.reset()
+            r = run_vip(binary, ["master", "--eip", alloc], imds, proxy.url)
+            n, b, _ = _finish(proxy, 0)
+            [a] = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"]
+            ok &= r.returncode == 0 and a.get("NetworkInterfaceId") == seed["node2"]["eni_id"]
+            times.append(r.elapsed)
+            calls.append(n)
+            busy.append(b)
+    finally:
+        imds.stop()
+    return Row("Elastic IP", times, statistics.median(calls), statistics.median(busy), ok)
+
+
+def transit_gateway(binary, moto_url, proxy, reps, two_regions):
+    clients = Clients(moto_url)
+    seed = seed_two_regions(clients) if two_regions else seed_one_region(clients)
+    work = Path(tempfile.mkdtemp(prefix="ec2vip-bench-tgw-"))
+    cfg = work / "tgw.toml"
+    lines = ["[instance.VI_1]", f'routes = ["{seed["vip"]}"]']
+    for s in seed["sites"]:
+        lines += ["[[instance.VI_1.sites]]", f'region = "{s["region"]}"', f'vpc_id = "{s["vpc_id"]}"']
+    cfg.write_text("\n".join(lines) + "\n")
+    imds = start_imds(tgw_node_json(seed, "node2"), log_requests=False)
+    want = vip_changes(seed, "node1", "node2")
+    times, calls, busy, ok = [], [], [], True
+    try:
+        for rep in range(reps):
+            set_active(clients, seed, "node1")
+            before = tgw_snapshot(clients, seed)
+            proxy.reset()
+            r = run_vip(binary, ["--config", cfg, "--state-dir", work / f"state{rep}", "notify", "INSTANCE",
+                                 "VI_1", "MASTER"], imds, proxy.url)
+            n, b, _ = _finish(proxy, 0)
+            ok &= r.returncode == 0 and changes(before, tgw_snapshot(clients, seed)) == want
+            times.append(r.elapsed)
+            calls.append(n)
+            busy.append(b)
+    finally:
+        imds.stop()
+    name = "Transit Gateway, two regions" if two_regions else "Transit Gateway, one region"
+    return Row(name, times, statistics.median(calls), statistics.median(busy), ok)
+
+
+def warm_watch(binary, moto_url, proxy, seed, tables, reps):
+    """MASTER through a running watcher: from writing the line to both tables read at node2."""
+    ec2 = ec2_client(moto_url, REGION)
+    node1, node2 = seed["node1"]["eni_id"], seed["node2"]["eni_id"]
+    work = Path(tempfile.mkdtemp(prefix="ec2vip-bench-watch-"))
+    cfg, fifo, log = work / "c.toml", work / "notify.fifo", work / "watch.log"
+    cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\n')
+    os.mkfifo(fifo, 0o600)
+    imds = start_imds(node_json(seed, "node2", REGION), log_requests=False)
+    env = vip_env(imds, proxy, str(work), {"EC2_VIP_STATE_DIR": work / "state"})
+    import subprocess
+    proc = subprocess.Popen([str(binary), "--config", str(cfg), "--log-file", str(log), "watch", "--fifo",
+                             str(fifo), "--interval", "0"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fd = os.open(fifo, os.O_RDWR)
+
+    def at(eni):
+        found = {t["RouteTableId"]: t for t in ec2.describe_route_tables()["RouteTables"]}
+        return all(any(r.get("DestinationCidrBlock") == VIP and r.get("NetworkInterfaceId") == eni
+                       for r in found[t]["Routes"]) for t in tables)
+
+    times, calls, busy, ok = [], [], [], True
+    try:
+        end = time.monotonic() + 30
+        while not (log.exists() and "watching" in log.read_text()) and time.monotonic() < end:
+            time.sleep(0.05)
+        for _ in range(reps):
+            os.write(fd, b'INSTANCE "VI_1" BACKUP 100\n')
+            time.sleep(0.5)
+            for t in tables:
+                ec2.replace_route(RouteTableId=t, DestinationCidrBlock=VIP, NetworkInterfaceId=node1)
+            proxy.reset()
+            start = time.monotonic()
+            os.write(fd, b'INSTANCE "VI_1" MASTER 150\n')
+            while not at(node2) and time.monotonic() - start < 30:
+                time.sleep(0.005)
+            elapsed = time.monotonic() - start
+            time.sleep(0.3)  # the read back finishes
+            n, b, _ = _finish(proxy, 0)
+            ok &= at(node2)
+            times.append(elapsed)
+            calls.append(n)
+            busy.append(b)
+    finally:
+        os.close(fd)
+        proc.kill()
+        proc.wait()
+        imds.stop()
+    return Row("route tables, warm watch", times, statistics.median(calls), statistics.median(busy), ok)
