@@ -196,12 +196,13 @@ def round_trip_floor(proxy, tables, eni_id, reps=5):
     return statistics.median(times)
 
 
-def help_start_times(binary, n):
-    """Wall seconds of `binary --help` (spawn to exit), n times."""
+def help_start_times(binary, n, help_flag=True):
+    """Wall seconds of `binary --help` (spawn to exit), n times; help_flag=False runs it bare
+    (the spawn baseline, with /bin/true)."""
     times = []
     for _ in range(n):
         start = time.monotonic()
-        subprocess.run([str(binary), "--help"], stdout=subprocess.DEVNULL,
+        subprocess.run([str(binary)] + (["--help"] if help_flag else []), stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=True)
         times.append(time.monotonic() - start)
     return times
