@@ -4,6 +4,7 @@
 //! [instance.VI_1]
 //! routes = ["10.1.0.10/32"]
 //! elastic_ips = ["eipalloc-0123456789abcdef0"]
+//! private_ips = ["10.0.2.100"]   # secondary private IPs within the ENI's subnet
 //! interface = "eth1"   # optional; or eni = "eni-..."
 //! release = false      # optional: disassociate the EIPs on BACKUP/FAULT/STOP
 //! ```
@@ -29,6 +30,8 @@ struct RawInstance {
     routes: Vec<String>,
     #[serde(default)]
     elastic_ips: Vec<String>,
+    #[serde(default)]
+    private_ips: Vec<String>,
     interface: Option<String>,
     eni: Option<String>,
     #[serde(default)]
@@ -86,6 +89,8 @@ impl Site {
 pub struct Resources {
     pub routes: Vec<IpNet>,
     pub eips: Vec<EipRef>,
+    /// Secondary private IPv4 addresses that follow MASTER within one subnet.
+    pub private_ips: Vec<std::net::Ipv4Addr>,
     pub eni: EniChoice,
     pub release: bool,
     /// Transit Gateway scenario: every VPC of the cluster; empty for a single VPC.
@@ -94,7 +99,7 @@ pub struct Resources {
 
 impl Resources {
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty() && self.eips.is_empty()
+        self.routes.is_empty() && self.eips.is_empty() && self.private_ips.is_empty()
     }
 }
 
@@ -130,6 +135,12 @@ impl Config {
                 .map(|s| EipRef::parse(s))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(format!("{section} elastic_ips: {e}")))?;
+            let private_ips = r
+                .private_ips
+                .iter()
+                .map(|s| parse_private_ip(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(format!("{section} private_ips: {e}")))?;
             let eni = eni_choice(r.interface, r.eni).map_err(|e| bad(format!("{section} {e}")))?;
             for site in &r.sites {
                 site.check().map_err(|e| bad(format!("{section} {e}")))?;
@@ -137,9 +148,9 @@ impl Config {
             if !r.sites.is_empty() && routes.is_empty() {
                 return Err(bad(format!("{section} has sites but no routes")));
             }
-            let res = Resources { routes, eips, eni, release: r.release, sites: r.sites };
+            let res = Resources { routes, eips, private_ips, eni, release: r.release, sites: r.sites };
             if res.is_empty() {
-                return Err(bad(format!("{section} has neither routes nor elastic_ips")));
+                return Err(bad(format!("{section} has neither routes nor elastic_ips nor private_ips")));
             }
             if let Some(dup) = first_duplicate(&res) {
                 return Err(bad(format!("{section} names {dup} twice")));
@@ -164,7 +175,8 @@ impl Config {
 /// The resource names of a section: its routes and Elastic IPs, as written.
 fn names(res: &Resources) -> Vec<String> {
     let routes = res.routes.iter().map(|r| format!("route {r}"));
-    routes.chain(res.eips.iter().map(|e| format!("Elastic IP {e}"))).collect()
+    let ips = res.private_ips.iter().map(|p| format!("private IP {p}"));
+    routes.chain(res.eips.iter().map(|e| format!("Elastic IP {e}"))).chain(ips).collect()
 }
 
 fn first_duplicate(res: &Resources) -> Option<String> {
@@ -183,6 +195,11 @@ fn shared(instances: &BTreeMap<String, Resources>) -> Option<(String, String, St
         }
     }
     None
+}
+
+/// A secondary private IPv4 address (not a CIDR).
+pub fn parse_private_ip(s: &str) -> Result<std::net::Ipv4Addr, String> {
+    s.trim().parse().map_err(|_| format!("{s:?} is not a private IPv4 address (e.g. 10.0.2.100)"))
 }
 
 /// `interface` and `eni` are two ways to name the same thing: at most one may be given.
@@ -246,7 +263,11 @@ mod tests {
     #[test]
     fn shipped_examples_parse() {
         let c = Config::parse("ec2-vip.toml", include_str!("../examples/keepalived/ec2-vip.toml")).unwrap();
-        assert_eq!(c.instances.len(), 2);
+        assert_eq!(c.instances.len(), 3);
+        assert_eq!(
+            c.instance("VI_3").unwrap().private_ips,
+            vec!["10.0.2.100".parse::<std::net::Ipv4Addr>().unwrap()]
+        );
         let t = include_str!("../examples/keepalived/transit-gateway/ec2-vip.toml");
         let t = Config::parse("transit-gateway/ec2-vip.toml", t).unwrap();
         assert_eq!(t.instance("VI_1").unwrap().sites.len(), 3);

@@ -14,6 +14,16 @@ pub struct Identity {
     pub vpc_cidrs: Vec<IpNet>,
     /// Private IPv4 addresses of the ENI, primary first.
     pub private_ips: Vec<String>,
+    /// The ENI's subnet and its IPv4 CIDR block, where IMDS tells them.
+    pub subnet_id: Option<String>,
+    pub subnet_cidr: Option<IpNet>,
+}
+
+/// A network interface and the private IPv4 addresses on it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub id: String,
+    pub private_ips: Vec<std::net::Ipv4Addr>,
 }
 
 /// Which ENI of this instance the VIP belongs to.

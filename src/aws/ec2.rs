@@ -2,11 +2,12 @@
 //! `SdkEc2` implements it with aws-sdk-ec2 and turns SDK types into plain `model` data.
 
 use crate::error::Ec2Error;
-use crate::model::{Address, EipRef, Route, RouteTable, RouteTarget};
+use crate::model::{Address, EipRef, Interface, Route, RouteTable, RouteTarget};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::RequestId;
 use aws_sdk_ec2::types::Filter;
 use ipnet::IpNet;
+use std::net::Ipv4Addr;
 
 /// What the failover needs from EC2, nothing more.
 #[allow(async_fn_in_trait)]
@@ -32,6 +33,11 @@ pub trait Ec2 {
         private_ip: &str,
     ) -> Result<String, Ec2Error>;
     async fn disassociate_address(&self, association_id: &str) -> Result<(), Ec2Error>;
+    /// Every network interface of a subnet, with its private IPv4 addresses.
+    async fn interfaces_in_subnet(&self, subnet_id: &str) -> Result<Vec<Interface>, Ec2Error>;
+    /// AssignPrivateIpAddresses with AllowReassignment: takes `ip` from another ENI.
+    async fn assign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error>;
+    async fn unassign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error>;
 }
 
 /// The SDK client of one region and account; keeps its configuration so per-site
@@ -254,5 +260,53 @@ impl Ec2 for SdkEc2 {
             .await
             .map(|_| ())
             .map_err(|e| ec2_error("DisassociateAddress", association_id, e))
+    }
+
+    async fn interfaces_in_subnet(&self, subnet_id: &str) -> Result<Vec<Interface>, Ec2Error> {
+        let mut pages = self
+            .client
+            .describe_network_interfaces()
+            .filters(filter("subnet-id", [subnet_id.to_string()]))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| ec2_error("DescribeNetworkInterfaces", format!("subnet-id={subnet_id}"), e))?;
+            out.extend(page.network_interfaces().iter().map(|n| {
+                Interface {
+                    id: n.network_interface_id().unwrap_or_default().to_string(),
+                    private_ips: n
+                        .private_ip_addresses()
+                        .iter()
+                        .filter_map(|p| p.private_ip_address()?.parse().ok())
+                        .collect(),
+                }
+            }));
+        }
+        Ok(out)
+    }
+
+    async fn assign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error> {
+        self.client
+            .assign_private_ip_addresses()
+            .network_interface_id(eni)
+            .private_ip_addresses(ip.to_string())
+            .allow_reassignment(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ec2_error("AssignPrivateIpAddresses", format!("{ip} -> {eni}"), e))
+    }
+
+    async fn unassign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error> {
+        self.client
+            .unassign_private_ip_addresses()
+            .network_interface_id(eni)
+            .private_ip_addresses(ip.to_string())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ec2_error("UnassignPrivateIpAddresses", format!("{ip} from {eni}"), e))
     }
 }

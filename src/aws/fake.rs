@@ -7,7 +7,8 @@ use crate::config::Site;
 use crate::deadline::Deadline;
 use crate::error::{Ec2Error, Error};
 use crate::model::{
-    Address, EipRef, EniChoice, Identity, NextHop, Route, RouteTable, RouteTarget, TgwRoute, VpcAttachment,
+    Address, EipRef, EniChoice, Identity, Interface, NextHop, Route, RouteTable, RouteTarget, TgwRoute,
+    VpcAttachment,
 };
 use ipnet::IpNet;
 use std::cell::RefCell;
@@ -25,6 +26,8 @@ pub struct World {
     pub peerings: Vec<(String, String, String)>,
     /// (transit gateway id, route table id, routes)
     pub tgw_tables: Vec<(String, String, Vec<TgwRoute>)>,
+    /// Network interfaces: (subnet id, interface)
+    pub interfaces: Vec<(String, Interface)>,
     /// Calls made, by operation name.
     pub calls: BTreeMap<&'static str, usize>,
     pub next_id: u32,
@@ -183,6 +186,40 @@ impl Ec2 for FakeEc2 {
         a.network_interface_id = None;
         a.private_ip = None;
         Ok(())
+    }
+
+    async fn interfaces_in_subnet(&self, subnet_id: &str) -> Result<Vec<Interface>, Ec2Error> {
+        self.count("DescribeNetworkInterfaces");
+        let w = self.world.borrow();
+        Ok(w.interfaces.iter().filter(|(s, _)| s == subnet_id).map(|(_, i)| i.clone()).collect())
+    }
+
+    async fn assign_private_ip(&self, eni: &str, ip: std::net::Ipv4Addr) -> Result<(), Ec2Error> {
+        self.count("AssignPrivateIpAddresses");
+        let mut w = self.world.borrow_mut();
+        if !w.interfaces.iter().any(|(_, i)| i.id == eni) {
+            return Err(err("AssignPrivateIpAddresses", eni, "InvalidNetworkInterfaceID.NotFound"));
+        }
+        // AllowReassignment: the address leaves whichever ENI had it.
+        for (_, i) in w.interfaces.iter_mut() {
+            i.private_ips.retain(|p| *p != ip);
+            if i.id == eni {
+                i.private_ips.push(ip);
+            }
+        }
+        Ok(())
+    }
+
+    async fn unassign_private_ip(&self, eni: &str, ip: std::net::Ipv4Addr) -> Result<(), Ec2Error> {
+        self.count("UnassignPrivateIpAddresses");
+        let mut w = self.world.borrow_mut();
+        match w.interfaces.iter_mut().find(|(_, i)| i.id == eni) {
+            Some((_, i)) => {
+                i.private_ips.retain(|p| *p != ip);
+                Ok(())
+            }
+            None => Err(err("UnassignPrivateIpAddresses", eni, "InvalidNetworkInterfaceID.NotFound")),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::{Ec2, TransitGateways};
 use crate::error::Ec2Error;
-use crate::model::{Address, EipRef, NextHop, RouteTable, TgwRoute, VpcAttachment};
+use crate::model::{Address, EipRef, Interface, NextHop, RouteTable, TgwRoute, VpcAttachment};
 use ipnet::IpNet;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -113,6 +113,21 @@ impl<C: Ec2> Ec2 for Faulty<C> {
     async fn disassociate_address(&self, association_id: &str) -> Result<(), Ec2Error> {
         self.gate("DisassociateAddress", association_id.into()).await?;
         self.inner.disassociate_address(association_id).await
+    }
+
+    async fn interfaces_in_subnet(&self, subnet_id: &str) -> Result<Vec<Interface>, Ec2Error> {
+        self.gate("DescribeNetworkInterfaces", subnet_id.into()).await?;
+        self.inner.interfaces_in_subnet(subnet_id).await
+    }
+
+    async fn assign_private_ip(&self, eni: &str, ip: std::net::Ipv4Addr) -> Result<(), Ec2Error> {
+        self.gate("AssignPrivateIpAddresses", format!("{ip} -> {eni}")).await?;
+        self.inner.assign_private_ip(eni, ip).await
+    }
+
+    async fn unassign_private_ip(&self, eni: &str, ip: std::net::Ipv4Addr) -> Result<(), Ec2Error> {
+        self.gate("UnassignPrivateIpAddresses", format!("{ip} from {eni}")).await?;
+        self.inner.unassign_private_ip(eni, ip).await
     }
 }
 

@@ -78,12 +78,16 @@ impl Imds {
             (format!("{base}/vpc-ipv4-cidr-blocks"), format!("{base}/vpc-ipv6-cidr-blocks"));
         let (id_path, vpc_path, ips_path) =
             (format!("{base}/interface-id"), format!("{base}/vpc-id"), format!("{base}/local-ipv4s"));
-        let (eni_id, vpc_id, v4, v6, ips) = tokio::try_join!(
+        let (subnet_path, subnet_cidr_path) =
+            (format!("{base}/subnet-id"), format!("{base}/subnet-ipv4-cidr-block"));
+        let (eni_id, vpc_id, v4, v6, ips, subnet_id, subnet_cidr) = tokio::try_join!(
             self.get(deadline, &id_path),
             self.get(deadline, &vpc_path),
             self.get(deadline, &v4_path),
             self.get_opt(deadline, &v6_path),
             self.get_opt(deadline, &ips_path),
+            self.get_opt(deadline, &subnet_path),
+            self.get_opt(deadline, &subnet_cidr_path),
         )
         .map_err(|e| match e {
             Error::Imds(ImdsError::NotFound { .. }) => {
@@ -96,7 +100,21 @@ impl Imds {
             vpc_cidrs.extend(parse_cidrs(&v6_path, &v6)?);
         }
         let private_ips = ips.map(|s| s.split_whitespace().map(String::from).collect()).unwrap_or_default();
-        Ok(Identity { instance_id, region, mac, eni_id, vpc_id, vpc_cidrs, private_ips })
+        let subnet_cidr = match subnet_cidr {
+            Some(c) => parse_cidrs(&subnet_cidr_path, &c)?.into_iter().next(),
+            None => None,
+        };
+        Ok(Identity {
+            instance_id,
+            region,
+            mac,
+            eni_id,
+            vpc_id,
+            vpc_cidrs,
+            private_ips,
+            subnet_id,
+            subnet_cidr,
+        })
     }
 
     /// `--eni`: the MAC of this instance's interface that carries that ENI id.

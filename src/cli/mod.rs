@@ -2,7 +2,7 @@
 //! The library below never sees these types: `GlobalArgs::settings` and
 //! `ResourceArgs::resources` turn them into plain values.
 
-use crate::config::{eni_choice, Resources};
+use crate::config::{eni_choice, parse_private_ip, Resources};
 use crate::engine::Settings;
 use crate::model::{parse_destination, EipRef};
 use clap::{Args, Parser, Subcommand};
@@ -88,7 +88,8 @@ impl GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Become the VIP's owner: repoint every route and associate every Elastic IP here.
+    /// Become the VIP's owner: repoint every route, associate every Elastic IP and assign
+    /// every private IP here.
     Master(ResourceArgs),
     /// Routes untouched; Elastic IPs released only with --release and only if still here.
     Backup(ResourceArgs),
@@ -143,13 +144,17 @@ pub struct ResourceArgs {
     /// An Elastic IP, by allocation id or public IP. Repeatable.
     #[arg(long = "eip", value_name = "EIPALLOC_ID_OR_PUBLIC_IP", value_parser = EipRef::parse)]
     pub eips: Vec<EipRef>,
+    /// A secondary private IPv4 address that moves to this node's ENI (same subnet). Repeatable.
+    #[arg(long = "private-ip", value_name = "IP", value_parser = parse_private_ip)]
+    pub private_ips: Vec<std::net::Ipv4Addr>,
     /// Local interface whose ENI gets the VIP [default: the primary ENI].
     #[arg(long, value_name = "IFACE", conflicts_with = "eni")]
     pub interface: Option<String>,
     /// ENI id that gets the VIP [default: the primary ENI].
     #[arg(long, value_name = "ENI_ID")]
     pub eni: Option<String>,
-    /// On backup/fault/stop, disassociate the Elastic IPs if they are still on this node.
+    /// On backup/fault/stop, disassociate the Elastic IPs and unassign the private IPs if
+    /// they are still on this node.
     #[arg(long)]
     pub release: bool,
 }
@@ -159,6 +164,7 @@ impl ResourceArgs {
         Ok(Resources {
             routes: self.routes.clone(),
             eips: self.eips.clone(),
+            private_ips: self.private_ips.clone(),
             eni: eni_choice(self.interface.clone(), self.eni.clone())?,
             release: self.release,
             sites: Vec::new(),

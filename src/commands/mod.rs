@@ -53,6 +53,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 pub fn cli_key(res: &Resources) -> String {
     let mut parts: Vec<String> = res.routes.iter().map(|r| r.to_string()).collect();
     parts.extend(res.eips.iter().map(|e| e.to_string()));
+    parts.extend(res.private_ips.iter().map(|p| format!("ip:{p}")));
     parts.sort();
     // FNV-1a: a stable name, not a security boundary.
     let hash = parts

@@ -43,6 +43,13 @@ pub struct TgwRouteStatus {
 }
 
 #[derive(Debug, Serialize)]
+pub struct PrivateIpStatus {
+    pub address: String,
+    pub network_interface_id: Option<String>,
+    pub this_node: bool,
+}
+
+#[derive(Debug, Serialize)]
 pub struct Status {
     pub name: Option<String>,
     pub instance_id: String,
@@ -52,6 +59,8 @@ pub struct Status {
     /// Destinations no route table of the VPC holds.
     pub missing_routes: Vec<String>,
     pub elastic_ips: Vec<EipStatus>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub private_ips: Vec<PrivateIpStatus>,
     /// Transit Gateway scenario: every VIP route of every site, and whether it is where
     /// this node as MASTER would put it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -91,6 +100,7 @@ pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status
         routes: Vec::new(),
         missing_routes: Vec::new(),
         elastic_ips: Vec::new(),
+        private_ips: Vec::new(),
         transit_gateway_routes: Vec::new(),
     };
     for s in steps(plans) {
@@ -126,6 +136,11 @@ pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status
                     this_node: s.current.as_deref() == Some(me.eni_id.as_str()),
                 })
             }
+            (_, Resource::PrivateIp { ip, .. }) => st.private_ips.push(PrivateIpStatus {
+                address: ip.to_string(),
+                network_interface_id: s.current.clone(),
+                this_node: s.is_keep(),
+            }),
             _ => {}
         }
     }
@@ -163,6 +178,15 @@ pub fn render(s: &Status) -> String {
             if t.as_this_master_wants { "as this node wants as MASTER" } else { "not for this node" },
             t.region,
             t.owner
+        ));
+    }
+    for p in &s.private_ips {
+        out.push_str(&format!(
+            "ip    {:<18} {:<24} -> {:<24} {}\n",
+            p.address,
+            "",
+            p.network_interface_id.as_deref().unwrap_or("unassigned"),
+            here(p.this_node)
         ));
     }
     for e in &s.elastic_ips {

@@ -44,6 +44,8 @@ fn me() -> Identity {
         vpc_id: "vpc-a".into(),
         vpc_cidrs: vec!["10.0.0.0/16".parse().unwrap()],
         private_ips: vec!["10.0.2.5".into()],
+        subnet_id: Some("subnet-a".into()),
+        subnet_cidr: Some("10.0.2.0/24".parse().unwrap()),
     }
 }
 
@@ -91,6 +93,7 @@ fn resources(eips: bool) -> Resources {
     Resources {
         routes: vec![VIP.parse().unwrap()],
         eips: if eips { vec![EipRef::AllocationId("eipalloc-1".into())] } else { Vec::new() },
+        private_ips: Vec::new(),
         eni: EniChoice::Primary,
         release: false,
         sites: Vec::new(),

@@ -11,6 +11,7 @@
 //! [`Scenario`] and of [`Write`], and a line in [`Scenario::for_resources`].
 
 pub mod elastic_ip;
+pub mod private_ip;
 pub mod route_table;
 pub mod transit_gateway;
 
@@ -45,6 +46,7 @@ pub enum Kind {
     RouteTable,
     ElasticIp,
     TransitGateway,
+    PrivateIp,
 }
 
 /// One thing a VIP consists of.
@@ -57,6 +59,8 @@ pub enum Resource {
     Destination { region: Option<String>, scope: String, destination: IpNet },
     /// An Elastic IP; `private_ip` is the private address it is associated with now.
     ElasticIp { allocation_id: String, public_ip: String, private_ip: Option<String> },
+    /// A secondary private IPv4 address of a subnet.
+    PrivateIp { ip: std::net::Ipv4Addr, subnet: String },
 }
 
 impl fmt::Display for Resource {
@@ -76,6 +80,7 @@ impl fmt::Display for Resource {
             Resource::ElasticIp { allocation_id, public_ip, .. } => {
                 write!(f, "eip {allocation_id} ({public_ip})")
             }
+            Resource::PrivateIp { ip, subnet } => write!(f, "private IP {ip} in {subnet}"),
         }
     }
 }
@@ -101,9 +106,17 @@ pub enum Write {
     RouteTable(route_table::Write),
     ElasticIp(elastic_ip::Write),
     TransitGateway(transit_gateway::Write),
+    PrivateIp(private_ip::Write),
 }
 
 impl Write {
+    pub fn private_ip(&self) -> Option<&private_ip::Write> {
+        match self {
+            Write::PrivateIp(w) => Some(w),
+            _ => None,
+        }
+    }
+
     pub fn route_table(&self) -> Option<&route_table::Write> {
         match self {
             Write::RouteTable(w) => Some(w),
@@ -184,6 +197,7 @@ pub enum Scenario {
     RouteTable(route_table::RouteTables),
     ElasticIp(elastic_ip::ElasticIps),
     TransitGateway(transit_gateway::TransitGatewayRoutes),
+    PrivateIp(private_ip::PrivateIps),
 }
 
 impl Scenario {
@@ -200,6 +214,10 @@ impl Scenario {
                 sites: res.sites.clone(),
             }));
         }
+        if !res.private_ips.is_empty() {
+            let ips = res.private_ips.clone();
+            out.push(Scenario::PrivateIp(private_ip::PrivateIps { ips, release: res.release }));
+        }
         if !res.eips.is_empty() {
             out.push(Scenario::ElasticIp(elastic_ip::ElasticIps {
                 refs: res.eips.clone(),
@@ -214,6 +232,7 @@ impl Scenario {
         match (self, goal) {
             (_, Goal::Take) => true,
             (Scenario::ElasticIp(e), Goal::Release) => e.release,
+            (Scenario::PrivateIp(p), Goal::Release) => p.release,
             (_, Goal::Release) => false,
         }
     }
@@ -230,6 +249,7 @@ impl Scenario {
             Scenario::RouteTable(s) => s.plan(cx).await,
             Scenario::ElasticIp(s) => s.plan(cx, goal).await,
             Scenario::TransitGateway(s) => s.plan(cx).await,
+            Scenario::PrivateIp(s) => s.plan(cx, goal).await,
         }
     }
 
@@ -244,6 +264,7 @@ impl Scenario {
             Scenario::RouteTable(s) => s.confirm(cx, written).await,
             Scenario::ElasticIp(s) => s.confirm(cx, written).await,
             Scenario::TransitGateway(s) => s.confirm(cx, written).await,
+            Scenario::PrivateIp(s) => s.confirm(cx, written).await,
         }
     }
 
@@ -252,6 +273,7 @@ impl Scenario {
             Scenario::RouteTable(_) => Kind::RouteTable,
             Scenario::ElasticIp(_) => Kind::ElasticIp,
             Scenario::TransitGateway(_) => Kind::TransitGateway,
+            Scenario::PrivateIp(_) => Kind::PrivateIp,
         }
     }
 }
@@ -263,5 +285,39 @@ pub async fn write<C: Ec2 + TransitGateways>(cx: &Ctx<'_, C>, step: &Step) -> Re
         Some(Write::RouteTable(w)) => route_table::write(cx, w).await,
         Some(Write::ElasticIp(w)) => elastic_ip::write(cx, w).await,
         Some(Write::TransitGateway(w)) => transit_gateway::write(cx, w).await,
+        Some(Write::PrivateIp(w)) => private_ip::write(cx, w).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EipRef, EniChoice};
+
+    #[test]
+    fn every_resource_kind_makes_its_scenario() {
+        let mut res = Resources {
+            routes: vec!["10.1.0.10/32".parse().unwrap()],
+            eips: vec![EipRef::AllocationId("eipalloc-1".into())],
+            private_ips: vec!["10.0.2.100".parse().unwrap()],
+            eni: EniChoice::Primary,
+            release: true,
+            sites: Vec::new(),
+        };
+        let kinds = |r: &Resources| Scenario::for_resources(r).iter().map(Scenario::kind).collect::<Vec<_>>();
+        assert_eq!(kinds(&res), vec![Kind::RouteTable, Kind::PrivateIp, Kind::ElasticIp]);
+        res.sites = vec![crate::config::Site {
+            region: "us-east-1".into(),
+            vpc_id: "vpc-1".into(),
+            transit_gateway_id: None,
+            route_tables: None,
+            tgw_route_tables: None,
+            role_arn: None,
+            external_id: None,
+        }];
+        assert_eq!(kinds(&res), vec![Kind::TransitGateway, Kind::PrivateIp, Kind::ElasticIp]);
+        let released: Vec<bool> =
+            Scenario::for_resources(&res).iter().map(|s| s.acts_on(Goal::Release)).collect();
+        assert_eq!(released, vec![false, true, true], "routes are never released");
     }
 }

@@ -34,6 +34,8 @@ still read every result back through the EC2 API. moto 5.2.5 gap -> patch:
    share, no acceptance), TransitGatewayOwnerId = the TGW's owner; unknown ->
    InvalidTransitGatewayID.NotFound.
 
+7. Secondary private IPs (AssignPrivateIpAddresses): see moto_ext_eni.py.
+
 Limits: no propagated routes; a peering inside one account and region is seen from the
 requester on both sides; explicit TGW route-table associations do not show in Association.
 """
@@ -400,6 +402,8 @@ def install():
         att.create_transit_gateway_vpc_attachment)
     RouteBackend.create_route = _wrap_vpc_route(RouteBackend.create_route)
     RouteBackend.replace_route = _wrap_vpc_route(RouteBackend.replace_route)
+    from . import moto_ext_eni  # secondary private IPs with EC2's semantics
+    moto_ext_eni.install()
     _installed = True
 
 

@@ -185,6 +185,8 @@ def node_json(seed, name, region=None, role="ec2-vip-role"):
         "subnet_id": node["subnet_id"], "vpc_ipv4_cidr_blocks": cidrs,
         "local_ipv4s": [node["private_ip"]], "device_number": 0,
     }]
+    if node.get("subnet_cidr"):
+        interfaces[0]["subnet_ipv4_cidr_block"] = node["subnet_cidr"]
     if "eni2_id" in node:
         interfaces.append({
             "mac": node["mac2"], "interface_id": node["eni2_id"], "vpc_id": seed["vpc_id"],

@@ -1,0 +1,50 @@
+"""moto 5.2.5's secondary private IPs, with EC2's semantics (installed by moto_ext.install):
+
+1. AssignPrivateIpAddresses ignores AllowReassignment: the address ends on both ENIs and
+   one already in use is never refused -> with AllowReassignment the address leaves the
+   ENI that had it; without, an address another ENI holds is refused with
+   `PrivateIpAddressInUse` (a guess: EC2's documented failure, the code is not).
+2. An address outside the ENI's subnet is taken -> `InvalidParameterValue` (EC2's code for
+   it is also a guess).
+
+DescribeNetworkInterfaces then shows the address on one ENI only, as EC2 does.
+"""
+
+import ipaddress
+
+
+def _assign(self, eni_id, private_ip_addresses=None, secondary_ips_count=None, allow_reassignment=False):
+    from moto.ec2.exceptions import EC2ClientError
+    eni = self.get_network_interface(eni_id)
+    subnet = ipaddress.ip_network(eni.subnet.cidr_block)
+    for ip in private_ip_addresses or []:
+        if ipaddress.ip_address(ip) not in subnet:
+            raise EC2ClientError("InvalidParameterValue",
+                                 f"Address {ip} is not in subnet {eni.subnet.id} ({subnet})")
+        holders = [o for o in self.enis.values() if o is not eni and
+                   any(i.get("PrivateIpAddress") == ip for i in o.private_ip_addresses)]
+        if holders and not allow_reassignment:
+            raise EC2ClientError("PrivateIpAddressInUse",
+                                 f"Address {ip} is in use by {holders[0].id}")
+        for other in holders:
+            other.private_ip_addresses[:] = [i for i in other.private_ip_addresses
+                                             if i.get("PrivateIpAddress") != ip]
+    return _assign.orig(self, eni_id, private_ip_addresses, secondary_ips_count)
+
+
+def _assign_response(self):
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
+    allow = str(self._get_param("AllowReassignment", "false")).lower() == "true"
+    eni = NetworkInterfaceBackend.assign_private_ip_addresses(
+        self.ec2_backend, self._get_param("NetworkInterfaceId"), self._get_param("PrivateIpAddresses", []),
+        self._get_int_param("SecondaryPrivateIpAddressCount", 0), allow_reassignment=allow)
+    from moto.core.responses import ActionResult
+    return ActionResult({"NetworkInterfaceId": eni.id, "AssignedPrivateIpAddresses": eni.private_ip_addresses})
+
+
+def install():
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
+    from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
+    _assign.orig = NetworkInterfaceBackend.assign_private_ip_addresses
+    NetworkInterfaceBackend.assign_private_ip_addresses = _assign
+    ElasticNetworkInterfaces.assign_private_ip_addresses = _assign_response

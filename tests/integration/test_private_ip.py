@@ -1,0 +1,106 @@
+"""Secondary private IP scenario: a pair in one subnet (figure 1's node1 and a peer, node3,
+in node1's subnet) moves 10.0.2.100 between their ENIs, against moto extended with EC2's
+AssignPrivateIpAddresses semantics (harness/moto_ext_eni.py)."""
+
+import json
+
+import pytest
+
+from harness.imds_fake import start_imds
+from harness.moto import ec2_client
+from harness.runner import run_vip
+from harness.scenario import _instance, node_json, seed_figure1
+
+REGION = "us-east-1"
+VIP = "10.0.2.100"
+
+
+@pytest.fixture
+def pair(moto_ext_session, tmp_path):
+    moto_ext_session.reset(seed=1)
+    ec2 = ec2_client(moto_ext_session.url, REGION)
+    seed = seed_figure1(ec2)
+    node1 = seed["node1"]
+    [subnet] = ec2.describe_subnets(SubnetIds=[node1["subnet_id"]])["Subnets"]
+    seed["node3"] = _instance(ec2, node1["subnet_id"], node1["az"], "10.0.2.30", "node3")
+    for n in ("node1", "node3"):
+        seed[n]["subnet_cidr"] = subnet["CidrBlock"]
+    ec2.assign_private_ip_addresses(NetworkInterfaceId=node1["eni_id"], PrivateIpAddresses=[VIP])
+    imds = {n: start_imds(node_json(seed, n, REGION), log_requests=False) for n in ("node1", "node3")}
+    yield ec2, seed, imds, moto_ext_session
+    for s in imds.values():
+        s.stop()
+
+
+def holders(ec2, seed, ip=VIP):
+    enis = ec2.describe_network_interfaces(
+        Filters=[{"Name": "subnet-id", "Values": [seed["node1"]["subnet_id"]]}])["NetworkInterfaces"]
+    return sorted(e["NetworkInterfaceId"] for e in enis
+                  if any(p["PrivateIpAddress"] == ip for p in e["PrivateIpAddresses"]))
+
+
+def test_secondary_ip_follows_master_over_and_back(pair, tmp_path):
+    ec2, seed, imds, moto = pair
+    n1, n3 = seed["node1"]["eni_id"], seed["node3"]["eni_id"]
+    state = {"EC2_VIP_STATE_DIR": tmp_path / "n3"}
+    dry = run_vip(binary_path(), ["--dry-run", "master", "--private-ip", VIP], imds["node3"], moto, state)
+    assert dry.returncode == 0 and "AssignPrivateIpAddresses" in dry.stdout and n1 in dry.stdout, dry
+    assert holders(ec2, seed) == [n1], "dry run changes nothing"
+    r = run_vip(binary_path(), ["master", "--private-ip", VIP], imds["node3"], moto, state)
+    assert r.returncode == 0 and "1 changed" in r.stderr, r
+    assert holders(ec2, seed) == [n3], "on the new master only"
+    st = json.loads(run_vip(binary_path(), ["status", "--private-ip", VIP, "--json"], imds["node3"], moto).stdout)
+    assert st[0]["private_ips"] == [{"address": VIP, "network_interface_id": n3, "this_node": True}], st
+    again = run_vip(binary_path(), ["master", "--private-ip", VIP], imds["node3"], moto, state)
+    assert again.returncode == 0 and "0 changed, 1 already right" in again.stderr, again
+    back = run_vip(binary_path(), ["master", "--private-ip", VIP], imds["node1"], moto,
+                   {"EC2_VIP_STATE_DIR": tmp_path / "n1"})
+    assert back.returncode == 0 and holders(ec2, seed) == [n1], back
+
+
+def test_release_only_while_still_ours_and_repair(pair, tmp_path):
+    ec2, seed, imds, moto = pair
+    n1, n3 = seed["node1"]["eni_id"], seed["node3"]["eni_id"]
+    s1, s3 = {"EC2_VIP_STATE_DIR": tmp_path / "n1"}, {"EC2_VIP_STATE_DIR": tmp_path / "n3"}
+    assert run_vip(binary_path(), ["master", "--private-ip", VIP], imds["node3"], moto, s3).returncode == 0
+    late = run_vip(binary_path(), ["backup", "--private-ip", VIP, "--release"], imds["node1"], moto, s1)
+    assert late.returncode == 0 and "not this node" in late.stderr, late
+    assert holders(ec2, seed) == [n3], "a late BACKUP never takes it from the new master"
+    # Someone moves it back to node1: check sees it, --repair puts it back.
+    ec2.assign_private_ip_addresses(NetworkInterfaceId=n1, PrivateIpAddresses=[VIP], AllowReassignment=True)
+    drift = run_vip(binary_path(), ["check", "--private-ip", VIP], imds["node3"], moto, s3)
+    assert drift.returncode == 1 and n1 in drift.stdout, drift
+    fixed = run_vip(binary_path(), ["check", "--private-ip", VIP, "--repair"], imds["node3"], moto, s3)
+    assert fixed.returncode == 0 and holders(ec2, seed) == [n3], fixed
+    rel = run_vip(binary_path(), ["backup", "--private-ip", VIP, "--release"], imds["node3"], moto, s3)
+    assert rel.returncode == 0 and holders(ec2, seed) == [], rel
+
+
+def test_address_outside_the_subnet_is_bad_input(pair, tmp_path):
+    ec2, seed, imds, moto = pair
+    r = run_vip(binary_path(), ["master", "--private-ip", "10.0.4.100"], imds["node3"], moto)
+    assert r.returncode == 2 and "outside subnet" in r.stderr and "route-table scenario" in r.stderr, r
+    assert holders(ec2, seed, "10.0.4.100") == [] and holders(ec2, seed) == [seed["node1"]["eni_id"]]
+    bad = run_vip(binary_path(), ["master", "--private-ip", "10.0.2.300"], imds["node3"], moto)
+    assert bad.returncode == 2, bad
+
+
+def test_moto_extension_moves_the_address_and_refuses_without_reassignment(pair):
+    ec2, seed, _, _ = pair
+    n1, n3 = seed["node1"]["eni_id"], seed["node3"]["eni_id"]
+    with pytest.raises(Exception, match="PrivateIpAddressInUse"):
+        ec2.assign_private_ip_addresses(NetworkInterfaceId=n3, PrivateIpAddresses=[VIP])
+    ec2.assign_private_ip_addresses(NetworkInterfaceId=n3, PrivateIpAddresses=[VIP], AllowReassignment=True)
+    assert holders(ec2, seed) == [n3]
+
+
+_BINARY = []
+
+
+@pytest.fixture(autouse=True)
+def _binary(binary):
+    _BINARY[:] = [binary]
+
+
+def binary_path():
+    return _BINARY[0]
