@@ -5,12 +5,13 @@
 //! routes = ["10.1.0.10/32"]
 //! elastic_ips = ["eipalloc-0123456789abcdef0"]
 //! private_ips = ["10.0.2.100"]   # secondary private IPs within the ENI's subnet
+//! route_tables = ["rtb-0a"]       # optional: these tables (or route_table_tags = { Name = "private-*" })
 //! interface = "eth1"   # optional; or eni = "eni-..."
 //! release = false      # optional: disassociate the EIPs on BACKUP/FAULT/STOP
 //! ```
 
 use crate::error::ConfigError;
-use crate::model::{parse_destination, EipRef, EniChoice};
+use crate::model::{parse_destination, EipRef, EniChoice, TableChoice};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -32,6 +33,8 @@ struct RawInstance {
     elastic_ips: Vec<String>,
     #[serde(default)]
     private_ips: Vec<String>,
+    route_tables: Option<Vec<String>>,
+    route_table_tags: Option<BTreeMap<String, String>>,
     interface: Option<String>,
     eni: Option<String>,
     #[serde(default)]
@@ -91,6 +94,8 @@ pub struct Resources {
     pub eips: Vec<EipRef>,
     /// Secondary private IPv4 addresses that follow MASTER within one subnet.
     pub private_ips: Vec<std::net::Ipv4Addr>,
+    /// Which route tables of the node's VPC the routes are in (single VPC only).
+    pub tables: TableChoice,
     pub eni: EniChoice,
     pub release: bool,
     /// Transit Gateway scenario: every VPC of the cluster; empty for a single VPC.
@@ -148,7 +153,16 @@ impl Config {
             if !r.sites.is_empty() && routes.is_empty() {
                 return Err(bad(format!("{section} has sites but no routes")));
             }
-            let res = Resources { routes, eips, private_ips, eni, release: r.release, sites: r.sites };
+            let tables = table_choice(r.route_tables, r.route_table_tags)
+                .map_err(|e| bad(format!("{section} {e}")))?;
+            if tables != TableChoice::Holding && (routes.is_empty() || !r.sites.is_empty()) {
+                return Err(bad(format!(
+                    "{section} route_tables / route_table_tags need routes and no sites \
+                     (with sites, name tables per site)"
+                )));
+            }
+            let res =
+                Resources { routes, eips, private_ips, tables, eni, release: r.release, sites: r.sites };
             if res.is_empty() {
                 return Err(bad(format!("{section} has neither routes nor elastic_ips nor private_ips")));
             }
@@ -195,6 +209,24 @@ fn shared(instances: &BTreeMap<String, Resources>) -> Option<(String, String, St
         }
     }
     None
+}
+
+/// `route_tables` and `route_table_tags` are two ways to choose tables: at most one.
+pub fn table_choice(
+    ids: Option<Vec<String>>,
+    tags: Option<BTreeMap<String, String>>,
+) -> Result<TableChoice, String> {
+    match (ids, tags) {
+        (Some(_), Some(_)) => Err("route_tables and route_table_tags are mutually exclusive".into()),
+        (Some(ids), None) => match ids.iter().find(|i| !i.starts_with("rtb-") || i.len() < 5) {
+            Some(bad) => Err(format!("route_tables: {bad:?} is not a route table id (rtb-...)")),
+            None if ids.is_empty() => Err("route_tables is empty".into()),
+            None => Ok(TableChoice::Ids(ids)),
+        },
+        (None, Some(tags)) if tags.is_empty() => Err("route_table_tags is empty".into()),
+        (None, Some(tags)) => Ok(TableChoice::Tagged(tags.into_iter().collect())),
+        (None, None) => Ok(TableChoice::Holding),
+    }
 }
 
 /// A secondary private IPv4 address (not a CIDR).
@@ -286,6 +318,9 @@ mod tests {
             ("[instance.A]\n[[instance.A.sites]]\nregion = \"r\"\nvpc_id = \"vpc-1\"", "no routes"),
             ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\n[[instance.A.sites]]\nregion = \"r\"\nvpc_id = \"vpc-1\"\nrole_arn = \"x\"", "role ARN"),
             ("[instance.A]\nroutes = [\"10.1.0.10/32\", \"10.1.0.10\"]", "[instance.A] names route 10.1.0.10/32 twice"),
+            ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\nroute_tables = [\"x\"]", "not a route table id"),
+            ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\nroute_tables = [\"rtb-1\"]\nroute_table_tags = { Name = \"a\" }", "mutually exclusive"),
+            ("[instance.A]\nelastic_ips = [\"198.51.100.1\"]\nroute_tables = [\"rtb-1\"]", "need routes"),
             ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\n[instance.B]\nroutes = [\"10.1.0.10/32\"]", "in both [instance.A] and [instance.B]"),
             ("[instance.A]\nelastic_ips = [\"198.51.100.1\"]\n[instance.B]\nelastic_ips = [\"198.51.100.1\"]", "Elastic IP 198.51.100.1 is in both"),
         ];

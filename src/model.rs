@@ -87,6 +87,18 @@ pub struct RouteTable {
     pub routes: Vec<Route>,
 }
 
+/// Which route tables of its VPC a VIP owns (the route-table scenario).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TableChoice {
+    /// Every table of the VPC that holds a route for the VIP.
+    #[default]
+    Holding,
+    /// These tables; a missing VIP route is created.
+    Ids(Vec<String>),
+    /// The tables whose tags match (values may use `*` and `?`); a missing route is created.
+    Tagged(Vec<(String, String)>),
+}
+
 /// Where the Transit Gateway scenario wants a VPC route to point.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NextHop {

@@ -20,6 +20,12 @@ pub trait Ec2 {
         destinations: &[IpNet],
     ) -> Result<Vec<RouteTable>, Ec2Error>;
     async fn replace_route(&self, table_id: &str, destination: IpNet, eni: &str) -> Result<(), Ec2Error>;
+    /// Route tables of `vpc_id` whose tags match every (key, value pattern).
+    async fn route_tables_tagged(
+        &self,
+        vpc_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<Vec<RouteTable>, Ec2Error>;
     /// The addresses named by `refs`; an unknown one is an `InvalidAllocationID.NotFound`
     /// or `InvalidAddress.NotFound` error.
     async fn addresses(&self, refs: &[EipRef]) -> Result<Vec<Address>, Ec2Error>;
@@ -175,6 +181,26 @@ impl Ec2 for SdkEc2 {
             if !tables.iter().any(|x| x.id == t.id) {
                 tables.push(t);
             }
+        }
+        Ok(tables)
+    }
+
+    async fn route_tables_tagged(
+        &self,
+        vpc_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<Vec<RouteTable>, Ec2Error> {
+        let mut req = self.client.describe_route_tables().filters(filter("vpc-id", [vpc_id.to_string()]));
+        for (k, v) in tags {
+            req = req.filters(filter(&format!("tag:{k}"), [v.clone()]));
+        }
+        let what = || tags.iter().map(|(k, v)| format!("tag:{k}={v}")).collect::<Vec<_>>().join(",");
+        let mut pages = req.into_paginator().send();
+        let mut tables = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| ec2_error("DescribeRouteTables", format!("{vpc_id} {}", what()), e))?;
+            tables.extend(page.route_tables().iter().map(convert_table));
         }
         Ok(tables)
     }

@@ -126,6 +126,16 @@ impl Ec2 for FakeEc2 {
             .collect())
     }
 
+    async fn route_tables_tagged(
+        &self,
+        vpc_id: &str,
+        _tags: &[(String, String)],
+    ) -> Result<Vec<RouteTable>, Ec2Error> {
+        // The fake keeps no tags: every table of the VPC matches.
+        self.count("DescribeRouteTables");
+        Ok(self.world.borrow().tables.iter().filter(|t| t.vpc_id == vpc_id).cloned().collect())
+    }
+
     async fn replace_route(&self, table_id: &str, destination: IpNet, eni: &str) -> Result<(), Ec2Error> {
         let target = RouteTarget::NetworkInterface(eni.into());
         self.set_route("ReplaceRoute", table_id, destination, target, false)

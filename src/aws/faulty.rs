@@ -85,6 +85,15 @@ impl<C: Ec2> Ec2 for Faulty<C> {
         self.inner.route_tables_for(vpc_id, destinations).await
     }
 
+    async fn route_tables_tagged(
+        &self,
+        vpc_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<Vec<RouteTable>, Ec2Error> {
+        self.gate("DescribeRouteTables", vpc_id.into()).await?;
+        self.inner.route_tables_tagged(vpc_id, tags).await
+    }
+
     async fn replace_route(&self, table_id: &str, destination: IpNet, eni: &str) -> Result<(), Ec2Error> {
         self.gate("ReplaceRoute", format!("{table_id} {destination}")).await?;
         self.inner.replace_route(table_id, destination, eni).await

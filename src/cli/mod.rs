@@ -2,7 +2,7 @@
 //! The library below never sees these types: `GlobalArgs::settings` and
 //! `ResourceArgs::resources` turn them into plain values.
 
-use crate::config::{eni_choice, parse_private_ip, Resources};
+use crate::config::{eni_choice, parse_private_ip, table_choice, Resources};
 use crate::engine::Settings;
 use crate::model::{parse_destination, EipRef};
 use clap::{Args, Parser, Subcommand};
@@ -144,6 +144,10 @@ pub struct ResourceArgs {
     /// An Elastic IP, by allocation id or public IP. Repeatable.
     #[arg(long = "eip", value_name = "EIPALLOC_ID_OR_PUBLIC_IP", value_parser = EipRef::parse)]
     pub eips: Vec<EipRef>,
+    /// A route table (rtb-...) the VIP routes live in; a missing VIP route is created there.
+    /// Repeatable [default: every table of the VPC that holds a route for the VIP].
+    #[arg(long = "route-table", value_name = "RTB_ID")]
+    pub route_tables: Vec<String>,
     /// A secondary private IPv4 address that moves to this node's ENI (same subnet). Repeatable.
     #[arg(long = "private-ip", value_name = "IP", value_parser = parse_private_ip)]
     pub private_ips: Vec<std::net::Ipv4Addr>,
@@ -161,10 +165,14 @@ pub struct ResourceArgs {
 
 impl ResourceArgs {
     pub fn resources(&self) -> Result<Resources, String> {
+        if !self.route_tables.is_empty() && self.routes.is_empty() {
+            return Err("--route-table needs --route".into());
+        }
         Ok(Resources {
             routes: self.routes.clone(),
             eips: self.eips.clone(),
             private_ips: self.private_ips.clone(),
+            tables: table_choice((!self.route_tables.is_empty()).then(|| self.route_tables.clone()), None)?,
             eni: eni_choice(self.interface.clone(), self.eni.clone())?,
             release: self.release,
             sites: Vec::new(),

@@ -94,6 +94,7 @@ fn resources(eips: bool) -> Resources {
         routes: vec![VIP.parse().unwrap()],
         eips: if eips { vec![EipRef::AllocationId("eipalloc-1".into())] } else { Vec::new() },
         private_ips: Vec::new(),
+        tables: Default::default(),
         eni: EniChoice::Primary,
         release: false,
         sites: Vec::new(),

@@ -206,7 +206,10 @@ impl Scenario {
     pub fn for_resources(res: &Resources) -> Vec<Scenario> {
         let mut out = Vec::new();
         if !res.routes.is_empty() && res.sites.is_empty() {
-            out.push(Scenario::RouteTable(route_table::RouteTables { destinations: res.routes.clone() }));
+            out.push(Scenario::RouteTable(route_table::RouteTables {
+                destinations: res.routes.clone(),
+                tables: res.tables.clone(),
+            }));
         }
         if !res.routes.is_empty() && !res.sites.is_empty() {
             out.push(Scenario::TransitGateway(transit_gateway::TransitGatewayRoutes {
@@ -300,6 +303,7 @@ mod tests {
             routes: vec!["10.1.0.10/32".parse().unwrap()],
             eips: vec![EipRef::AllocationId("eipalloc-1".into())],
             private_ips: vec!["10.0.2.100".parse().unwrap()],
+            tables: Default::default(),
             eni: EniChoice::Primary,
             release: true,
             sites: Vec::new(),

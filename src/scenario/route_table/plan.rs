@@ -7,15 +7,28 @@ use crate::model::{RouteTable, RouteTarget};
 use crate::scenario::{Action, Kind, Resource, Step};
 use ipnet::IpNet;
 
-pub fn plan_routes(tables: &[RouteTable], destinations: &[IpNet], vpc_id: &str, eni: &str) -> Vec<Step> {
+/// `listed`: the tables were chosen (by id or tag), so one without a route for a VIP
+/// destination gets it created; otherwise they are the tables that hold one.
+pub fn plan_routes(
+    tables: &[RouteTable],
+    destinations: &[IpNet],
+    vpc_id: &str,
+    eni: &str,
+    listed: bool,
+) -> Vec<Step> {
     let mut steps = Vec::new();
     for dest in destinations {
         let mut found = false;
         for table in tables {
+            let mut held = false;
             for route in table.routes.iter().filter(|r| r.destination == *dest) {
-                found = true;
+                held = true;
                 steps.push(route_step(&table.id, vpc_id, *dest, &route.target, eni));
             }
+            if listed && !held {
+                steps.push(create_step(&table.id, vpc_id, *dest, eni));
+            }
+            found |= held || listed;
         }
         if !found {
             steps.push(Step {
@@ -31,11 +44,28 @@ pub fn plan_routes(tables: &[RouteTable], destinations: &[IpNet], vpc_id: &str, 
     steps
 }
 
+fn create_step(table_id: &str, vpc_id: &str, destination: IpNet, eni: &str) -> Step {
+    let w = Write { table_id: table_id.into(), destination, eni: eni.into(), create: true };
+    Step {
+        kind: Kind::RouteTable,
+        resource: Resource::Route {
+            region: None,
+            scope: vpc_id.into(),
+            table_id: table_id.into(),
+            destination,
+        },
+        current: None,
+        desired: eni.into(),
+        action: Action::Write { verb: "create", call: "CreateRoute" },
+        write: Some(crate::scenario::Write::RouteTable(w)),
+    }
+}
+
 fn route_step(table_id: &str, vpc_id: &str, destination: IpNet, target: &RouteTarget, eni: &str) -> Step {
     let (action, write) = if target.is_eni(eni) {
         (Action::Keep(format!("already {eni}")), None)
     } else if target.is_node_target() {
-        let w = Write { table_id: table_id.into(), destination, eni: eni.into() };
+        let w = Write { table_id: table_id.into(), destination, eni: eni.into(), create: false };
         (Action::Write { verb: "replace", call: "ReplaceRoute" }, Some(crate::scenario::Write::RouteTable(w)))
     } else {
         (Action::NotOwned(format!("targets {target} (not an ENI or instance)")), None)

@@ -35,7 +35,7 @@ fn guide_example_replaces_only_the_vip_routes() {
         table("rtb-a", &[("10.1.0.10/32", eni("eni-89abcdef"))]),
         table("rtb-b", &[("10.1.0.10/32", eni("eni-89abcdef")), ("10.1.0.20/32", eni("eni-89abcdef"))]),
     ];
-    let steps = plan_routes(&tables, &[net("10.1.0.10/32")], "vpc-1", "eni-01234567");
+    let steps = plan_routes(&tables, &[net("10.1.0.10/32")], "vpc-1", "eni-01234567", false);
     assert_eq!(writes(&steps), vec![("rtb-a", net("10.1.0.10/32")), ("rtb-b", net("10.1.0.10/32"))]);
     assert_eq!(steps.len(), 2, "10.1.0.20/32 is never part of the plan");
     assert_eq!(
@@ -51,7 +51,7 @@ fn routes_already_on_our_eni_are_kept_others_replaced_unknown_left_alone() {
         table("rtb-b", &[("10.1.0.10/32", RouteTarget::Instance("i-old".into()))]),
         table("rtb-c", &[("10.1.0.10/32", RouteTarget::Unknown)]),
     ];
-    let steps = plan_routes(&tables, &[net("10.1.0.10/32")], "vpc-1", "eni-me");
+    let steps = plan_routes(&tables, &[net("10.1.0.10/32")], "vpc-1", "eni-me", false);
     assert!(steps[0].is_keep() && steps[0].drift_line().is_none());
     assert_eq!(steps[1].action, Action::Write { verb: "replace", call: "ReplaceRoute" });
     assert!(matches!(steps[2].action, Action::NotOwned(_)), "fail closed: {:?}", steps[2]);
@@ -62,7 +62,7 @@ fn routes_already_on_our_eni_are_kept_others_replaced_unknown_left_alone() {
 fn gateway_routes_are_not_owned() {
     let igw = RouteTarget::Other { kind: "gateway", id: "igw-1".into() };
     let tables = [table("rtb-a", &[("10.1.0.10/32", igw)])];
-    let steps = plan_routes(&tables, &[net("10.1.0.10/32")], "vpc-1", "eni-me");
+    let steps = plan_routes(&tables, &[net("10.1.0.10/32")], "vpc-1", "eni-me", false);
     assert!(matches!(steps[0].action, Action::NotOwned(_)));
     assert_eq!(steps[0].current.as_deref(), Some("igw-1"));
     assert!(writes(&steps).is_empty());
@@ -72,7 +72,7 @@ fn gateway_routes_are_not_owned() {
 #[test]
 fn missing_destinations_are_reported() {
     let tables = [table("rtb-a", &[("10.1.0.10/32", eni("eni-old"))])];
-    let steps = plan_routes(&tables, &[net("10.1.0.10/32"), net("10.9.9.9/32")], "vpc-1", "eni-me");
+    let steps = plan_routes(&tables, &[net("10.1.0.10/32"), net("10.9.9.9/32")], "vpc-1", "eni-me", false);
     assert_eq!(steps.len(), 2);
     assert_eq!(
         steps[1].action,
@@ -88,4 +88,20 @@ fn vip_inside_vpc_is_detected() {
     assert_eq!(inside_vpc(&[net("10.0.2.9/32")], &vpc).unwrap().1, net("10.0.0.0/16"));
     assert_eq!(inside_vpc(&[net("100.0.0.0/8")], &vpc).unwrap().1, net("100.64.0.0/16"));
     assert!(inside_vpc(&[net("fd00::1/128")], &vpc).is_none());
+}
+
+#[test]
+fn chosen_tables_get_a_missing_vip_route_created() {
+    let tables = [
+        table("rtb-a", &[("10.1.0.10/32", eni("eni-old"))]),
+        table("rtb-c", &[("0.0.0.0/0", eni("eni-nat"))]),
+    ];
+    let steps = plan_routes(&tables, &[net("10.1.0.10/32")], "vpc-1", "eni-me", true);
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert_eq!(steps[1].action, Action::Write { verb: "create", call: "CreateRoute" });
+    assert_eq!(steps[1].plan_line(), "route 10.1.0.10/32 in rtb-c: none -> eni-me (create) via CreateRoute");
+    assert!(plan_routes(&[], &[net("10.1.0.10/32")], "vpc-1", "eni-me", true)[0]
+        .drift_line()
+        .unwrap()
+        .contains("no route table"));
 }
