@@ -23,10 +23,10 @@ pub fn plan_routes(
             let mut held = false;
             for route in table.routes.iter().filter(|r| r.destination == *dest) {
                 held = true;
-                steps.push(route_step(&table.id, vpc_id, *dest, &route.target, eni));
+                steps.push(route_step(&table.id, vpc_id, *dest, Some(&route.target), eni));
             }
             if listed && !held {
-                steps.push(create_step(&table.id, vpc_id, *dest, eni));
+                steps.push(route_step(&table.id, vpc_id, *dest, None, eni));
             }
             found |= held || listed;
         }
@@ -44,41 +44,31 @@ pub fn plan_routes(
     steps
 }
 
-fn create_step(table_id: &str, vpc_id: &str, destination: IpNet, eni: &str) -> Step {
-    let w = Write { table_id: table_id.into(), destination, eni: eni.into(), create: true };
-    Step {
-        kind: Kind::RouteTable,
-        resource: Resource::Route {
-            region: None,
-            scope: vpc_id.into(),
-            table_id: table_id.into(),
-            destination,
-        },
-        current: None,
-        desired: eni.into(),
-        action: Action::Write { verb: "create", call: "CreateRoute" },
-        write: Some(crate::scenario::Write::RouteTable(w)),
-    }
-}
-
-fn route_step(table_id: &str, vpc_id: &str, destination: IpNet, target: &RouteTarget, eni: &str) -> Step {
-    let (action, write) = if target.is_eni(eni) {
-        (Action::Keep(format!("already {eni}")), None)
-    } else if target.is_node_target() {
-        let w = Write { table_id: table_id.into(), destination, eni: eni.into(), create: false };
-        (Action::Write { verb: "replace", call: "ReplaceRoute" }, Some(crate::scenario::Write::RouteTable(w)))
-    } else {
-        (Action::NotOwned(format!("targets {target} (not an ENI or instance)")), None)
+/// The route for `destination` in `table_id`: `current` is its target (None: missing).
+fn route_step(
+    table_id: &str,
+    vpc_id: &str,
+    destination: IpNet,
+    current: Option<&RouteTarget>,
+    eni: &str,
+) -> Step {
+    let write = |create| {
+        let w = Write { table_id: table_id.into(), destination, eni: eni.into(), create };
+        Some(crate::scenario::Write::RouteTable(w))
     };
+    let (action, write) = match current {
+        None => (Action::Write { verb: "create", call: "CreateRoute" }, write(true)),
+        Some(t) if t.is_eni(eni) => (Action::Keep(format!("already {eni}")), None),
+        Some(t) if t.is_node_target() => {
+            (Action::Write { verb: "replace", call: "ReplaceRoute" }, write(false))
+        }
+        Some(t) => (Action::NotOwned(format!("targets {t} (not an ENI or instance)")), None),
+    };
+    let table_id = table_id.into();
     Step {
         kind: Kind::RouteTable,
-        resource: Resource::Route {
-            region: None,
-            scope: vpc_id.into(),
-            table_id: table_id.into(),
-            destination,
-        },
-        current: Some(target.to_string()),
+        resource: Resource::Route { region: None, scope: vpc_id.into(), table_id, destination },
+        current: current.map(|t| t.to_string()),
         desired: eni.into(),
         action,
         write,
