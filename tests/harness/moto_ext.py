@@ -35,6 +35,7 @@ still read every result back through the EC2 API. moto 5.2.5 gap -> patch:
    InvalidTransitGatewayID.NotFound.
 
 7. Secondary private IPs (AssignPrivateIpAddresses): see moto_ext_eni.py.
+8. IPv6 route filter of DescribeRouteTables: see moto_ext_ipv6.py.
 
 Limits: no propagated routes; a peering inside one account and region is seen from the
 requester on both sides; explicit TGW route-table associations do not show in Association.
@@ -402,8 +403,9 @@ def install():
         att.create_transit_gateway_vpc_attachment)
     RouteBackend.create_route = _wrap_vpc_route(RouteBackend.create_route)
     RouteBackend.replace_route = _wrap_vpc_route(RouteBackend.replace_route)
-    from . import moto_ext_eni  # secondary private IPs with EC2's semantics
+    from . import moto_ext_eni, moto_ext_ipv6  # secondary private IPs; IPv6 route filter
     moto_ext_eni.install()
+    moto_ext_ipv6.install()
     _installed = True
 
 
