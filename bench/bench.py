@@ -155,6 +155,9 @@ class Bench:
                          extended=True)
         proxy = start_proxy(ext.url, latency=args.latency, mutating_bucket=[MUTATING_BURST, MUTATING_RATE])
         try:
+            ext.reset(seed=1)
+            self.note("scenario rows: secondary private IP")
+            rows.append(scenarios.private_ip(args.binary, ext.url, proxy, args.reps))
             for two in (False, True):
                 ext.reset(seed=1)
                 self.note(f"scenario rows: Transit Gateway, {'two regions' if two else 'one region'}")

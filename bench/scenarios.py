@@ -6,8 +6,10 @@ floor, computed from the scenario's dependency chain:
                    -> read back                                                          3
   Transit Gateway  attachments + VPC tables -> TGW tables + peerings -> TGW routes
                    -> every write at once -> read back of what was written               5
-  warm watch       (route tables through `ec2-vip watch`, identity and clients kept
-                   from before the MASTER line)                                          3
+  warm watch       route tables through `ec2-vip watch` (identity and clients kept from
+                   before the MASTER line), timed until the tables show node2, i.e.
+                   before the watcher's own read back: describe -> ReplaceRoute         2
+  secondary IP     describe the subnet's ENIs -> AssignPrivateIpAddresses -> read back   3
 
 floor seconds = round trips x the added latency + "moto busy" (time some request was inside
 moto, which serves one at a time). Route tables and the Elastic IP run on the bench's moto;
@@ -24,14 +26,14 @@ from pathlib import Path
 from harness.imds_fake import start_imds
 from harness.moto import ec2_client
 from harness.runner import run_vip, vip_env
-from harness.scenario import VIP, node_json
+from harness.scenario import VIP, _instance, node_json, seed_figure1
 from harness.tgw_one_region import seed_one_region
 from harness.tgw_scenario import Clients, changes, seed_two_regions, set_active, tgw_snapshot, vip_changes
 from harness.tgw_scenario import node_json as tgw_node_json
 
 REGION = "us-east-1"
-FLOORS = {"route tables": 3, "Elastic IP": 3, "Transit Gateway, one region": 5,
-          "Transit Gateway, two regions": 5, "route tables, warm watch": 3}
+FLOORS = {"route tables": 3, "Elastic IP": 3, "secondary private IP": 3, "Transit Gateway, one region": 5,
+          "Transit Gateway, two regions": 5, "route tables, warm watch": 2}
 
 
 class Row:
@@ -148,3 +150,31 @@ def warm_watch(binary, moto_url, proxy, seed, tables, reps):
         proc.wait()
         imds.stop()
     return Row("route tables, warm watch", times, statistics.median(calls), statistics.median(busy), ok)
+
+
+def private_ip(binary, moto_url, proxy, reps, address="10.0.2.100"):
+    """figure 1's node1 and a peer in its subnet (node3) move a secondary private IP."""
+    ec2 = ec2_client(moto_url, REGION)
+    seed = seed_figure1(ec2)
+    node1 = seed["node1"]
+    [subnet] = ec2.describe_subnets(SubnetIds=[node1["subnet_id"]])["Subnets"]
+    seed["node3"] = _instance(ec2, node1["subnet_id"], node1["az"], "10.0.2.30", "node3")
+    seed["node3"]["subnet_cidr"] = subnet["CidrBlock"]
+    imds = start_imds(node_json(seed, "node3", REGION), log_requests=False)
+    times, calls, busy, ok = [], [], [], True
+    try:
+        for _ in range(reps):
+            ec2.assign_private_ip_addresses(NetworkInterfaceId=node1["eni_id"], PrivateIpAddresses=[address],
+                                            AllowReassignment=True)
+            proxy.reset()
+            r = run_vip(binary, ["master", "--private-ip", address], imds, proxy.url)
+            n, b, _ = _finish(proxy, 0)
+            enis = ec2.describe_network_interfaces(NetworkInterfaceIds=[seed["node3"]["eni_id"]])
+            held = [p["PrivateIpAddress"] for p in enis["NetworkInterfaces"][0]["PrivateIpAddresses"]]
+            ok &= r.returncode == 0 and address in held
+            times.append(r.elapsed)
+            calls.append(n)
+            busy.append(b)
+    finally:
+        imds.stop()
+    return Row("secondary private IP", times, statistics.median(calls), statistics.median(busy), ok)
