@@ -5,6 +5,7 @@
 //! routes = ["10.1.0.10/32"]
 //! elastic_ips = ["eipalloc-0123456789abcdef0"]
 //! private_ips = ["10.0.2.100"]   # secondary private IPs within the ENI's subnet
+//! ipv6_addresses = ["2600:1f18::100"]   # IPv6 addresses within the ENI's subnet
 //! route_tables = ["rtb-0a"]       # optional: these tables (or route_table_tags = { Name = "private-*" })
 //! interface = "eth1"   # optional; or eni = "eni-..."
 //! release = false      # optional: disassociate the EIPs on BACKUP/FAULT/STOP
@@ -33,6 +34,8 @@ struct RawInstance {
     elastic_ips: Vec<String>,
     #[serde(default)]
     private_ips: Vec<String>,
+    #[serde(default)]
+    ipv6_addresses: Vec<String>,
     route_tables: Option<Vec<String>>,
     route_table_tags: Option<BTreeMap<String, String>>,
     interface: Option<String>,
@@ -94,6 +97,8 @@ pub struct Resources {
     pub eips: Vec<EipRef>,
     /// Secondary private IPv4 addresses that follow MASTER within one subnet.
     pub private_ips: Vec<std::net::Ipv4Addr>,
+    /// IPv6 addresses that follow MASTER within one subnet.
+    pub ipv6_addresses: Vec<std::net::Ipv6Addr>,
     /// Which route tables of the node's VPC the routes are in (single VPC only).
     pub tables: TableChoice,
     pub eni: EniChoice,
@@ -104,7 +109,10 @@ pub struct Resources {
 
 impl Resources {
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty() && self.eips.is_empty() && self.private_ips.is_empty()
+        self.routes.is_empty()
+            && self.eips.is_empty()
+            && self.private_ips.is_empty()
+            && self.ipv6_addresses.is_empty()
     }
 }
 
@@ -146,6 +154,12 @@ impl Config {
                 .map(|s| parse_private_ip(s))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(format!("{section} private_ips: {e}")))?;
+            let ipv6_addresses = r
+                .ipv6_addresses
+                .iter()
+                .map(|s| parse_ipv6_address(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(format!("{section} ipv6_addresses: {e}")))?;
             let eni = eni_choice(r.interface, r.eni).map_err(|e| bad(format!("{section} {e}")))?;
             for site in &r.sites {
                 site.check().map_err(|e| bad(format!("{section} {e}")))?;
@@ -161,10 +175,20 @@ impl Config {
                      (with sites, name tables per site)"
                 )));
             }
-            let res =
-                Resources { routes, eips, private_ips, tables, eni, release: r.release, sites: r.sites };
+            let res = Resources {
+                routes,
+                eips,
+                private_ips,
+                ipv6_addresses,
+                tables,
+                eni,
+                release: r.release,
+                sites: r.sites,
+            };
             if res.is_empty() {
-                return Err(bad(format!("{section} has neither routes nor elastic_ips nor private_ips")));
+                return Err(bad(format!(
+                    "{section} has no routes, elastic_ips, private_ips or ipv6_addresses"
+                )));
             }
             if let Some(dup) = first_duplicate(&res) {
                 return Err(bad(format!("{section} names {dup} twice")));
@@ -190,6 +214,7 @@ impl Config {
 fn names(res: &Resources) -> Vec<String> {
     let routes = res.routes.iter().map(|r| format!("route {r}"));
     let ips = res.private_ips.iter().map(|p| format!("private IP {p}"));
+    let ips = ips.chain(res.ipv6_addresses.iter().map(|p| format!("IPv6 address {p}")));
     routes.chain(res.eips.iter().map(|e| format!("Elastic IP {e}"))).chain(ips).collect()
 }
 
@@ -227,6 +252,11 @@ pub fn table_choice(
         (None, Some(tags)) => Ok(TableChoice::Tagged(tags.into_iter().collect())),
         (None, None) => Ok(TableChoice::Holding),
     }
+}
+
+/// An IPv6 address (not a CIDR).
+pub fn parse_ipv6_address(s: &str) -> Result<std::net::Ipv6Addr, String> {
+    s.trim().parse().map_err(|_| format!("{s:?} is not an IPv6 address (e.g. 2600:1f18::100)"))
 }
 
 /// A secondary private IPv4 address (not a CIDR).
@@ -311,7 +341,7 @@ mod tests {
             ("[instance.A]\nroutes = [\"10.1.0.10/24\"]", "host bits"),
             ("[instance.A]\nelastic_ips = [\"eni-1\"]", "elastic_ips"),
             ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\nrout = 1", "unknown field"),
-            ("[instance.A]\n", "neither routes"),
+            ("[instance.A]\n", "no routes"),
             ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\ninterface = \"eth1\"\neni = \"eni-1\"", "exclusive"),
             ("[instance.A", "t.toml"),
             ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\n[[instance.A.sites]]\nregion = \"r\"\nvpc_id = \"v\"", "VPC id"),

@@ -17,6 +17,8 @@ pub struct Identity {
     /// The ENI's subnet and its IPv4 CIDR block, where IMDS tells them.
     pub subnet_id: Option<String>,
     pub subnet_cidr: Option<IpNet>,
+    /// The subnet's IPv6 CIDR blocks (none where IMDS has none).
+    pub subnet_ipv6_cidrs: Vec<IpNet>,
 }
 
 /// A network interface and the private IPv4 addresses on it now.
@@ -24,6 +26,7 @@ pub struct Identity {
 pub struct Interface {
     pub id: String,
     pub private_ips: Vec<std::net::Ipv4Addr>,
+    pub ipv6: Vec<std::net::Ipv6Addr>,
 }
 
 /// Which ENI of this instance the VIP belongs to.

@@ -7,7 +7,7 @@ use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::RequestId;
 use aws_sdk_ec2::types::Filter;
 use ipnet::IpNet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// What the failover needs from EC2, nothing more.
 #[allow(async_fn_in_trait)]
@@ -44,6 +44,8 @@ pub trait Ec2 {
     /// AssignPrivateIpAddresses with AllowReassignment: takes `ip` from another ENI.
     async fn assign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error>;
     async fn unassign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error>;
+    async fn assign_ipv6(&self, eni: &str, ip: Ipv6Addr) -> Result<(), Ec2Error>;
+    async fn unassign_ipv6(&self, eni: &str, ip: Ipv6Addr) -> Result<(), Ec2Error>;
 }
 
 /// The SDK client of one region and account; keeps its configuration so per-site
@@ -307,6 +309,7 @@ impl Ec2 for SdkEc2 {
                         .iter()
                         .filter_map(|p| p.private_ip_address()?.parse().ok())
                         .collect(),
+                    ipv6: n.ipv6_addresses().iter().filter_map(|a| a.ipv6_address()?.parse().ok()).collect(),
                 }
             }));
         }
@@ -334,5 +337,27 @@ impl Ec2 for SdkEc2 {
             .await
             .map(|_| ())
             .map_err(|e| ec2_error("UnassignPrivateIpAddresses", format!("{ip} from {eni}"), e))
+    }
+
+    async fn assign_ipv6(&self, eni: &str, ip: Ipv6Addr) -> Result<(), Ec2Error> {
+        self.client
+            .assign_ipv6_addresses()
+            .network_interface_id(eni)
+            .ipv6_addresses(ip.to_string())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ec2_error("AssignIpv6Addresses", format!("{ip} -> {eni}"), e))
+    }
+
+    async fn unassign_ipv6(&self, eni: &str, ip: Ipv6Addr) -> Result<(), Ec2Error> {
+        self.client
+            .unassign_ipv6_addresses()
+            .network_interface_id(eni)
+            .ipv6_addresses(ip.to_string())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ec2_error("UnassignIpv6Addresses", format!("{ip} from {eni}"), e))
     }
 }

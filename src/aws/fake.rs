@@ -231,6 +231,34 @@ impl Ec2 for FakeEc2 {
             None => Err(err("UnassignPrivateIpAddresses", eni, "InvalidNetworkInterfaceID.NotFound")),
         }
     }
+
+    async fn assign_ipv6(&self, eni: &str, ip: std::net::Ipv6Addr) -> Result<(), Ec2Error> {
+        self.count("AssignIpv6Addresses");
+        let mut w = self.world.borrow_mut();
+        if w.interfaces.iter().any(|(_, i)| i.id != eni && i.ipv6.contains(&ip)) {
+            return Err(err("AssignIpv6Addresses", ip.to_string(), "InvalidParameterValue"));
+        }
+        match w.interfaces.iter_mut().find(|(_, i)| i.id == eni) {
+            Some((_, i)) if i.ipv6.contains(&ip) => Ok(()),
+            Some((_, i)) => {
+                i.ipv6.push(ip);
+                Ok(())
+            }
+            None => Err(err("AssignIpv6Addresses", eni, "InvalidNetworkInterfaceID.NotFound")),
+        }
+    }
+
+    async fn unassign_ipv6(&self, eni: &str, ip: std::net::Ipv6Addr) -> Result<(), Ec2Error> {
+        self.count("UnassignIpv6Addresses");
+        let mut w = self.world.borrow_mut();
+        match w.interfaces.iter_mut().find(|(_, i)| i.id == eni) {
+            Some((_, i)) => {
+                i.ipv6.retain(|p| *p != ip);
+                Ok(())
+            }
+            None => Err(err("UnassignIpv6Addresses", eni, "InvalidNetworkInterfaceID.NotFound")),
+        }
+    }
 }
 
 impl TransitGateways for FakeEc2 {

@@ -138,6 +138,16 @@ impl<C: Ec2> Ec2 for Faulty<C> {
         self.gate("UnassignPrivateIpAddresses", format!("{ip} from {eni}")).await?;
         self.inner.unassign_private_ip(eni, ip).await
     }
+
+    async fn assign_ipv6(&self, eni: &str, ip: std::net::Ipv6Addr) -> Result<(), Ec2Error> {
+        self.gate("AssignIpv6Addresses", format!("{ip} -> {eni}")).await?;
+        self.inner.assign_ipv6(eni, ip).await
+    }
+
+    async fn unassign_ipv6(&self, eni: &str, ip: std::net::Ipv6Addr) -> Result<(), Ec2Error> {
+        self.gate("UnassignIpv6Addresses", format!("{ip} from {eni}")).await?;
+        self.inner.unassign_ipv6(eni, ip).await
+    }
 }
 
 impl<C: TransitGateways> TransitGateways for Faulty<C> {

@@ -80,7 +80,8 @@ impl Imds {
             (format!("{base}/interface-id"), format!("{base}/vpc-id"), format!("{base}/local-ipv4s"));
         let (subnet_path, subnet_cidr_path) =
             (format!("{base}/subnet-id"), format!("{base}/subnet-ipv4-cidr-block"));
-        let (eni_id, vpc_id, v4, v6, ips, subnet_id, subnet_cidr) = tokio::try_join!(
+        let subnet_v6_path = format!("{base}/subnet-ipv6-cidr-blocks");
+        let (eni_id, vpc_id, v4, v6, ips, subnet_id, subnet_cidr, subnet_v6) = tokio::try_join!(
             self.get(deadline, &id_path),
             self.get(deadline, &vpc_path),
             self.get(deadline, &v4_path),
@@ -88,6 +89,7 @@ impl Imds {
             self.get_opt(deadline, &ips_path),
             self.get_opt(deadline, &subnet_path),
             self.get_opt(deadline, &subnet_cidr_path),
+            self.get_opt(deadline, &subnet_v6_path),
         )
         .map_err(|e| match e {
             Error::Imds(ImdsError::NotFound { .. }) => {
@@ -104,6 +106,10 @@ impl Imds {
             Some(c) => parse_cidrs(&subnet_cidr_path, &c)?.into_iter().next(),
             None => None,
         };
+        let subnet_ipv6_cidrs = match subnet_v6 {
+            Some(v6) => parse_cidrs(&subnet_v6_path, &v6)?,
+            None => Vec::new(),
+        };
         Ok(Identity {
             instance_id,
             region,
@@ -114,6 +120,7 @@ impl Imds {
             private_ips,
             subnet_id,
             subnet_cidr,
+            subnet_ipv6_cidrs,
         })
     }
 

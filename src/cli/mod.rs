@@ -2,7 +2,7 @@
 //! The library below never sees these types: `GlobalArgs::settings` and
 //! `ResourceArgs::resources` turn them into plain values.
 
-use crate::config::{eni_choice, parse_private_ip, table_choice, Resources};
+use crate::config::{eni_choice, parse_ipv6_address, parse_private_ip, table_choice, Resources};
 use crate::engine::Settings;
 use crate::model::{parse_destination, EipRef};
 use clap::{Args, Parser, Subcommand};
@@ -151,6 +151,9 @@ pub struct ResourceArgs {
     /// A secondary private IPv4 address that moves to this node's ENI (same subnet). Repeatable.
     #[arg(long = "private-ip", value_name = "IP", value_parser = parse_private_ip)]
     pub private_ips: Vec<std::net::Ipv4Addr>,
+    /// An IPv6 address that moves to this node's ENI (same subnet). Repeatable.
+    #[arg(long = "ipv6-address", value_name = "IPV6", value_parser = parse_ipv6_address)]
+    pub ipv6_addresses: Vec<std::net::Ipv6Addr>,
     /// Local interface whose ENI gets the VIP [default: the primary ENI].
     #[arg(long, value_name = "IFACE", conflicts_with = "eni")]
     pub interface: Option<String>,
@@ -172,6 +175,7 @@ impl ResourceArgs {
             routes: self.routes.clone(),
             eips: self.eips.clone(),
             private_ips: self.private_ips.clone(),
+            ipv6_addresses: self.ipv6_addresses.clone(),
             tables: table_choice((!self.route_tables.is_empty()).then(|| self.route_tables.clone()), None)?,
             eni: eni_choice(self.interface.clone(), self.eni.clone())?,
             release: self.release,

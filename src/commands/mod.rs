@@ -54,6 +54,7 @@ pub fn cli_key(res: &Resources) -> String {
     let mut parts: Vec<String> = res.routes.iter().map(|r| r.to_string()).collect();
     parts.extend(res.eips.iter().map(|e| e.to_string()));
     parts.extend(res.private_ips.iter().map(|p| format!("ip:{p}")));
+    parts.extend(res.ipv6_addresses.iter().map(|p| format!("ip6:{p}")));
     parts.sort();
     // FNV-1a: a stable name, not a security boundary.
     let hash = parts

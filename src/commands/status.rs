@@ -61,6 +61,8 @@ pub struct Status {
     pub elastic_ips: Vec<EipStatus>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub private_ips: Vec<PrivateIpStatus>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ipv6_addresses: Vec<PrivateIpStatus>,
     /// Transit Gateway scenario: every VIP route of every site, and whether it is where
     /// this node as MASTER would put it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -101,6 +103,7 @@ pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status
         missing_routes: Vec::new(),
         elastic_ips: Vec::new(),
         private_ips: Vec::new(),
+        ipv6_addresses: Vec::new(),
         transit_gateway_routes: Vec::new(),
     };
     for s in steps(plans) {
@@ -136,6 +139,11 @@ pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status
                     this_node: s.current.as_deref() == Some(me.eni_id.as_str()),
                 })
             }
+            (_, Resource::Ipv6Address { ip, .. }) => st.ipv6_addresses.push(PrivateIpStatus {
+                address: ip.to_string(),
+                network_interface_id: s.current.clone(),
+                this_node: s.is_keep(),
+            }),
             (_, Resource::PrivateIp { ip, .. }) => st.private_ips.push(PrivateIpStatus {
                 address: ip.to_string(),
                 network_interface_id: s.current.clone(),
@@ -180,7 +188,7 @@ pub fn render(s: &Status) -> String {
             t.owner
         ));
     }
-    for p in &s.private_ips {
+    for p in s.private_ips.iter().chain(&s.ipv6_addresses) {
         out.push_str(&format!(
             "ip    {:<18} {:<24} -> {:<24} {}\n",
             p.address,

@@ -63,7 +63,11 @@ impl<C> Session<C> {
 pub fn goal(role: Role, res: &Resources) -> Option<Goal> {
     match role {
         Role::Master => Some(Goal::Take),
-        _ if res.release && !(res.eips.is_empty() && res.private_ips.is_empty()) => Some(Goal::Release),
+        _ if res.release
+            && !(res.eips.is_empty() && res.private_ips.is_empty() && res.ipv6_addresses.is_empty()) =>
+        {
+            Some(Goal::Release)
+        }
         _ => None,
     }
 }

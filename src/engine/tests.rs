@@ -46,6 +46,7 @@ fn me() -> Identity {
         private_ips: vec!["10.0.2.5".into()],
         subnet_id: Some("subnet-a".into()),
         subnet_cidr: Some("10.0.2.0/24".parse().unwrap()),
+        subnet_ipv6_cidrs: Vec::new(),
     }
 }
 
@@ -94,6 +95,7 @@ fn resources(eips: bool) -> Resources {
         routes: vec![VIP.parse().unwrap()],
         eips: if eips { vec![EipRef::AllocationId("eipalloc-1".into())] } else { Vec::new() },
         private_ips: Vec::new(),
+        ipv6_addresses: Vec::new(),
         tables: Default::default(),
         eni: EniChoice::Primary,
         release: false,

@@ -11,6 +11,7 @@
 //! [`Scenario`] and of [`Write`], and a line in [`Scenario::for_resources`].
 
 pub mod elastic_ip;
+pub mod ipv6_address;
 pub mod private_ip;
 pub mod route_table;
 pub mod transit_gateway;
@@ -47,6 +48,7 @@ pub enum Kind {
     ElasticIp,
     TransitGateway,
     PrivateIp,
+    Ipv6Address,
 }
 
 /// One thing a VIP consists of.
@@ -61,6 +63,8 @@ pub enum Resource {
     ElasticIp { allocation_id: String, public_ip: String, private_ip: Option<String> },
     /// A secondary private IPv4 address of a subnet.
     PrivateIp { ip: std::net::Ipv4Addr, subnet: String },
+    /// An IPv6 address of a subnet.
+    Ipv6Address { ip: std::net::Ipv6Addr, subnet: String },
 }
 
 impl fmt::Display for Resource {
@@ -81,6 +85,7 @@ impl fmt::Display for Resource {
                 write!(f, "eip {allocation_id} ({public_ip})")
             }
             Resource::PrivateIp { ip, subnet } => write!(f, "private IP {ip} in {subnet}"),
+            Resource::Ipv6Address { ip, subnet } => write!(f, "IPv6 address {ip} in {subnet}"),
         }
     }
 }
@@ -107,9 +112,17 @@ pub enum Write {
     ElasticIp(elastic_ip::Write),
     TransitGateway(transit_gateway::Write),
     PrivateIp(private_ip::Write),
+    Ipv6Address(ipv6_address::Write),
 }
 
 impl Write {
+    pub fn ipv6_address(&self) -> Option<&ipv6_address::Write> {
+        match self {
+            Write::Ipv6Address(w) => Some(w),
+            _ => None,
+        }
+    }
+
     pub fn private_ip(&self) -> Option<&private_ip::Write> {
         match self {
             Write::PrivateIp(w) => Some(w),
@@ -198,6 +211,7 @@ pub enum Scenario {
     ElasticIp(elastic_ip::ElasticIps),
     TransitGateway(transit_gateway::TransitGatewayRoutes),
     PrivateIp(private_ip::PrivateIps),
+    Ipv6Address(ipv6_address::Ipv6Addresses),
 }
 
 impl Scenario {
@@ -221,6 +235,10 @@ impl Scenario {
             let ips = res.private_ips.clone();
             out.push(Scenario::PrivateIp(private_ip::PrivateIps { ips, release: res.release }));
         }
+        if !res.ipv6_addresses.is_empty() {
+            let ips = res.ipv6_addresses.clone();
+            out.push(Scenario::Ipv6Address(ipv6_address::Ipv6Addresses { ips, release: res.release }));
+        }
         if !res.eips.is_empty() {
             out.push(Scenario::ElasticIp(elastic_ip::ElasticIps {
                 refs: res.eips.clone(),
@@ -236,6 +254,7 @@ impl Scenario {
             (_, Goal::Take) => true,
             (Scenario::ElasticIp(e), Goal::Release) => e.release,
             (Scenario::PrivateIp(p), Goal::Release) => p.release,
+            (Scenario::Ipv6Address(p), Goal::Release) => p.release,
             (_, Goal::Release) => false,
         }
     }
@@ -253,6 +272,7 @@ impl Scenario {
             Scenario::ElasticIp(s) => s.plan(cx, goal).await,
             Scenario::TransitGateway(s) => s.plan(cx).await,
             Scenario::PrivateIp(s) => s.plan(cx, goal).await,
+            Scenario::Ipv6Address(s) => s.plan(cx, goal).await,
         }
     }
 
@@ -268,6 +288,7 @@ impl Scenario {
             Scenario::ElasticIp(s) => s.confirm(cx, written).await,
             Scenario::TransitGateway(s) => s.confirm(cx, written).await,
             Scenario::PrivateIp(s) => s.confirm(cx, written).await,
+            Scenario::Ipv6Address(s) => s.confirm(cx, written).await,
         }
     }
 
@@ -277,6 +298,7 @@ impl Scenario {
             Scenario::ElasticIp(_) => Kind::ElasticIp,
             Scenario::TransitGateway(_) => Kind::TransitGateway,
             Scenario::PrivateIp(_) => Kind::PrivateIp,
+            Scenario::Ipv6Address(_) => Kind::Ipv6Address,
         }
     }
 }
@@ -289,6 +311,7 @@ pub async fn write<C: Ec2 + TransitGateways>(cx: &Ctx<'_, C>, step: &Step) -> Re
         Some(Write::ElasticIp(w)) => elastic_ip::write(cx, w).await,
         Some(Write::TransitGateway(w)) => transit_gateway::write(cx, w).await,
         Some(Write::PrivateIp(w)) => private_ip::write(cx, w).await,
+        Some(Write::Ipv6Address(w)) => ipv6_address::write(cx, w).await,
     }
 }
 
@@ -303,13 +326,14 @@ mod tests {
             routes: vec!["10.1.0.10/32".parse().unwrap()],
             eips: vec![EipRef::AllocationId("eipalloc-1".into())],
             private_ips: vec!["10.0.2.100".parse().unwrap()],
+            ipv6_addresses: vec!["2600:1f18::100".parse().unwrap()],
             tables: Default::default(),
             eni: EniChoice::Primary,
             release: true,
             sites: Vec::new(),
         };
         let kinds = |r: &Resources| Scenario::for_resources(r).iter().map(Scenario::kind).collect::<Vec<_>>();
-        assert_eq!(kinds(&res), vec![Kind::RouteTable, Kind::PrivateIp, Kind::ElasticIp]);
+        assert_eq!(kinds(&res), vec![Kind::RouteTable, Kind::PrivateIp, Kind::Ipv6Address, Kind::ElasticIp]);
         res.sites = vec![crate::config::Site {
             region: "us-east-1".into(),
             vpc_id: "vpc-1".into(),
@@ -319,9 +343,12 @@ mod tests {
             role_arn: None,
             external_id: None,
         }];
-        assert_eq!(kinds(&res), vec![Kind::TransitGateway, Kind::PrivateIp, Kind::ElasticIp]);
+        assert_eq!(
+            kinds(&res),
+            vec![Kind::TransitGateway, Kind::PrivateIp, Kind::Ipv6Address, Kind::ElasticIp]
+        );
         let released: Vec<bool> =
             Scenario::for_resources(&res).iter().map(|s| s.acts_on(Goal::Release)).collect();
-        assert_eq!(released, vec![false, true, true], "routes are never released");
+        assert_eq!(released, vec![false, true, true, true], "routes are never released");
     }
 }

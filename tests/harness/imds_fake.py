@@ -111,6 +111,7 @@ class FakeState:
             }
             # Optional keys: absent (404) unless the node JSON has them.
             for key, path in (("vpc_ipv6_cidr_blocks", "vpc-ipv6-cidr-blocks"),
+                              ("subnet_ipv6_cidr_blocks", "subnet-ipv6-cidr-blocks"),
                               ("ipv6s", "ipv6s"),
                               ("public_ipv4s", "public-ipv4s")):
                 if iface.get(key):

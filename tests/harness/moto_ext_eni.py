@@ -7,6 +7,10 @@
 2. An address outside the ENI's subnet is taken -> `InvalidParameterValue` (EC2's code for
    it is also a guess).
 
+3. AssignIpv6Addresses takes an IPv6 address another ENI holds (it ends on both; EC2 has
+   no reassignment for IPv6 and refuses) -> `InvalidParameterValue` (a guess), and one
+   outside the subnet's IPv6 CIDR blocks -> `InvalidParameterValue` (a guess).
+
 DescribeNetworkInterfaces then shows the address on one ENI only, as EC2 does.
 """
 
@@ -42,9 +46,25 @@ def _assign_response(self):
     return ActionResult({"NetworkInterfaceId": eni.id, "AssignedPrivateIpAddresses": eni.private_ip_addresses})
 
 
+def _assign_ipv6(self, eni_id, ipv6_addresses=None, ipv6_count=None):
+    from moto.ec2.exceptions import EC2ClientError
+    eni = self.get_network_interface(eni_id)
+    blocks = [ipaddress.ip_network(a.get("ipv6CidrBlock"))
+              for a in eni.subnet.ipv6_cidr_block_associations.values() if a.get("ipv6CidrBlock")]
+    for ip in ipv6_addresses or []:
+        if not any(ipaddress.ip_address(ip) in b for b in blocks):
+            raise EC2ClientError("InvalidParameterValue", f"Address {ip} is not in subnet {eni.subnet.id}")
+        other = next((o for o in self.enis.values() if o is not eni and ip in o.ipv6_addresses), None)
+        if other is not None:
+            raise EC2ClientError("InvalidParameterValue", f"Address {ip} is in use by {other.id}")
+    return _assign_ipv6.orig(self, eni_id, ipv6_addresses, ipv6_count)
+
+
 def install():
     from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
     from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
+    _assign_ipv6.orig = NetworkInterfaceBackend.assign_ipv6_addresses
+    NetworkInterfaceBackend.assign_ipv6_addresses = _assign_ipv6
     _assign.orig = NetworkInterfaceBackend.assign_private_ip_addresses
     NetworkInterfaceBackend.assign_private_ip_addresses = _assign
     ElasticNetworkInterfaces.assign_private_ip_addresses = _assign_response

@@ -187,6 +187,8 @@ def node_json(seed, name, region=None, role="ec2-vip-role"):
     }]
     if node.get("subnet_cidr"):
         interfaces[0]["subnet_ipv4_cidr_block"] = node["subnet_cidr"]
+    if node.get("subnet_ipv6_cidr"):
+        interfaces[0]["subnet_ipv6_cidr_blocks"] = [node["subnet_ipv6_cidr"]]
     if seed.get("vpc_ipv6_cidr"):
         interfaces[0]["vpc_ipv6_cidr_blocks"] = [seed["vpc_ipv6_cidr"]]
     if "eni2_id" in node:

@@ -56,7 +56,11 @@ mod tests {
     use super::*;
 
     fn iface(id: &str, ips: &[&str]) -> Interface {
-        Interface { id: id.into(), private_ips: ips.iter().map(|s| s.parse().unwrap()).collect() }
+        Interface {
+            id: id.into(),
+            private_ips: ips.iter().map(|s| s.parse().unwrap()).collect(),
+            ipv6: Vec::new(),
+        }
     }
 
     fn vip() -> Ipv4Addr {
