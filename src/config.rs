@@ -3,7 +3,7 @@
 //! ```toml
 //! [instance.VI_1]
 //! routes = ["10.1.0.10/32"]
-//! elastic_ips = ["eipalloc-0123456789abcdef0"]
+//! elastic_ips = ["eipalloc-0123456789abcdef0"]   # or [{ id = "eipalloc-...", private_ip = "10.0.2.100" }]
 //! private_ips = ["10.0.2.100"]   # secondary private IPs within the ENI's subnet
 //! ipv6_addresses = ["2600:1f18::100"]   # IPv6 addresses within the ENI's subnet
 //! route_tables = ["rtb-0a"]       # optional: these tables (or route_table_tags = { Name = "private-*" })
@@ -31,7 +31,7 @@ struct RawInstance {
     #[serde(default)]
     routes: Vec<String>,
     #[serde(default)]
-    elastic_ips: Vec<String>,
+    elastic_ips: Vec<RawEip>,
     #[serde(default)]
     private_ips: Vec<String>,
     #[serde(default)]
@@ -44,6 +44,22 @@ struct RawInstance {
     release: bool,
     #[serde(default)]
     sites: Vec<Site>,
+}
+
+/// An Elastic IP: its allocation id or public IP, or a table naming also the private IP
+/// it belongs to (`{ id = "eipalloc-...", private_ip = "10.0.2.100" }`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawEip {
+    Plain(String),
+    Pinned(PinnedEip),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinnedEip {
+    id: String,
+    private_ip: String,
 }
 
 /// One VPC of a Transit Gateway cluster (see the README's Transit Gateway scenario).
@@ -95,6 +111,9 @@ impl Site {
 pub struct Resources {
     pub routes: Vec<IpNet>,
     pub eips: Vec<EipRef>,
+    /// Elastic IPs that belong to a given private IP of this node's ENI (often one of
+    /// `private_ips`: the address moves first, then the Elastic IP onto it).
+    pub eip_pins: Vec<(EipRef, std::net::Ipv4Addr)>,
     /// Secondary private IPv4 addresses that follow MASTER within one subnet.
     pub private_ips: Vec<std::net::Ipv4Addr>,
     /// IPv6 addresses that follow MASTER within one subnet.
@@ -142,12 +161,20 @@ impl Config {
                 .map(|s| parse_destination(s))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(format!("{section} routes: {e}")))?;
-            let eips = r
-                .elastic_ips
-                .iter()
-                .map(|s| EipRef::parse(s))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| bad(format!("{section} elastic_ips: {e}")))?;
+            let mut eips = Vec::new();
+            let mut eip_pins = Vec::new();
+            for raw in &r.elastic_ips {
+                let (id, pin) = match raw {
+                    RawEip::Plain(s) => (s, None),
+                    RawEip::Pinned(p) => (&p.id, Some(&p.private_ip)),
+                };
+                let eip = EipRef::parse(id).map_err(|e| bad(format!("{section} elastic_ips: {e}")))?;
+                if let Some(p) = pin {
+                    let ip = parse_private_ip(p).map_err(|e| bad(format!("{section} elastic_ips: {e}")))?;
+                    eip_pins.push((eip.clone(), ip));
+                }
+                eips.push(eip);
+            }
             let private_ips = r
                 .private_ips
                 .iter()
@@ -178,6 +205,7 @@ impl Config {
             let res = Resources {
                 routes,
                 eips,
+                eip_pins,
                 private_ips,
                 ipv6_addresses,
                 tables,

@@ -174,6 +174,7 @@ impl ResourceArgs {
         Ok(Resources {
             routes: self.routes.clone(),
             eips: self.eips.clone(),
+            eip_pins: Vec::new(),
             private_ips: self.private_ips.clone(),
             ipv6_addresses: self.ipv6_addresses.clone(),
             tables: table_choice((!self.route_tables.is_empty()).then(|| self.route_tables.clone()), None)?,

@@ -53,18 +53,27 @@ pub async fn apply<C: Ec2 + TransitGateways>(
         };
         report.entries.push(entry(s, outcome));
     }
-    let writes = plans
+    let writes: Vec<(usize, &Step)> = plans
         .iter()
         .enumerate()
-        .flat_map(|(i, (_, steps))| steps.iter().filter(|s| s.write.is_some()).map(move |s| (i, s)));
-    let results = stream::iter(writes)
-        .map(|(i, s)| async move {
-            let name = format!("{} {}", call(s), s.resource);
-            (i, s, until_not_throttled(cx.deadline, &name, stop, || scenario::write(cx, s)).await)
-        })
-        .buffer_unordered(MAX_PARALLEL_WRITES)
-        .collect::<Vec<_>>()
-        .await;
+        .flat_map(|(i, (_, steps))| steps.iter().filter(|s| s.write.is_some()).map(move |s| (i, s)))
+        .collect();
+    // Waves one after the other (an Elastic IP bound to a private IP waits for the address);
+    // within a wave, every write at once.
+    let wave = |s: &Step| s.write.as_ref().map(|w| w.wave()).unwrap_or(0);
+    let last = writes.iter().map(|(_, s)| wave(s)).max().unwrap_or(0);
+    let mut results = Vec::with_capacity(writes.len());
+    for n in 0..=last {
+        let done = stream::iter(writes.iter().filter(|(_, s)| wave(s) == n))
+            .map(|&(i, s)| async move {
+                let name = format!("{} {}", call(s), s.resource);
+                (i, s, until_not_throttled(cx.deadline, &name, stop, || scenario::write(cx, s)).await)
+            })
+            .buffer_unordered(MAX_PARALLEL_WRITES)
+            .collect::<Vec<_>>()
+            .await;
+        results.extend(done);
+    }
     let mut written: Vec<Vec<&Step>> = vec![Vec::new(); plans.len()];
     for (i, s, r) in results {
         match r {

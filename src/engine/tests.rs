@@ -94,6 +94,7 @@ fn resources(eips: bool) -> Resources {
     Resources {
         routes: vec![VIP.parse().unwrap()],
         eips: if eips { vec![EipRef::AllocationId("eipalloc-1".into())] } else { Vec::new() },
+        eip_pins: Vec::new(),
         private_ips: Vec::new(),
         ipv6_addresses: Vec::new(),
         tables: Default::default(),

@@ -152,6 +152,17 @@ impl Write {
     }
 }
 
+impl Write {
+    /// Writes run in waves, each after the one before: an Elastic IP bound to a private
+    /// IP is associated only once that address has moved here.
+    pub fn wave(&self) -> u8 {
+        match self {
+            Write::ElasticIp(elastic_ip::Write::Associate { pinned: true, .. }) => 1,
+            _ => 0,
+        }
+    }
+}
+
 /// One resource, where it is, where it should be, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
@@ -243,6 +254,8 @@ impl Scenario {
             out.push(Scenario::ElasticIp(elastic_ip::ElasticIps {
                 refs: res.eips.clone(),
                 release: res.release,
+                pins: res.eip_pins.clone(),
+                moving: res.private_ips.clone(),
             }));
         }
         out
@@ -325,6 +338,7 @@ mod tests {
         let mut res = Resources {
             routes: vec!["10.1.0.10/32".parse().unwrap()],
             eips: vec![EipRef::AllocationId("eipalloc-1".into())],
+            eip_pins: Vec::new(),
             private_ips: vec!["10.0.2.100".parse().unwrap()],
             ipv6_addresses: vec!["2600:1f18::100".parse().unwrap()],
             tables: Default::default(),

@@ -11,6 +11,11 @@
    no reassignment for IPv6 and refuses) -> `InvalidParameterValue` (a guess), and one
    outside the subnet's IPv6 CIDR blocks -> `InvalidParameterValue` (a guess).
 
+4. AssociateAddress ignores PrivateIpAddress (DescribeAddresses shows the ENI's primary IP)
+   -> the association keeps it, and one not on the ENI is refused with
+   `InvalidParameterValue` (a guess), so an Elastic IP bound to a secondary IP can only be
+   associated once that address is on the ENI, as on EC2.
+
 DescribeNetworkInterfaces then shows the address on one ENI only, as EC2 does.
 """
 
@@ -60,9 +65,40 @@ def _assign_ipv6(self, eni_id, ipv6_addresses=None, ipv6_count=None):
     return _assign_ipv6.orig(self, eni_id, ipv6_addresses, ipv6_count)
 
 
+def _on_eni(eni, ip):
+    return any(i.get("PrivateIpAddress") == ip for i in eni.private_ip_addresses) or \
+        eni.private_ip_address == ip
+
+
+def _wrap_associate(orig):
+    def associate_address(self):
+        from moto.ec2.exceptions import EC2ClientError
+        pip, eni_id = self._get_param("PrivateIpAddress"), self._get_param("NetworkInterfaceId")
+        if pip and eni_id and not _on_eni(self.ec2_backend.get_network_interface(eni_id), pip):
+            raise EC2ClientError("InvalidParameterValue", f"Address {pip} is not on {eni_id}")
+        result = orig(self)
+        alloc, public = self._get_param("AllocationId"), self._get_param("PublicIp")
+        eips = self.ec2_backend.address_by_allocation([alloc]) if alloc else \
+            self.ec2_backend.address_by_ip([public])
+        eips[0]._private_ip = pip if eni_id else None
+        return result
+    return associate_address
+
+
+def _eip_private_ip(self):
+    pip = getattr(self, "_private_ip", None)
+    if self.eni and pip and _on_eni(self.eni, pip):
+        return pip
+    return self.eni.private_ip_address if self.eni else None
+
+
 def install():
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddress
     from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
+    from moto.ec2.responses.elastic_ip_addresses import ElasticIPAddresses
     from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
+    ElasticIPAddresses.associate_address = _wrap_associate(ElasticIPAddresses.associate_address)
+    ElasticAddress.private_ip_address = property(_eip_private_ip)
     _assign_ipv6.orig = NetworkInterfaceBackend.assign_ipv6_addresses
     NetworkInterfaceBackend.assign_ipv6_addresses = _assign_ipv6
     _assign.orig = NetworkInterfaceBackend.assign_private_ip_addresses

@@ -94,6 +94,34 @@ def test_moto_extension_moves_the_address_and_refuses_without_reassignment(pair)
     assert holders(ec2, seed) == [n3]
 
 
+def test_elastic_ip_bound_to_the_secondary_ip_moves_with_it(pair, tmp_path):
+    """The frontend pattern: EIP -> 10.0.2.100 -> the MASTER's ENI. The address moves first,
+    then the Elastic IP onto it (moto refuses an association with an address not on the ENI)."""
+    ec2, seed, imds, moto = pair
+    n1, n3 = seed["node1"]["eni_id"], seed["node3"]["eni_id"]
+    alloc = seed["eip"]["allocation_id"]
+    ec2.associate_address(AllocationId=alloc, NetworkInterfaceId=n1, PrivateIpAddress=VIP, AllowReassociation=True)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[instance.VI_3]\nprivate_ips = ["{VIP}"]\n'
+                   f'elastic_ips = [{{ id = "{alloc}", private_ip = "{VIP}" }}]\n')
+
+    def eip():
+        [a] = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"]
+        return a.get("NetworkInterfaceId"), a.get("PrivateIpAddress")
+
+    for node, eni in (("node3", n3), ("node1", n1)):
+        env = {"EC2_VIP_STATE_DIR": tmp_path / node}
+        r = run_vip(binary_path(), ["--config", cfg, "notify", "INSTANCE", "VI_3", "MASTER"], imds[node], moto, env)
+        assert r.returncode == 0 and "2 changed" in r.stderr, r
+        assert holders(ec2, seed) == [eni] and eip() == (eni, VIP), (node, eip())
+        again = run_vip(binary_path(), ["--config", cfg, "notify", "INSTANCE", "VI_3", "MASTER"], imds[node], moto, env)
+        assert again.returncode == 0 and "0 changed, 2 already right" in again.stderr, again
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[instance.VI_3]\nelastic_ips = [{{ id = "{alloc}", private_ip = "10.0.2.99" }}]\n')
+    r = run_vip(binary_path(), ["--config", bad, "notify", "INSTANCE", "VI_3", "MASTER"], imds["node3"], moto)
+    assert r.returncode == 2 and "10.0.2.99" in r.stderr, r
+
+
 _BINARY = []
 
 

@@ -10,18 +10,32 @@ use super::{Ctx, Goal, Step};
 use crate::aws::{read, Ec2};
 use crate::error::{Ec2Error, Error};
 use crate::model::EipRef;
+use std::net::Ipv4Addr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ElasticIps {
     pub refs: Vec<EipRef>,
     /// Disassociate on BACKUP/FAULT/STOP (only while still on this node).
     pub release: bool,
+    /// Elastic IPs bound to a private IP of this node's ENI.
+    pub pins: Vec<(EipRef, Ipv4Addr)>,
+    /// The private IPs that move with this VIP (a pin may name one of them).
+    pub moving: Vec<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    Associate { allocation_id: String, eni: String, private_ip: String },
-    Disassociate { allocation_id: String, association_id: String },
+    /// `pinned`: the private IP was named in the config (it may first have to move here).
+    Associate {
+        allocation_id: String,
+        eni: String,
+        private_ip: String,
+        pinned: bool,
+    },
+    Disassociate {
+        allocation_id: String,
+        association_id: String,
+    },
 }
 
 /// An Elastic IP EC2 does not know: bad input (exit 2), named with AWS's answer.
@@ -51,7 +65,20 @@ impl ElasticIps {
             Ok::<_, Error>(read(cx.deadline, "DescribeAddresses", || cx.ec2.addresses_on(&me.eni_id)).await??)
         };
         let (wanted, here) = tokio::try_join!(wanted, here)?;
-        Ok(plan_eips(&wanted, &here, goal, &me.eni_id, &me.private_ips))
+        let mut pins = Vec::with_capacity(self.pins.len());
+        for (r, ip) in &self.pins {
+            let known = self.moving.contains(ip) || me.private_ips.iter().any(|p| p == &ip.to_string());
+            if !known {
+                return Err(Error::BadInput(format!(
+                    "Elastic IP {r}: its private IP {ip} is neither on {} nor one of the VIP's private_ips",
+                    me.eni_id
+                )));
+            }
+            if let Some(a) = wanted.iter().find(|a| r.matches(a)) {
+                pins.push((a.allocation_id.clone(), ip.to_string()));
+            }
+        }
+        Ok(plan_eips(&wanted, &here, goal, &me.eni_id, &me.private_ips, &pins))
     }
 
     pub async fn confirm<C: Ec2>(
@@ -89,7 +116,7 @@ impl ElasticIps {
 
 pub async fn write<C: Ec2>(cx: &Ctx<'_, C>, w: &Write) -> Result<(), Ec2Error> {
     match w {
-        Write::Associate { allocation_id, eni, private_ip } => {
+        Write::Associate { allocation_id, eni, private_ip, .. } => {
             cx.ec2.associate_address(allocation_id, eni, private_ip).await.map(|_| ())
         }
         Write::Disassociate { association_id, .. } => match cx.ec2.disassociate_address(association_id).await

@@ -13,14 +13,18 @@ use std::collections::BTreeSet;
 /// private IP of the ENI that carries no Elastic IP, primary first, so no association we do
 /// not own is ever displaced. Releasing, an address is disassociated only while the
 /// association is still on our ENI: a late BACKUP never takes an address from the new master.
+/// `pins` (allocation id, private IP) bind an address to one private IP of our ENI; no
+/// other address is given a pinned private IP.
 pub fn plan_eips(
     wanted: &[Address],
     on_our_eni: &[Address],
     goal: Goal,
     eni: &str,
     private_ips: &[String],
+    pins: &[(String, String)],
 ) -> Vec<Step> {
     let mut occupied: BTreeSet<&str> = on_our_eni.iter().filter_map(|a| a.private_ip.as_deref()).collect();
+    occupied.extend(pins.iter().map(|(_, ip)| ip.as_str()));
     let mut steps = Vec::with_capacity(wanted.len());
     for a in wanted {
         let ours = a.network_interface_id.as_deref() == Some(eni);
@@ -58,6 +62,25 @@ pub fn plan_eips(
             });
             continue;
         }
+        if let Some((_, pin)) = pins.iter().find(|(id, _)| *id == a.allocation_id) {
+            if ours && a.private_ip.as_deref() == Some(pin.as_str()) {
+                steps.push(step(
+                    format!("{eni} {pin}"),
+                    Action::Keep("already associated with this node".into()),
+                    None,
+                ));
+            } else {
+                let write = Write::Associate {
+                    allocation_id: a.allocation_id.clone(),
+                    eni: eni.into(),
+                    private_ip: pin.clone(),
+                    pinned: true,
+                };
+                let action = Action::Write { verb: "associate", call: "AssociateAddress" };
+                steps.push(step(format!("{eni} {pin}"), action, Some(write)));
+            }
+            continue;
+        }
         if ours {
             steps.push(step(eni.into(), Action::Keep("already associated with this node".into()), None));
             continue;
@@ -72,6 +95,7 @@ pub fn plan_eips(
                         allocation_id: a.allocation_id.clone(),
                         eni: eni.into(),
                         private_ip: slot.clone(),
+                        pinned: false,
                     }),
                 ))
             }
