@@ -1,5 +1,6 @@
-//! ec2-vip: move a virtual IP's VPC route-table entries, Elastic IPs and Transit Gateway
-//! routes to this EC2 node when keepalived (or anyone) says it is MASTER.
+//! ec2-vip: move a virtual IP's VPC route-table entries, Elastic IPs, Transit Gateway
+//! routes, secondary private IPs and IPv6 addresses to this EC2 node when keepalived (or
+//! anyone) says it is MASTER.
 //!
 //! # Layout
 //!
@@ -13,8 +14,8 @@
 //! engine/      transition and reconcile over every scenario; apply (throttle-aware writes,
 //!              read back); typed reports; sessions (identity + clients)
 //! scenario/    one folder per way of carrying a VIP (route_table, elastic_ip,
-//!              transit_gateway), each plan → uniform steps → write → confirm; the pure
-//!              planning in each folder's plan.rs
+//!              transit_gateway, private_ip, ipv6_address), each plan → uniform steps →
+//!              write → confirm; the pure planning in each folder's plan.rs
 //! aws/         the seams: `Ec2`, `TransitGateways`, `Cloud` (IMDS identity, clients per
 //!              region and per site through STS); SDK implementations; test fakes
 //! keepalived/  ordering/   VRRP states and notify_fifo lines; lock, fork stamps, records
