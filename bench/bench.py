@@ -158,6 +158,9 @@ class Bench:
             ext.reset(seed=1)
             self.note("scenario rows: secondary private IP")
             rows.append(scenarios.private_ip(args.binary, ext.url, proxy, args.reps))
+            ext.reset(seed=1)
+            self.note("scenario rows: IPv6 address")
+            rows.append(scenarios.ipv6_address(args.binary, ext.url, proxy, args.reps))
             for two in (False, True):
                 ext.reset(seed=1)
                 self.note(f"scenario rows: Transit Gateway, {'two regions' if two else 'one region'}")

@@ -10,6 +10,8 @@ floor, computed from the scenario's dependency chain:
                    before the MASTER line), timed until the tables show node2, i.e.
                    before the watcher's own read back: describe -> ReplaceRoute         2
   secondary IP     describe the subnet's ENIs -> AssignPrivateIpAddresses -> read back   3
+  IPv6 address     describe the subnet's ENIs -> UnassignIpv6Addresses there ->
+                   AssignIpv6Addresses here (EC2 has no reassignment) -> read back      4
 
 floor seconds = round trips x the added latency + "moto busy" (time some request was inside
 moto, which serves one at a time). Route tables and the Elastic IP run on the bench's moto;
@@ -17,6 +19,7 @@ the Transit Gateway layouts on the extended moto (tests/harness/moto_ext.py) beh
 proxy of their own.
 """
 
+import ipaddress
 import os
 import statistics
 import tempfile
@@ -32,7 +35,7 @@ from harness.tgw_scenario import Clients, changes, seed_two_regions, set_active,
 from harness.tgw_scenario import node_json as tgw_node_json
 
 REGION = "us-east-1"
-FLOORS = {"route tables": 3, "Elastic IP": 3, "secondary private IP": 3, "Transit Gateway, one region": 5,
+FLOORS = {"route tables": 3, "Elastic IP": 3, "secondary private IP": 3, "IPv6 address": 4, "Transit Gateway, one region": 5,
           "Transit Gateway, two regions": 5, "route tables, warm watch": 2}
 
 
@@ -178,3 +181,36 @@ def private_ip(binary, moto_url, proxy, reps, address="10.0.2.100"):
     finally:
         imds.stop()
     return Row("secondary private IP", times, statistics.median(calls), statistics.median(busy), ok)
+
+
+def ipv6_address(binary, moto_url, proxy, reps):
+    """figure 1's node1 and a peer in its subnet (node3) move an IPv6 address."""
+    ec2 = ec2_client(moto_url, REGION)
+    seed = seed_figure1(ec2)
+    node1 = seed["node1"]
+    vpc6 = ec2.associate_vpc_cidr_block(VpcId=seed["vpc_id"], AmazonProvidedIpv6CidrBlock=True)
+    sub6 = str(next(ipaddress.ip_network(vpc6["Ipv6CidrBlockAssociation"]["Ipv6CidrBlock"]).subnets(new_prefix=64)))
+    ec2.associate_subnet_cidr_block(SubnetId=node1["subnet_id"], Ipv6CidrBlock=sub6)
+    seed["node3"] = _instance(ec2, node1["subnet_id"], node1["az"], "10.0.2.30", "node3")
+    seed["node3"]["subnet_ipv6_cidr"] = sub6
+    address = str(ipaddress.ip_network(sub6)[0x100])
+    imds = start_imds(node_json(seed, "node3", REGION), log_requests=False)
+    n3 = seed["node3"]["eni_id"]
+    times, calls, busy, ok = [], [], [], True
+    try:
+        for _ in range(reps):
+            ec2.unassign_ipv6_addresses(NetworkInterfaceId=n3, Ipv6Addresses=[address])
+            ec2.assign_ipv6_addresses(NetworkInterfaceId=node1["eni_id"], Ipv6Addresses=[address])
+            proxy.reset()
+            r = run_vip(binary, ["master", "--ipv6-address", address], imds, proxy.url)
+            n, b, _ = _finish(proxy, 0)
+            enis = ec2.describe_network_interfaces(NetworkInterfaceIds=[n3, node1["eni_id"]])["NetworkInterfaces"]
+            held = {e["NetworkInterfaceId"] for e in enis
+                    if any(a["Ipv6Address"] == address for a in e.get("Ipv6Addresses", []))}
+            ok &= r.returncode == 0 and held == {n3}
+            times.append(r.elapsed)
+            calls.append(n)
+            busy.append(b)
+    finally:
+        imds.stop()
+    return Row("IPv6 address", times, statistics.median(calls), statistics.median(busy), ok)
