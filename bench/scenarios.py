@@ -52,26 +52,37 @@ def _finish(proxy, start):
     return st["total"], st.get("upstream_busy", 0.0), time.monotonic() - start
 
 
+def _measure(name, reps, proxy, prepare, run, check):
+    """reps runs: prepare(rep); counters reset; run(rep) -> VipResult; check() -> bool."""
+    times, calls, busy, ok = [], [], [], True
+    for rep in range(reps):
+        prepare(rep)
+        proxy.reset()
+        r = run(rep)
+        n, b, _ = _finish(proxy, 0)
+        ok &= r.returncode == 0 and check()
+        times.append(r.elapsed)
+        calls.append(n)
+        busy.append(b)
+    return Row(name, times, statistics.median(calls), statistics.median(busy), ok)
+
+
 def elastic_ip(binary, moto_url, proxy, seed, reps):
     ec2 = ec2_client(moto_url, REGION)
     alloc = seed["eip"]["allocation_id"]
     imds = start_imds(node_json(seed, "node2", REGION), log_requests=False)
-    times, calls, busy, ok = [], [], [], True
+    def prepare(_):
+        ec2.associate_address(AllocationId=alloc, NetworkInterfaceId=seed["node1"]["eni_id"], AllowReassociation=True)
+
+    def check():
+        [a] = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"]
+        return a.get("NetworkInterfaceId") == seed["node2"]["eni_id"]
+
     try:
-        for _ in range(reps):
-            ec2.associate_address(AllocationId=alloc, NetworkInterfaceId=seed["node1"]["eni_id"],
-                                  AllowReassociation=True)
-            proxy.reset()
-            r = run_vip(binary, ["master", "--eip", alloc], imds, proxy.url)
-            n, b, _ = _finish(proxy, 0)
-            [a] = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"]
-            ok &= r.returncode == 0 and a.get("NetworkInterfaceId") == seed["node2"]["eni_id"]
-            times.append(r.elapsed)
-            calls.append(n)
-            busy.append(b)
+        return _measure("Elastic IP", reps, proxy, prepare,
+                        lambda _: run_vip(binary, ["master", "--eip", alloc], imds, proxy.url), check)
     finally:
         imds.stop()
-    return Row("Elastic IP", times, statistics.median(calls), statistics.median(busy), ok)
 
 
 def transit_gateway(binary, moto_url, proxy, reps, two_regions):
@@ -85,23 +96,22 @@ def transit_gateway(binary, moto_url, proxy, reps, two_regions):
     cfg.write_text("\n".join(lines) + "\n")
     imds = start_imds(tgw_node_json(seed, "node2"), log_requests=False)
     want = vip_changes(seed, "node1", "node2")
-    times, calls, busy, ok = [], [], [], True
+    before = {}
+
+    def prepare(_):
+        set_active(clients, seed, "node1")
+        before["snap"] = tgw_snapshot(clients, seed)
+
+    def run(rep):
+        args = ["--config", cfg, "--state-dir", work / f"state{rep}", "notify", "INSTANCE", "VI_1", "MASTER"]
+        return run_vip(binary, args, imds, proxy.url)
+
+    name = "Transit Gateway, two regions" if two_regions else "Transit Gateway, one region"
     try:
-        for rep in range(reps):
-            set_active(clients, seed, "node1")
-            before = tgw_snapshot(clients, seed)
-            proxy.reset()
-            r = run_vip(binary, ["--config", cfg, "--state-dir", work / f"state{rep}", "notify", "INSTANCE",
-                                 "VI_1", "MASTER"], imds, proxy.url)
-            n, b, _ = _finish(proxy, 0)
-            ok &= r.returncode == 0 and changes(before, tgw_snapshot(clients, seed)) == want
-            times.append(r.elapsed)
-            calls.append(n)
-            busy.append(b)
+        return _measure(name, reps, proxy, prepare, run,
+                        lambda: changes(before["snap"], tgw_snapshot(clients, seed)) == want)
     finally:
         imds.stop()
-    name = "Transit Gateway, two regions" if two_regions else "Transit Gateway, one region"
-    return Row(name, times, statistics.median(calls), statistics.median(busy), ok)
 
 
 def warm_watch(binary, moto_url, proxy, seed, tables, reps):
@@ -164,23 +174,19 @@ def private_ip(binary, moto_url, proxy, reps, address="10.0.2.100"):
     seed["node3"] = _instance(ec2, node1["subnet_id"], node1["az"], "10.0.2.30", "node3")
     seed["node3"]["subnet_cidr"] = subnet["CidrBlock"]
     imds = start_imds(node_json(seed, "node3", REGION), log_requests=False)
-    times, calls, busy, ok = [], [], [], True
+    def prepare(_):
+        ec2.assign_private_ip_addresses(NetworkInterfaceId=node1["eni_id"], PrivateIpAddresses=[address],
+                                        AllowReassignment=True)
+
+    def check():
+        enis = ec2.describe_network_interfaces(NetworkInterfaceIds=[seed["node3"]["eni_id"]])
+        return address in [p["PrivateIpAddress"] for p in enis["NetworkInterfaces"][0]["PrivateIpAddresses"]]
+
     try:
-        for _ in range(reps):
-            ec2.assign_private_ip_addresses(NetworkInterfaceId=node1["eni_id"], PrivateIpAddresses=[address],
-                                            AllowReassignment=True)
-            proxy.reset()
-            r = run_vip(binary, ["master", "--private-ip", address], imds, proxy.url)
-            n, b, _ = _finish(proxy, 0)
-            enis = ec2.describe_network_interfaces(NetworkInterfaceIds=[seed["node3"]["eni_id"]])
-            held = [p["PrivateIpAddress"] for p in enis["NetworkInterfaces"][0]["PrivateIpAddresses"]]
-            ok &= r.returncode == 0 and address in held
-            times.append(r.elapsed)
-            calls.append(n)
-            busy.append(b)
+        return _measure("secondary private IP", reps, proxy, prepare,
+                        lambda _: run_vip(binary, ["master", "--private-ip", address], imds, proxy.url), check)
     finally:
         imds.stop()
-    return Row("secondary private IP", times, statistics.median(calls), statistics.median(busy), ok)
 
 
 def ipv6_address(binary, moto_url, proxy, reps):
@@ -196,21 +202,18 @@ def ipv6_address(binary, moto_url, proxy, reps):
     address = str(ipaddress.ip_network(sub6)[0x100])
     imds = start_imds(node_json(seed, "node3", REGION), log_requests=False)
     n3 = seed["node3"]["eni_id"]
-    times, calls, busy, ok = [], [], [], True
+
+    def prepare(_):
+        ec2.unassign_ipv6_addresses(NetworkInterfaceId=n3, Ipv6Addresses=[address])
+        ec2.assign_ipv6_addresses(NetworkInterfaceId=node1["eni_id"], Ipv6Addresses=[address])
+
+    def check():
+        enis = ec2.describe_network_interfaces(NetworkInterfaceIds=[n3, node1["eni_id"]])["NetworkInterfaces"]
+        return {e["NetworkInterfaceId"] for e in enis
+                if any(a["Ipv6Address"] == address for a in e.get("Ipv6Addresses", []))} == {n3}
+
     try:
-        for _ in range(reps):
-            ec2.unassign_ipv6_addresses(NetworkInterfaceId=n3, Ipv6Addresses=[address])
-            ec2.assign_ipv6_addresses(NetworkInterfaceId=node1["eni_id"], Ipv6Addresses=[address])
-            proxy.reset()
-            r = run_vip(binary, ["master", "--ipv6-address", address], imds, proxy.url)
-            n, b, _ = _finish(proxy, 0)
-            enis = ec2.describe_network_interfaces(NetworkInterfaceIds=[n3, node1["eni_id"]])["NetworkInterfaces"]
-            held = {e["NetworkInterfaceId"] for e in enis
-                    if any(a["Ipv6Address"] == address for a in e.get("Ipv6Addresses", []))}
-            ok &= r.returncode == 0 and held == {n3}
-            times.append(r.elapsed)
-            calls.append(n)
-            busy.append(b)
+        return _measure("IPv6 address", reps, proxy, prepare,
+                        lambda _: run_vip(binary, ["master", "--ipv6-address", address], imds, proxy.url), check)
     finally:
         imds.stop()
-    return Row("IPv6 address", times, statistics.median(calls), statistics.median(busy), ok)
