@@ -75,14 +75,25 @@ def cluster(request, e2e_installed, e2e_venv, tmp_path_factory):
     Runs every case twice: ec2-vip as generic notify hook, and notify_fifo + watch."""
     from e2e_cluster import Cluster
 
+    yield from lab(Cluster, request, e2e_installed, e2e_venv, tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=["notify", "watch"])
+def sip_cluster(request, e2e_installed, e2e_venv, tmp_path_factory):
+    """The same lab, the pair in one subnet moving a secondary private IP."""
+    from e2e_secondary_ip import SecondaryIpCluster
+
+    yield from lab(SecondaryIpCluster, request, e2e_installed, e2e_venv, tmp_path_factory)
+
+
+def lab(cls, request, e2e_installed, e2e_venv, tmp_path_factory):
     variant = request.param
-    work = tmp_path_factory.mktemp(f"e2e-{variant}")
+    work = tmp_path_factory.mktemp(f"e2e-{cls.__name__}-{variant}")
     request.config.stash[WORKDIR] = str(work.parent)
     binary, stamp = e2e_installed
     # SIGTERM (e.g. CI's timeout) unwinds like Ctrl-C, so the finalizer below runs.
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
-    c = Cluster(variant, work, binary, stamp, e2e_venv,
-                request.config.stash.setdefault(ROWS, []))
+    c = cls(variant, work, binary, stamp, e2e_venv, request.config.stash.setdefault(ROWS, []))
     atexit.register(c.close)  # belt and braces: close() is idempotent
     try:
         c.setup()
@@ -109,4 +120,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for line in format_table(rows):
         tr.write_line(line)
     tr.write_line(f"logs (keepalived, notify stamps, ec2-vip, moto): {config.stash[WORKDIR]}"
-                  "/e2e-{notify,watch}*/")
+                  "/e2e-*-{notify,watch}*/")

@@ -17,6 +17,13 @@ POLL = 0.05
 
 
 class Cluster:
+    """Figure 1: both private tables' VIP route and the EIP follow keepalived's MASTER.
+    Subclasses change the EC2 side: EXTENDED (moto_ext), SEED_NODE, seed_ec2, toml_text,
+    point_at, owner, check_untouched."""
+
+    EXTENDED = False
+    SEED_NODE = SEED_NODE
+
     def __init__(self, variant, work, binary, stamp, venv, rows):
         self.variant = variant  # "notify" (generic notify hook) or "watch" (notify_fifo)
         self.work, self.binary, self.stamp, self.venv = work, binary, stamp, venv
@@ -31,19 +38,19 @@ class Cluster:
         self.lab.build()
         with in_netns(self.lab.sw):  # moto's process and our EC2 sockets live there
             self.moto = start_moto(str(self.venv), log_path=str(self.work / "moto.log"),
-                                   region=REGION, host=SWITCH_IP)
+                                   region=REGION, host=SWITCH_IP, extended=self.EXTENDED)
             self.ec2 = ec2_client(self.moto.url, REGION)
-            self.seed = seed_figure1(self.ec2)
+            self.seed = self.seed_ec2()
         self.baseline = self.snapshot()
-        self.eni = {n: self.seed[SEED_NODE[n]]["eni_id"] for n in SEED_NODE}
+        self.eni = {n: self.seed[self.SEED_NODE[n]]["eni_id"] for n in self.SEED_NODE}
         self.point_at("b")  # so the initial election has something to move
         for node, ns in self.lab.ns.items():
             with in_netns(ns):  # the fake's socket stays in the node's namespace
-                self.imds.append(start_imds(node_json(self.seed, SEED_NODE[node], REGION),
+                self.imds.append(start_imds(node_json(self.seed, self.SEED_NODE[node], REGION),
                                             host=IMDS_IP, port=80, log_requests=False))
         for node, ns in self.lab.ns.items():
             self.nodes[node] = Node(node, ns, self.work, self.binary, self.stamp,
-                                    self.moto.url, self.seed, self.variant)
+                                    self.moto.url, self.seed, self.variant, self.toml_text())
             self.nodes[node].check_config()
             if self.variant == "watch":
                 self.nodes[node].start_watch()
@@ -62,6 +69,12 @@ class Cluster:
         self.lab.close()  # kills anything left inside (notify hooks), deletes namespaces
 
     # --- EC2 side ---------------------------------------------------------------
+    def seed_ec2(self):
+        return seed_figure1(self.ec2)
+
+    def toml_text(self):
+        return None  # Node's default: the VIP route and the EIP
+
     def snapshot(self):
         with in_netns(self.lab.sw):
             return snapshot(self.ec2, self.seed)
@@ -200,7 +213,8 @@ def format_table(rows):
         "((before): a flap burst ended on a master that was already MASTER, and a MASTER->EC2 "
         "of 0.000 there means EC2 was already right when the burst ended);",
         "hook run: that notify's ec2-vip run; MASTER->EC2: that notify -> DescribeRouteTables "
-        f"and DescribeAddresses show both VIP routes and the EIP on the new master (polled "
+        "and DescribeAddresses show both VIP routes and the EIP on the new master (secondary IP "
+        "rows: DescribeNetworkInterfaces shows the address on its ENI alone; polled "
         f"every {POLL * 1000:.0f} ms); notifies: transitions on both nodes during the case;",
         "via notify: ec2-vip is the generic notify hook; via watch: notify_fifo + ec2-vip watch",
     ]

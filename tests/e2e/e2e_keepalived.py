@@ -109,7 +109,7 @@ class Run:
 
 
 class Node:
-    def __init__(self, name, ns, work, binary, stamp, moto_url, seed, variant):
+    def __init__(self, name, ns, work, binary, stamp, moto_url, seed, variant, toml_text=None):
         self.name = name
         self.ns = ns
         self.variant = variant
@@ -128,7 +128,7 @@ class Node:
         self.moto_url = moto_url
         self.proc = None
         self.watcher = None
-        self.toml.write_text(TOML.format(route=VIP_ADDR, eip=seed["eip"]["allocation_id"]))
+        self.toml.write_text(toml_text or TOML.format(route=VIP_ADDR, eip=seed["eip"]["allocation_id"]))
         peer = next(ip for n, ip in NODE_IPS.items() if n != name)
         self.vip_args = VIP_ARGS.format(toml=self.toml, vip_log=self.vip_log,
                                         timeout=EC2VIP_TIMEOUT).split()
