@@ -23,6 +23,7 @@ class Cluster:
 
     EXTENDED = False
     SEED_NODE = SEED_NODE
+    LABEL = ""  # before each case name in the table
 
     def __init__(self, variant, work, binary, stamp, venv, rows):
         self.variant = variant  # "notify" (generic notify hook) or "watch" (notify_fifo)
@@ -178,7 +179,7 @@ class Cluster:
                               + self.diagnostics())
         if case is not None:
             self.rows.append({
-                "case": case, "variant": self.variant, "master": expect,
+                "case": self.LABEL + case, "variant": self.variant, "master": expect,
                 "detect": last.start - t_event,
                 "hook": last.end - last.start if self.variant == "notify" else None,
                 # EC2 may already have been right when polling began (after a burst)

@@ -14,6 +14,7 @@ SECONDARY_IP = "10.0.2.100"
 class SecondaryIpCluster(Cluster):
     EXTENDED = True
     SEED_NODE = {"a": "node1", "b": "node3"}
+    LABEL = "secondary IP: "
 
     def seed_ec2(self):
         seed = seed_figure1(self.ec2)
