@@ -15,9 +15,7 @@ static RUN: RwLock<String> = RwLock::new(String::new());
 
 /// The prefix every line carries, e.g. `VI_1 MASTER run=3f2a9c01`.
 pub fn context() -> String {
-    let ctx = CONTEXT.read().map(|c| c.clone()).unwrap_or_default();
-    let run = RUN.read().map(|c| c.clone()).unwrap_or_default();
-    format!("{ctx} run={run}")
+    format!("{} run={}", current_context(), run())
 }
 
 /// Change what the lines say they are about (the watcher handles many transitions).
@@ -36,7 +34,50 @@ pub fn run_id() -> String {
     format!("{:08x}", nanos ^ std::process::id().rotate_left(16))
 }
 
+/// What a log line looks like: text, or one JSON object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// One JSON object: time, level, pid, run id, the context split into instance and
+/// transition where it names them, and the message.
+pub fn json_line(level: log::Level, ctx: &str, run: &str, message: &str) -> String {
+    let words: Vec<&str> = ctx.split_whitespace().collect();
+    let is_state = |w: &str| matches!(w, "MASTER" | "BACKUP" | "FAULT" | "STOP" | "reconcile");
+    let (instance, transition) = match words.as_slice() {
+        [i, t, ..] if is_state(t) => (Some(*i), Some(*t)),
+        [t, ..] if is_state(t) => (None, Some(*t)),
+        _ => (None, None),
+    };
+    let mut o = serde_json::json!({
+        "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        "level": level.as_str(),
+        "pid": std::process::id(),
+        "run": run,
+        "context": ctx,
+        "message": message,
+    });
+    if let Some(i) = instance {
+        o["instance"] = i.into();
+    }
+    if let Some(t) = transition {
+        o["transition"] = t.into();
+    }
+    o.to_string()
+}
+
+fn run() -> String {
+    RUN.read().map(|c| c.clone()).unwrap_or_default()
+}
+
+fn current_context() -> String {
+    CONTEXT.read().map(|c| c.clone()).unwrap_or_default()
+}
+
 struct Tee {
+    format: Format,
     stderr: env_logger::Logger,
     file: Option<Mutex<File>>,
     syslog: Option<UnixDatagram>,
@@ -54,9 +95,15 @@ impl Log for Tee {
         self.stderr.log(r);
         let line = format!("{}: {}", context(), r.args());
         if let Some(f) = &self.file {
-            let ts = humantime::format_rfc3339_millis(std::time::SystemTime::now());
+            let text = match self.format {
+                Format::Json => json_line(r.level(), &current_context(), &run(), &r.args().to_string()),
+                Format::Text => {
+                    let ts = humantime::format_rfc3339_millis(std::time::SystemTime::now());
+                    format!("{ts} {:<5} [{}] {line}", r.level(), std::process::id())
+                }
+            };
             if let Ok(mut f) = f.lock() {
-                let _ = writeln!(f, "{ts} {:<5} [{}] {line}", r.level(), std::process::id());
+                let _ = writeln!(f, "{text}");
             }
         }
         if let Some(s) = &self.syslog {
@@ -84,7 +131,13 @@ impl Log for Tee {
 
 /// Install the logger. `verbosity`: -1 quiet, 0 normal, 1 debug, 2 debug with the SDK's logs.
 /// RUST_LOG, when set, replaces the level filter.
-pub fn init(ctx: String, verbosity: i8, log_file: Option<&Path>, syslog: bool) -> Result<(), String> {
+pub fn init(
+    ctx: String,
+    verbosity: i8,
+    log_file: Option<&Path>,
+    syslog: bool,
+    format: Format,
+) -> Result<(), String> {
     set_context(ctx);
     if let Ok(mut r) = RUN.write() {
         *r = run_id();
@@ -100,7 +153,14 @@ pub fn init(ctx: String, verbosity: i8, log_file: Option<&Path>, syslog: bool) -
     if let Ok(spec) = std::env::var("RUST_LOG") {
         b.parse_filters(&spec);
     }
-    b.format(|buf, r| writeln!(buf, "ec2-vip {:<5} {}: {}", r.level(), context(), r.args()));
+    match format {
+        Format::Text => {
+            b.format(|buf, r| writeln!(buf, "ec2-vip {:<5} {}: {}", r.level(), context(), r.args()))
+        }
+        Format::Json => b.format(|buf, r| {
+            writeln!(buf, "{}", json_line(r.level(), &current_context(), &run(), &r.args().to_string()))
+        }),
+    };
     // Nothing auxiliary may stop a failover: a log file that cannot be opened or a syslog
     // that is not there is warned about on stderr, and the run goes on.
     let file = log_file.and_then(|p| match OpenOptions::new().create(true).append(true).open(p) {
@@ -125,7 +185,26 @@ pub fn init(ctx: String, verbosity: i8, log_file: Option<&Path>, syslog: bool) -
     };
     let stderr = b.build();
     let max = stderr.filter();
-    log::set_boxed_logger(Box::new(Tee { stderr, file, syslog })).map_err(|e| e.to_string())?;
+    log::set_boxed_logger(Box::new(Tee { format, stderr, file, syslog })).map_err(|e| e.to_string())?;
     log::set_max_level(max);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_name_instance_and_transition() {
+        let v: serde_json::Value =
+            serde_json::from_str(&json_line(log::Level::Info, "VI_1 MASTER", "ab12", "2 changed")).unwrap();
+        assert_eq!((v["instance"].as_str(), v["transition"].as_str()), (Some("VI_1"), Some("MASTER")));
+        assert_eq!(
+            (v["level"].as_str(), v["run"].as_str(), v["message"].as_str()),
+            (Some("INFO"), Some("ab12"), Some("2 changed"))
+        );
+        let w: serde_json::Value =
+            serde_json::from_str(&json_line(log::Level::Warn, "check --repair", "x", "a \"q\"\n")).unwrap();
+        assert!(w.get("instance").is_none() && w["message"] == "a \"q\"\n");
+    }
 }

@@ -8,7 +8,9 @@ fn main() -> ExitCode {
     let g = &cli.global;
     let verbosity = if g.quiet { -1 } else { g.verbose.min(2) as i8 };
     let context = ec2_vip::commands::describe(&cli);
-    if let Err(e) = ec2_vip::logging::init(context, verbosity, g.log_file.as_deref(), g.syslog) {
+    let format =
+        if g.log_format == "json" { ec2_vip::logging::Format::Json } else { ec2_vip::logging::Format::Text };
+    if let Err(e) = ec2_vip::logging::init(context, verbosity, g.log_file.as_deref(), g.syslog, format) {
         eprintln!("ec2-vip: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }

@@ -72,6 +72,10 @@ pub struct GlobalArgs {
     /// Also send log lines to syslog (/dev/log, facility daemon).
     #[arg(long, global = true)]
     pub syslog: bool,
+    /// text, or json: one JSON object per line (time, level, pid, run, instance,
+    /// transition, message) on stderr and in --log-file.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
 }
 
 impl GlobalArgs {
