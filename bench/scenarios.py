@@ -47,9 +47,10 @@ class Row:
         return FLOORS[self.name] * latency + self.busy
 
 
-def _finish(proxy, start):
+def _finish(proxy):
+    """API calls and moto-busy seconds of the run just done (proxy counters)."""
     st = proxy.stats()
-    return st["total"], st.get("upstream_busy", 0.0), time.monotonic() - start
+    return st["total"], st.get("upstream_busy", 0.0)
 
 
 def _measure(name, reps, proxy, prepare, run, check):
@@ -59,7 +60,7 @@ def _measure(name, reps, proxy, prepare, run, check):
         prepare(rep)
         proxy.reset()
         r = run(rep)
-        n, b, _ = _finish(proxy, 0)
+        n, b = _finish(proxy)
         ok &= r.returncode == 0 and check()
         times.append(r.elapsed)
         calls.append(n)
@@ -152,7 +153,7 @@ def warm_watch(binary, moto_url, proxy, seed, tables, reps):
                 time.sleep(0.005)
             elapsed = time.monotonic() - start
             time.sleep(0.3)  # the read back finishes
-            n, b, _ = _finish(proxy, 0)
+            n, b = _finish(proxy)
             ok &= at(node2)
             times.append(elapsed)
             calls.append(n)

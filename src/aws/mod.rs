@@ -62,27 +62,56 @@ pub async fn sdk_config(region: String, total: Duration, max_attempts: u32) -> S
         .await
 }
 
-/// A describe call within the deadline, tried again while EC2 answers that the account
-/// is throttled (after the SDK's own retries): EC2's Describe bucket is shared by every
-/// client of the account, so a failover must wait its turn, not fail. The outer error is
-/// the deadline; the inner one AWS's answer.
-pub async fn read<T, F, Fut>(deadline: &Deadline, step: &str, call: F) -> Result<Result<T, Ec2Error>, Error>
+/// How a call retried while throttled ended.
+pub enum Tried<T> {
+    /// AWS answered (the last answer, when the deadline came while throttled).
+    Answered(Result<T, Ec2Error>),
+    /// `stop` named a reason before an attempt: the call was not (re)tried.
+    Stopped(String),
+}
+
+/// Run `call` within the deadline; while EC2 answers that the account is throttled (after
+/// the SDK's own retries), wait with jittered backoff and try again: EC2's buckets are
+/// shared by every client of the account, so a failover waits its turn rather than fail.
+/// `stop` is asked before every attempt. The outer error is the deadline.
+pub async fn while_throttled<T, F, Fut>(
+    deadline: &Deadline,
+    step: &str,
+    stop: &dyn Fn() -> Option<String>,
+    call: F,
+) -> Result<Tried<T>, Error>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, Ec2Error>>,
 {
     let mut wait = Duration::from_millis(200);
     loop {
+        if let Some(why) = stop() {
+            return Ok(Tried::Stopped(why));
+        }
         match deadline.run(step, call()).await? {
             Err(e) if e.is_throttling() => {
                 log::debug!("{step}: throttled, again in about {} ms", wait.as_millis());
                 if !deadline.sleep(jitter(wait)).await {
-                    return Ok(Err(e));
+                    return Ok(Tried::Answered(Err(e)));
                 }
                 wait = (wait * 3 / 2).min(Duration::from_secs(2));
             }
-            other => return Ok(other),
+            other => return Ok(Tried::Answered(other)),
         }
+    }
+}
+
+/// A describe call, retried while throttled until the deadline. The outer error is the
+/// deadline; the inner one AWS's answer.
+pub async fn read<T, F, Fut>(deadline: &Deadline, step: &str, call: F) -> Result<Result<T, Ec2Error>, Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Ec2Error>>,
+{
+    match while_throttled(deadline, step, &|| None, call).await? {
+        Tried::Answered(answer) => Ok(answer),
+        Tried::Stopped(why) => Err(Error::Other(why)), // a read is never stopped
     }
 }
 

@@ -1,7 +1,8 @@
 //! The engine's two loops: a write retried while EC2 throttles (until the deadline, unless
 //! a newer transition stops it), and a read back repeated until what was written shows.
 
-use crate::deadline::{jitter, Deadline};
+use crate::aws::{while_throttled, Tried};
+use crate::deadline::Deadline;
 use crate::error::{Ec2Error, Error};
 use std::future::Future;
 use std::time::Duration;
@@ -14,10 +15,10 @@ pub enum WriteError {
     Failed(Error),
 }
 
-/// Run a write; while EC2 answers that the account is throttled (after the SDK's own
-/// retries), wait and try again until the deadline: a large failover must converge at the
-/// rate the bucket allows, not fail. `stop` is asked before every attempt: a run that a
-/// newer transition superseded writes nothing more. Other errors are returned at once.
+/// Run a write, retried while EC2 throttles until the deadline (a large failover must
+/// converge at the rate the bucket allows, not fail). `stop` is asked before every attempt:
+/// a run that a newer transition superseded writes nothing more. Other errors are returned
+/// at once.
 pub async fn until_not_throttled<T, F, Fut>(
     deadline: &Deadline,
     step: &str,
@@ -28,21 +29,10 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, Ec2Error>>,
 {
-    let mut wait = Duration::from_millis(200);
-    loop {
-        if let Some(why) = stop() {
-            return Err(WriteError::Stopped(why));
-        }
-        match deadline.run(step, call()).await.map_err(WriteError::Failed)? {
-            Err(e) if e.is_throttling() => {
-                log::debug!("{step}: throttled, again in about {} ms", wait.as_millis());
-                if !deadline.sleep(jitter(wait)).await {
-                    return Err(WriteError::Failed(e.into()));
-                }
-                wait = (wait * 3 / 2).min(Duration::from_secs(2));
-            }
-            other => return other.map_err(|e| WriteError::Failed(e.into())),
-        }
+    match while_throttled(deadline, step, stop, call).await {
+        Ok(Tried::Answered(answer)) => answer.map_err(|e| WriteError::Failed(e.into())),
+        Ok(Tried::Stopped(why)) => Err(WriteError::Stopped(why)),
+        Err(e) => Err(WriteError::Failed(e)),
     }
 }
 

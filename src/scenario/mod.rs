@@ -150,9 +150,7 @@ impl Write {
             _ => None,
         }
     }
-}
 
-impl Write {
     /// Writes run in waves, each after the one before: an Elastic IP bound to a private
     /// IP is associated only once that address has moved here.
     pub fn wave(&self) -> u8 {
@@ -161,6 +159,13 @@ impl Write {
             _ => 0,
         }
     }
+}
+
+/// The subnet of this node's ENI, which the address scenarios (`what`) need.
+pub(crate) fn subnet_of<'a>(me: &'a Identity, what: &str) -> Result<&'a str, Error> {
+    me.subnet_id.as_deref().ok_or_else(|| {
+        Error::BadInput(format!("{what}: instance metadata does not say the subnet of {}", me.eni_id))
+    })
 }
 
 /// One resource, where it is, where it should be, and what to do.

@@ -34,12 +34,7 @@ pub enum Write {
 impl Ipv6Addresses {
     pub async fn plan<C: Ec2>(&self, cx: &Ctx<'_, C>, goal: Goal) -> Result<Vec<Step>, Error> {
         let me = cx.me;
-        let Some(subnet) = me.subnet_id.as_deref() else {
-            return Err(Error::BadInput(format!(
-                "IPv6 addresses: instance metadata does not say the subnet of {}",
-                me.eni_id
-            )));
-        };
+        let subnet = super::subnet_of(me, "IPv6 addresses")?;
         let inside =
             |ip: &Ipv6Addr| me.subnet_ipv6_cidrs.iter().any(|c| c.contains(&std::net::IpAddr::V6(*ip)));
         if let Some(ip) = self.ips.iter().find(|ip| !inside(ip)) {

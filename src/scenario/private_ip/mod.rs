@@ -26,12 +26,7 @@ pub enum Write {
 impl PrivateIps {
     pub async fn plan<C: Ec2>(&self, cx: &Ctx<'_, C>, goal: Goal) -> Result<Vec<Step>, Error> {
         let me = cx.me;
-        let Some(subnet) = me.subnet_id.as_deref() else {
-            return Err(Error::BadInput(format!(
-                "private IPs: instance metadata does not say the subnet of {}",
-                me.eni_id
-            )));
-        };
+        let subnet = super::subnet_of(me, "private IPs")?;
         if let Some(cidr) = me.subnet_cidr {
             if let Some(ip) = self.ips.iter().find(|ip| !cidr.contains(&std::net::IpAddr::V4(**ip))) {
                 return Err(Error::BadInput(format!(
