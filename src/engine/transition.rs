@@ -104,10 +104,14 @@ impl<K: Cloud> Engine<K> {
             return Ok(Ran::Superseded(r));
         }
         let started = tokio::time::Instant::now();
+        // Said once: every write still to start asks again.
+        let said = std::cell::Cell::new(false);
         let stop = || {
             newer().map(|r| {
                 let why = format!("superseded by a newer {} (pid {})", r.state, r.stamp.pid);
-                log::warn!("{role} {why}: no more writes");
+                if !said.replace(true) {
+                    warn!("{role} {why}: no more writes");
+                }
                 why
             })
         };
