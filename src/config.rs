@@ -1,6 +1,7 @@
 //! The TOML config file: resources per keepalived instance or sync group name.
 //!
 //! ```toml
+//! on_event = "/usr/local/bin/page-oncall"   # optional: the event hook (JSON on stdin)
 //! [instance.VI_1]
 //! routes = ["10.1.0.10/32"]
 //! elastic_ips = ["eipalloc-0123456789abcdef0"]   # or [{ id = "eipalloc-...", private_ip = "10.0.2.100" }]
@@ -9,6 +10,7 @@
 //! route_tables = ["rtb-0a"]       # optional: these tables (or route_table_tags = { Name = "private-*" })
 //! interface = "eth1"   # optional; or eni = "eni-..."
 //! release = false      # optional: disassociate the EIPs on BACKUP/FAULT/STOP
+//! on_event = "..."     # optional: this section's own event hook
 //! ```
 
 use crate::error::ConfigError;
@@ -21,6 +23,8 @@ use std::path::Path;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    /// The event hook for every section that names none of its own.
+    on_event: Option<String>,
     #[serde(default)]
     instance: BTreeMap<String, RawInstance>,
 }
@@ -44,6 +48,7 @@ struct RawInstance {
     release: bool,
     #[serde(default)]
     sites: Vec<Site>,
+    on_event: Option<String>,
 }
 
 /// An Elastic IP: its allocation id or public IP, or a table naming also the private IP
@@ -139,6 +144,10 @@ impl Resources {
 pub struct Config {
     pub path: String,
     pub instances: BTreeMap<String, Resources>,
+    /// Top-level `on_event`: the event hook of sections without their own.
+    pub on_event: Option<String>,
+    /// Sections' own `on_event`.
+    pub section_hooks: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -152,9 +161,14 @@ impl Config {
     pub fn parse(path: &str, text: &str) -> Result<Config, ConfigError> {
         let bad = |detail: String| ConfigError::Parse { path: path.to_string(), detail };
         let raw: RawConfig = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+        let on_event = non_empty_hook(raw.on_event).map_err(|e| bad(e.to_string()))?;
         let mut instances = BTreeMap::new();
+        let mut section_hooks = BTreeMap::new();
         for (name, r) in raw.instance {
             let section = format!("[instance.{name}]");
+            if let Some(cmd) = non_empty_hook(r.on_event).map_err(|e| bad(format!("{section} {e}")))? {
+                section_hooks.insert(name.clone(), cmd);
+            }
             let routes = r
                 .routes
                 .iter()
@@ -228,13 +242,20 @@ impl Config {
                 "{what} is in both [instance.{a}] and [instance.{b}]: one VIP resource belongs to one instance"
             )));
         }
-        Ok(Config { path: path.to_string(), instances })
+        Ok(Config { path: path.to_string(), instances, on_event, section_hooks })
     }
 
     pub fn instance(&self, name: &str) -> Result<&Resources, ConfigError> {
         self.instances
             .get(name)
             .ok_or_else(|| ConfigError::UnknownInstance { path: self.path.clone(), name: name.to_string() })
+    }
+}
+
+fn non_empty_hook(cmd: Option<String>) -> Result<Option<String>, &'static str> {
+    match cmd {
+        Some(c) if c.trim().is_empty() => Err("on_event is empty"),
+        other => Ok(other),
     }
 }
 
@@ -344,6 +365,15 @@ mod tests {
         )
         .unwrap();
         let sites = &t.instance("VI_1").unwrap().sites;
+        let h = Config::parse(
+            "t.toml",
+            "on_event = \"/bin/all\"\n[instance.A]\nroutes = [\"10.1.0.10/32\"]\non_event = \"/bin/a\"\n\
+             [instance.B]\nroutes = [\"10.1.0.11/32\"]\n",
+        )
+        .unwrap();
+        assert_eq!(h.on_event.as_deref(), Some("/bin/all"));
+        assert_eq!(h.section_hooks.get("A").map(String::as_str), Some("/bin/a"));
+        assert!(!h.section_hooks.contains_key("B"));
         assert_eq!(sites.len(), 2);
         assert_eq!(sites[1].role_arn.as_deref(), Some("arn:aws:iam::222222222222:role/ec2-vip"));
         let err = c.instance("VI_9").unwrap_err().to_string();
@@ -381,6 +411,7 @@ mod tests {
             ("[instance.A]\nelastic_ips = [\"198.51.100.1\"]\nroute_tables = [\"rtb-1\"]", "need routes"),
             ("[instance.A]\nroutes = [\"10.1.0.10/32\"]\n[instance.B]\nroutes = [\"10.1.0.10/32\"]", "in both [instance.A] and [instance.B]"),
             ("[instance.A]\nelastic_ips = [\"198.51.100.1\"]\n[instance.B]\nelastic_ips = [\"198.51.100.1\"]", "Elastic IP 198.51.100.1 is in both"),
+            ("on_event = \" \"\n[instance.A]\nroutes = [\"10.1.0.10/32\"]", "on_event is empty"),
         ];
         for (text, want) in cases {
             let err = Config::parse("t.toml", text).unwrap_err().to_string();

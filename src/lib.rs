@@ -12,14 +12,16 @@
 //!   cli/       clap definitions; `Settings` and `Resources` from them (used by main and
 //!              commands only: the library below never sees clap)
 //! engine/      transition and reconcile over every scenario; apply (throttle-aware writes,
-//!              read back); typed reports; sessions (identity + clients)
+//!              read back); typed reports and the events built from them; sessions
+//!              (identity + clients)
 //! scenario/    one folder per way of carrying a VIP (route_table, elastic_ip,
 //!              transit_gateway, private_ip, ipv6_address), each plan → uniform steps →
 //!              write → confirm; the pure planning in each folder's plan.rs
 //! aws/         the seams: `Ec2`, `TransitGateways`, `Cloud` (IMDS identity, clients per
 //!              region and per site through STS); SDK implementations; test fakes
 //! keepalived/  ordering/   VRRP states and notify_fifo lines; lock, fork stamps, records
-//! foundation   model (plain data), config, error (exit codes), deadline, logging
+//! foundation   model (plain data), config, error (exit codes), deadline, logging,
+//!              hook (runs the operator's event command, bounded)
 //! ```
 //!
 //! The rule: `main → commands → engine → scenario → aws → foundation`; `keepalived` and
@@ -34,6 +36,7 @@ pub mod config;
 pub mod deadline;
 pub mod engine;
 pub mod error;
+pub mod hook;
 pub mod keepalived;
 pub mod logging;
 pub mod model;

@@ -15,7 +15,7 @@ static RUN: RwLock<String> = RwLock::new(String::new());
 
 /// The prefix every line carries, e.g. `VI_1 MASTER run=3f2a9c01`.
 pub fn context() -> String {
-    format!("{} run={}", current_context(), run())
+    format!("{} run={}", current_context(), current_run())
 }
 
 /// Change what the lines say they are about (the watcher handles many transitions).
@@ -68,7 +68,8 @@ pub fn json_line(level: log::Level, ctx: &str, run: &str, message: &str) -> Stri
     o.to_string()
 }
 
-fn run() -> String {
+/// This run's id (set by `init`).
+pub fn current_run() -> String {
     RUN.read().map(|c| c.clone()).unwrap_or_default()
 }
 
@@ -96,7 +97,9 @@ impl Log for Tee {
         let line = format!("{}: {}", context(), r.args());
         if let Some(f) = &self.file {
             let text = match self.format {
-                Format::Json => json_line(r.level(), &current_context(), &run(), &r.args().to_string()),
+                Format::Json => {
+                    json_line(r.level(), &current_context(), &current_run(), &r.args().to_string())
+                }
                 Format::Text => {
                     let ts = humantime::format_rfc3339_millis(std::time::SystemTime::now());
                     format!("{ts} {:<5} [{}] {line}", r.level(), std::process::id())
@@ -158,7 +161,11 @@ pub fn init(
             b.format(|buf, r| writeln!(buf, "ec2-vip {:<5} {}: {}", r.level(), context(), r.args()))
         }
         Format::Json => b.format(|buf, r| {
-            writeln!(buf, "{}", json_line(r.level(), &current_context(), &run(), &r.args().to_string()))
+            writeln!(
+                buf,
+                "{}",
+                json_line(r.level(), &current_context(), &current_run(), &r.args().to_string())
+            )
         }),
     };
     // Nothing auxiliary may stop a failover: a log file that cannot be opened or a syslog

@@ -76,6 +76,14 @@ pub struct GlobalArgs {
     /// transition, message) on stderr and in --log-file.
     #[arg(long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Event hook: run this command (via /bin/sh -c) with one JSON event on stdin after
+    /// every change, failed transition, repair and split brain. A config section's
+    /// `on_event` comes first, then this, then the config's top-level `on_event`.
+    #[arg(long, global = true, value_name = "COMMAND")]
+    pub on_event: Option<String>,
+    /// Seconds an event hook may run; then its process group is killed.
+    #[arg(long, global = true, value_name = "SECS", default_value = "5", value_parser = parse_event_timeout)]
+    pub event_timeout: f64,
 }
 
 impl GlobalArgs {
@@ -227,6 +235,14 @@ fn parse_unknown_exit(s: &str) -> Result<u8, String> {
         Ok(v @ (0 | 3..=125)) => Ok(v),
         _ => Err("must be 0 or between 3 and 125 (1 means drift, 2 bad input)".into()),
     }
+}
+
+fn parse_event_timeout(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(0.1..=300.0).contains(&v) {
+        return Err("must be between 0.1 and 300 seconds".into());
+    }
+    Ok(v)
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

@@ -1,10 +1,13 @@
 //! `ec2-vip check [--repair]`: does every resource point at this node? The SIOS "local
 //! recovery": put back what drifted (the engine's reconcile, over every scenario).
 
+use super::events::Events;
 use super::select;
 use crate::aws::Cloud;
 use crate::cli::CheckArgs;
+use crate::config::Config;
 use crate::deadline::Deadline;
+use crate::engine::event::Kind;
 use crate::engine::reconcile::Checked;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -21,18 +24,21 @@ pub async fn run<K: Cloud>(
     engine: &Engine<K>,
     config: &Path,
     args: &CheckArgs,
+    ev: &Events,
     deadline: &Deadline,
 ) -> Result<(), Error> {
     let (mut wrong, mut unknown) = (0, Vec::new());
+    let loaded = Config::load(config).ok();
     for sel in select(config, &args.resources, args.instance.as_deref())? {
+        let hook = ev.hook(loaded.as_ref(), &sel.key);
         let label = sel.name.as_deref().map(|n| format!("[{n}] ")).unwrap_or_default();
         Guard::new(&engine.settings.state_dir, &sel.key)?;
         let checked = async {
             let session = engine.connect(&sel.resources, deadline).await?;
             let outcome = engine.reconcile(&session, &sel.resources, &sel.key, args.repair, deadline).await?;
-            Ok::<_, Error>((session.me.eni_id, outcome))
+            Ok::<_, Error>((session.me, outcome))
         };
-        let (eni, outcome) = match checked.await {
+        let (me, outcome) = match checked.await {
             Ok(done) => done,
             Err(e) if cannot_tell(&e) => {
                 warn!("{label}cannot tell: {e}");
@@ -42,6 +48,7 @@ pub async fn run<K: Cloud>(
             }
             Err(e) => return Err(e),
         };
+        let eni = &me.eni_id;
         match outcome {
             Checked::Right => {
                 info!("{label}every resource points at this node ({eni})");
@@ -55,12 +62,16 @@ pub async fn run<K: Cloud>(
                 for l in &lines {
                     println!("{label}repaired: {l}");
                 }
+                ev.recovery(hook.as_ref(), Kind::Repaired, &sel.key, &me, &lines, None);
             }
             Checked::Drifted(lines) | Checked::Unowned(lines) if lines.is_empty() => {}
             Checked::Drifted(lines) => wrong += report_drift(&label, &lines),
-            Checked::Yielding { lines, other, secs } => {
+            Checked::Yielding { lines, other, secs, fresh } => {
                 wrong += report_drift(&label, &lines).max(1);
                 println!("{label}yielding: split brain with {other}; not repaired for {secs:.0} s more");
+                if fresh {
+                    ev.recovery(hook.as_ref(), Kind::SplitBrain, &sel.key, &me, &lines, Some(&other));
+                }
             }
             Checked::Unowned(lines) => {
                 wrong += report_drift(&label, &lines);

@@ -3,6 +3,7 @@
 //! code.
 
 pub mod check;
+pub mod events;
 pub mod status;
 pub mod transition;
 pub mod watch;
@@ -14,6 +15,7 @@ use crate::deadline::Deadline;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::keepalived::Role;
+use events::Events;
 use std::path::Path;
 
 /// The instance name and transition a command acts on, for log context.
@@ -37,15 +39,16 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let deadline = Deadline::after(engine.settings.timeout);
     log::debug!("ec2-vip {} starting, deadline {}s", env!("CARGO_PKG_VERSION"), g.timeout);
     let config = g.config.as_path();
+    let ev = Events::new(g, !matches!(cli.command, Command::Watch(_)));
     match &cli.command {
-        Command::Master(a) => transition::by_hand(&engine, Role::Master, a, &deadline).await,
-        Command::Backup(a) => transition::by_hand(&engine, Role::Backup, a, &deadline).await,
-        Command::Fault(a) => transition::by_hand(&engine, Role::Fault, a, &deadline).await,
-        Command::Stop(a) => transition::by_hand(&engine, Role::Stop, a, &deadline).await,
-        Command::Notify(n) => transition::notify(&engine, config, n, &deadline).await,
+        Command::Master(a) => transition::by_hand(&engine, Role::Master, a, &ev, &deadline).await,
+        Command::Backup(a) => transition::by_hand(&engine, Role::Backup, a, &ev, &deadline).await,
+        Command::Fault(a) => transition::by_hand(&engine, Role::Fault, a, &ev, &deadline).await,
+        Command::Stop(a) => transition::by_hand(&engine, Role::Stop, a, &ev, &deadline).await,
+        Command::Notify(n) => transition::notify(&engine, config, n, &ev, &deadline).await,
         Command::Status(s) => status::run(&engine, config, s, &deadline).await,
-        Command::Check(c) => check::run(&engine, config, c, &deadline).await,
-        Command::Watch(w) => watch::run(&engine, config, w).await,
+        Command::Check(c) => check::run(&engine, config, c, &ev, &deadline).await,
+        Command::Watch(w) => watch::run(&engine, config, w, &ev).await,
     }
 }
 

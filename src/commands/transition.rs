@@ -1,6 +1,7 @@
 //! master / backup / fault / stop by hand, and keepalived's generic `notify`.
 
 use super::cli_key;
+use super::events::Events;
 use crate::aws::Cloud;
 use crate::cli::{NotifyArgs, ResourceArgs};
 use crate::config::{Config, Resources};
@@ -8,6 +9,7 @@ use crate::deadline::Deadline;
 use crate::engine::transition::{Job, Ran};
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::hook::Hook;
 use crate::keepalived::Role;
 use crate::ordering::Stamp;
 use log::info;
@@ -18,16 +20,19 @@ pub async fn by_hand<K: Cloud>(
     engine: &Engine<K>,
     role: Role,
     a: &ResourceArgs,
+    ev: &Events,
     deadline: &Deadline,
 ) -> Result<(), Error> {
     let res = a.resources().map_err(Error::BadInput)?;
-    run(engine, role, &res, &cli_key(&res), deadline).await
+    let key = cli_key(&res);
+    run(engine, role, &res, &key, (ev, ev.hook(None, &key)), deadline).await
 }
 
 pub async fn notify<K: Cloud>(
     engine: &Engine<K>,
     config: &Path,
     n: &NotifyArgs,
+    ev: &Events,
     deadline: &Deadline,
 ) -> Result<(), Error> {
     let kind = n.kind.to_ascii_uppercase();
@@ -44,7 +49,8 @@ pub async fn notify<K: Cloud>(
         n.name,
         n.priority.map(|p| format!(" (priority {p})")).unwrap_or_default()
     );
-    run(engine, role, res, &n.name, deadline).await
+    let hook = ev.hook(Some(&config), &n.name);
+    run(engine, role, res, &n.name, (ev, hook), deadline).await
 }
 
 async fn run<K: Cloud>(
@@ -52,11 +58,14 @@ async fn run<K: Cloud>(
     role: Role,
     res: &Resources,
     key: &str,
+    (ev, hook): (&Events, Option<Hook>),
     deadline: &Deadline,
 ) -> Result<(), Error> {
     let job = Job { role, res, key, stamp: Stamp::current().map_err(Error::Other)? };
-    let ran = engine.transition(&job, None, deadline).await?;
-    outcome(role, ran, engine.settings.dry_run)
+    let ran = engine.transition(&job, None, deadline).await;
+    // The writes are done and the lock is released: the hook delays nothing but our exit.
+    ev.transition(hook.as_ref(), key, role, &ran, deadline);
+    outcome(role, ran?, engine.settings.dry_run)
 }
 
 /// Render how a transition ended: the plan on stdout for --dry-run, else the report.
@@ -73,6 +82,6 @@ pub fn outcome(role: Role, ran: Ran, dry_run: bool) -> Result<(), Error> {
             }
             Ok(())
         }
-        Ran::Applied { report, ms } => report.finish(role, ms),
+        Ran::Applied { report, ms, .. } => report.finish(role, ms),
     }
 }

@@ -6,10 +6,12 @@
 //! something drifted). The FIFO is opened read-write, so opening never blocks and the
 //! reader survives keepalived restarts (there is always a writer: us).
 
+use super::events::Events;
 use crate::aws::Cloud;
 use crate::cli::WatchArgs;
 use crate::config::Config;
 use crate::deadline::{jitter, Deadline};
+use crate::engine::event::Kind;
 use crate::engine::reconcile::Checked;
 use crate::engine::transition::Job;
 use crate::engine::{Engine, Session};
@@ -119,7 +121,12 @@ impl Inbox<'_> {
 /// after an error so the next run asks IMDS again.
 type Sessions<C> = HashMap<String, Session<C>>;
 
-pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &WatchArgs) -> Result<(), Error> {
+pub async fn run<K: Cloud>(
+    engine: &Engine<K>,
+    config: &Path,
+    args: &WatchArgs,
+    ev: &Events,
+) -> Result<(), Error> {
     let config = Config::load(config)?;
     let path = &args.fifo;
     let meta =
@@ -182,7 +189,7 @@ pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &WatchArgs) 
                         .collect();
                     let mut throttled = false;
                     for name in masters {
-                        let work = reconcile(engine, &config, &name, &mut sessions, timeout);
+                        let work = reconcile(engine, &config, &name, &mut sessions, (ev, timeout));
                         throttled |= inbox.while_reading(work, &mut lines, &states).await;
                     }
                     // Many watchers share an account's Describe bucket: never in lockstep,
@@ -204,6 +211,7 @@ pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &WatchArgs) 
         let job = Job { role, res, key: &name, stamp };
         let work = engine.transition(&job, sessions.get(&name), &deadline);
         let ran = inbox.while_reading(work, &mut lines, &states).await;
+        ev.transition(ev.hook(Some(&config), &name).as_ref(), &name, role, &ran, &deadline);
         if let Err(e) = ran.and_then(|ran| super::transition::outcome(role, ran, engine.settings.dry_run)) {
             error!("{e}");
             sessions.remove(&name);
@@ -252,9 +260,10 @@ async fn reconcile<K: Cloud>(
     config: &Config,
     name: &str,
     sessions: &mut Sessions<K::Client>,
-    timeout: Duration,
+    (ev, timeout): (&Events, Duration),
 ) -> bool {
     let deadline = Deadline::after(timeout);
+    let hook = ev.hook(Some(config), name);
     let res = &config.instances[name];
     set_context(format!("{name} reconcile (watch)"));
     if !sessions.contains_key(name) {
@@ -270,10 +279,17 @@ async fn reconcile<K: Cloud>(
         }
     }
     let mut was_throttled = false;
-    match engine.reconcile(&sessions[name], res, name, true, &deadline).await {
+    let session = &sessions[name];
+    match engine.reconcile(session, res, name, true, &deadline).await {
         Ok(Checked::Right) | Ok(Checked::NotMaster(_)) => debug!("no drift"),
         Ok(Checked::Unowned(lines)) => warn!("no transition recorded; not repaired: {}", lines.join("; ")),
-        Ok(Checked::Repaired(lines)) => info!("repaired {} drifted resource(s)", lines.len()),
+        Ok(Checked::Repaired(lines)) => {
+            info!("repaired {} drifted resource(s)", lines.len());
+            ev.recovery(hook.as_ref(), Kind::Repaired, name, &session.me, &lines, None);
+        }
+        Ok(Checked::Yielding { lines, other, fresh: true, .. }) => {
+            ev.recovery(hook.as_ref(), Kind::SplitBrain, name, &session.me, &lines, Some(&other));
+        }
         Ok(Checked::Yielding { other, secs, .. }) => debug!("yielding to {other} for {secs:.0} s more"),
         // Identity and clients are asked anew after a failed repair or a failed describe
         // (nothing is changed on a failed describe).

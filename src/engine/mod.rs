@@ -5,6 +5,7 @@
 //! through a `Cloud` and the scenarios.
 
 pub mod apply;
+pub mod event;
 pub mod reconcile;
 pub mod report;
 pub mod retry;

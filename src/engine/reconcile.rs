@@ -30,7 +30,8 @@ pub enum Checked {
     Unowned(Vec<String>),
     /// Split brain: another node that also claims MASTER (`other`) took them back after our
     /// repair and wins the tie-break; this node repairs nothing for `secs` more seconds.
-    Yielding { lines: Vec<String>, other: String, secs: f64 },
+    /// `fresh`: the contest was found in this run (not an earlier run's hold-off).
+    Yielding { lines: Vec<String>, other: String, secs: f64, fresh: bool },
 }
 
 /// A repair taken back within this many seconds is a contest, not drift.
@@ -93,7 +94,12 @@ impl<K: Cloud> Engine<K> {
         let mut contest = guard.contest(&record);
         let now = boot_seconds();
         if let Some(until) = contest.yield_until.filter(|u| *u > now) {
-            return Ok(Checked::Yielding { lines: found, other: contest.other, secs: until - now });
+            return Ok(Checked::Yielding {
+                lines: found,
+                other: contest.other,
+                secs: until - now,
+                fresh: false,
+            });
         }
         let others = holders(&plans, &session.me.eni_id);
         let retaken = contest.repaired_at.is_some_and(|t| now - t < CONTEST_WINDOW) && !others.is_empty();
@@ -117,7 +123,7 @@ impl<K: Cloud> Engine<K> {
                     found.len(),
                     session.me.eni_id
                 );
-                return Ok(Checked::Yielding { lines: found, other, secs: hold });
+                return Ok(Checked::Yielding { lines: found, other, secs: hold, fresh: true });
             }
             warn!("split brain: {other} took the resources back after our repair; this node keeps them (lower ENI id)");
         }

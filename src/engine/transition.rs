@@ -9,6 +9,7 @@ use crate::config::Resources;
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::keepalived::Role;
+use crate::model::Identity;
 use crate::ordering::{Guard, Record, Stamp};
 use crate::scenario::Scenario;
 use log::{info, warn};
@@ -34,6 +35,8 @@ pub enum Ran {
     Applied {
         report: Report,
         ms: u128,
+        /// Who ran it (for the event hook).
+        node: Box<Identity>,
     },
 }
 
@@ -116,6 +119,6 @@ impl<K: Cloud> Engine<K> {
             })
         };
         let report = apply(&cx, &plans, &stop).await;
-        Ok(Ran::Applied { report, ms: started.elapsed().as_millis() })
+        Ok(Ran::Applied { report, ms: started.elapsed().as_millis(), node: Box::new(session.me.clone()) })
     }
 }

@@ -1,0 +1,85 @@
+"""The event hook (`on_event`, `--on-event`): one JSON event on stdin after a change or a
+failed transition; bounded in time, never the run's failure."""
+
+import json
+
+import pytest
+
+from harness.fault_proxy import start_proxy
+from harness.runner import run_vip
+from harness.scenario import VIP, vip_targets
+
+
+@pytest.fixture
+def proxy(moto):
+    p = start_proxy(moto.url, throttle=False)
+    yield p
+    p.stop()
+
+
+def config(tmp_path, hook_line):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'{hook_line}\n[instance.VI_1]\nroutes = ["{VIP}"]\n')
+    return cfg
+
+
+def test_a_change_sends_one_event(binary, moto, ec2, figure1, imds_node2, tmp_path):
+    got = tmp_path / "events"
+    cfg = config(tmp_path, f'on_event = "cat >> {got}; echo \\"$EC2_VIP_EVENT\\" >> {got}.kind"')
+    r = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", "MASTER"], imds_node2, moto)
+    assert r.returncode == 0, r
+    events = [json.loads(line) for line in got.read_text().splitlines()]
+    assert len(events) == 1, events
+    ev = events[0]
+    eni = figure1["node2"]["eni_id"]
+    assert (ev["event"], ev["instance"], ev["transition"]) == ("changed", "VI_1", "MASTER")
+    assert ev["node"]["eni_id"] == eni and ev["node"]["instance_id"] and ev["node"]["hostname"]
+    assert len(ev["changed"]) == 2 and all(c["to"] == eni for c in ev["changed"]), ev
+    assert ev["failed"] == [] and ev["error"] is None and ev["run"] and ev["time"]
+    assert got.with_suffix(".kind").read_text().split() == ["changed"]
+    # Already right: nothing changed, so no event.
+    r = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", "MASTER"], imds_node2, moto)
+    assert r.returncode == 0 and len(got.read_text().splitlines()) == 1, r
+
+
+def test_a_failed_transition_sends_a_failed_event(binary, moto, ec2, figure1, imds_node2, proxy, tmp_path):
+    got = tmp_path / "event"
+    proxy.configure(error_rate=1.0, error_status=500, fault_actions=["ReplaceRoute"])
+    r = run_vip(binary, ["--on-event", f"cat > {got}", "--timeout", "6", "--max-attempts", "1",
+                         "master", "--route", VIP], imds_node2, proxy)
+    assert r.returncode == 1, r
+    ev = json.loads(got.read_text())
+    assert ev["event"] == "failed" and ev["transition"] == "MASTER", ev
+    assert len(ev["failed"]) == 2 and all("ReplaceRoute" in f["error"] for f in ev["failed"]), ev
+    # IMDS unreachable: the run fails as a whole, and says so.
+    r = run_vip(binary, ["--on-event", f"cat > {got}", "--timeout", "2", "master", "--route", VIP],
+                "http://127.0.0.1:9", moto)
+    assert r.returncode == 1, r
+    ev = json.loads(got.read_text())
+    assert ev["event"] == "failed" and ev["error"] and ev["node"]["eni_id"] is None, ev
+
+
+def test_a_hanging_hook_is_cut_at_its_bound(binary, moto, ec2, figure1, imds_node2, tmp_path):
+    started = tmp_path / "started"
+    cfg = config(tmp_path, f'on_event = "touch {started}; sleep 60"')
+    r = run_vip(binary, ["--config", cfg, "--event-timeout", "1", "notify", "INSTANCE", "VI_1", "MASTER"],
+                imds_node2, moto)
+    assert r.returncode == 0, r
+    assert started.exists(), r
+    assert r.elapsed < 4.0, r.elapsed
+    assert "killed" in r.stderr, r.stderr
+    eni = figure1["node2"]["eni_id"]
+    assert set(vip_targets(ec2, figure1["vpc_id"]).values()) == {eni}
+
+
+def test_a_failing_hook_does_not_fail_the_failover(binary, moto, ec2, figure1, imds_node2, tmp_path):
+    cfg = config(tmp_path, 'on_event = "echo no webhook >&2; exit 7"')
+    r = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", "MASTER"], imds_node2, moto)
+    assert r.returncode == 0, r
+    assert "exited 7" in r.stderr and "no webhook" in r.stderr, r.stderr
+
+
+def test_dry_run_sends_nothing(binary, moto, ec2, figure1, imds_node2, tmp_path):
+    got = tmp_path / "event"
+    r = run_vip(binary, ["--dry-run", "--on-event", f"cat > {got}", "master", "--route", VIP], imds_node2, moto)
+    assert r.returncode == 0 and not got.exists(), r
