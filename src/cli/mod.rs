@@ -118,6 +118,18 @@ pub enum Command {
     Check(CheckArgs),
     /// Consume keepalived's notify_fifo: apply transitions in order, reconcile while MASTER.
     Watch(WatchArgs),
+    /// Print the least-privilege IAM policy (JSON) for the config's sections (or
+    /// --route/--eip…): the actions each scenario calls, on the resources the config names.
+    IamPolicy(PolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    /// Only this config section [default: every section].
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
 }
 
 #[derive(Debug, Args)]

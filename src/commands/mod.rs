@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod events;
+pub mod iam_policy;
 pub mod status;
 pub mod transition;
 pub mod watch;
@@ -30,6 +31,7 @@ pub fn describe(cli: &Cli) -> String {
         Command::Check(c) if c.repair => "check --repair".into(),
         Command::Check(_) => "check".into(),
         Command::Watch(_) => "watch".into(),
+        Command::IamPolicy(_) => "iam-policy".into(),
     }
 }
 
@@ -49,6 +51,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Status(s) => status::run(&engine, config, s, &deadline).await,
         Command::Check(c) => check::run(&engine, config, c, &ev, &deadline).await,
         Command::Watch(w) => watch::run(&engine, config, w, &ev).await,
+        Command::IamPolicy(p) => iam_policy::run(config, p, g.region.as_deref()),
     }
 }
 

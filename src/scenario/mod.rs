@@ -11,6 +11,7 @@
 //! [`Scenario`] and of [`Write`], and a line in [`Scenario::for_resources`].
 
 pub mod elastic_ip;
+pub mod iam;
 pub mod ipv6_address;
 pub mod private_ip;
 pub mod route_table;

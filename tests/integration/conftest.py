@@ -1,5 +1,6 @@
 """Fixtures: moto as EC2, the IMDSv2 fake per node, figure 1 seeded, the binary."""
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -12,11 +13,12 @@ sys.path.insert(0, str(REPO / "tests"))  # makes `harness` importable for tests 
 from harness.imds_fake import start_imds  # noqa: E402
 from harness.moto import ec2_client, start_moto  # noqa: E402
 from harness.runner import run_vip  # noqa: E402,F401  (re-exported for tests)
-from harness.scenario import node_json, seed_figure1  # noqa: E402
+from harness.scenario import _instance, node_json, seed_figure1  # noqa: E402
 from harness.tgw_scenario import Clients  # noqa: E402
 
 REGION = "us-east-1"
 MOTO_SEED = 1  # same seed every test: repeatable ids
+SECONDARY_IP = "10.0.2.100"  # the secondary private IP scenario's VIP (node1's subnet)
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +98,43 @@ def binary():
         pytest.skip(f"ec2-vip binary not found at {path}: run `cargo build` "
                     "or set EC2VIP_BIN")
     return path
+
+
+@pytest.fixture
+def pair(moto_ext_session, tmp_path):
+    """figure 1 plus node3 in node1's subnet; SECONDARY_IP on node1 (extended moto)."""
+    moto_ext_session.reset(seed=1)
+    ec2 = ec2_client(moto_ext_session.url, REGION)
+    seed = seed_figure1(ec2)
+    node1 = seed["node1"]
+    [subnet] = ec2.describe_subnets(SubnetIds=[node1["subnet_id"]])["Subnets"]
+    seed["node3"] = _instance(ec2, node1["subnet_id"], node1["az"], "10.0.2.30", "node3")
+    for n in ("node1", "node3"):
+        seed[n]["subnet_cidr"] = subnet["CidrBlock"]
+    ec2.assign_private_ip_addresses(NetworkInterfaceId=node1["eni_id"], PrivateIpAddresses=[SECONDARY_IP])
+    imds = {n: start_imds(node_json(seed, n, REGION), log_requests=False) for n in ("node1", "node3")}
+    yield ec2, seed, imds, moto_ext_session
+    for s in imds.values():
+        s.stop()
+
+
+@pytest.fixture
+def v6pair(moto_ext_session):
+    """figure 1 with IPv6: node3 in node1's subnet; an IPv6 VIP on node1 (extended moto)."""
+    moto_ext_session.reset(seed=1)
+    ec2 = ec2_client(moto_ext_session.url, REGION)
+    seed = seed_figure1(ec2)
+    node1 = seed["node1"]
+    vpc6 = ec2.associate_vpc_cidr_block(VpcId=seed["vpc_id"], AmazonProvidedIpv6CidrBlock=True)
+    vpc6 = ipaddress.ip_network(vpc6["Ipv6CidrBlockAssociation"]["Ipv6CidrBlock"])
+    sub6 = str(next(vpc6.subnets(new_prefix=64)))
+    ec2.associate_subnet_cidr_block(SubnetId=node1["subnet_id"], Ipv6CidrBlock=sub6)
+    seed["node3"] = _instance(ec2, node1["subnet_id"], node1["az"], "10.0.2.30", "node3")
+    for n in ("node1", "node3"):
+        seed[n]["subnet_ipv6_cidr"] = sub6
+    vip = str(ipaddress.ip_network(sub6)[0x100])
+    ec2.assign_ipv6_addresses(NetworkInterfaceId=node1["eni_id"], Ipv6Addresses=[vip])
+    imds = {n: start_imds(node_json(seed, n, REGION), log_requests=False) for n in ("node1", "node3")}
+    yield ec2, seed, imds, moto_ext_session, vip, sub6
+    for s in imds.values():
+        s.stop()

@@ -3,38 +3,11 @@ address between their ENIs. EC2 has no reassignment for IPv6 (moto extended to r
 address in use, harness/moto_ext_eni.py), so ec2-vip unassigns it there and assigns it here;
 it must never end on both."""
 
-import ipaddress
 import json
 
-import pytest
-
-from harness.imds_fake import start_imds
-from harness.moto import ec2_client
 from harness.runner import run_vip
-from harness.scenario import _instance, node_json, seed_figure1
 
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def v6pair(moto_ext_session):
-    moto_ext_session.reset(seed=1)
-    ec2 = ec2_client(moto_ext_session.url, REGION)
-    seed = seed_figure1(ec2)
-    node1 = seed["node1"]
-    vpc6 = ec2.associate_vpc_cidr_block(VpcId=seed["vpc_id"], AmazonProvidedIpv6CidrBlock=True)
-    vpc6 = ipaddress.ip_network(vpc6["Ipv6CidrBlockAssociation"]["Ipv6CidrBlock"])
-    sub6 = str(next(vpc6.subnets(new_prefix=64)))
-    ec2.associate_subnet_cidr_block(SubnetId=node1["subnet_id"], Ipv6CidrBlock=sub6)
-    seed["node3"] = _instance(ec2, node1["subnet_id"], node1["az"], "10.0.2.30", "node3")
-    for n in ("node1", "node3"):
-        seed[n]["subnet_ipv6_cidr"] = sub6
-    vip = str(ipaddress.ip_network(sub6)[0x100])
-    ec2.assign_ipv6_addresses(NetworkInterfaceId=node1["eni_id"], Ipv6Addresses=[vip])
-    imds = {n: start_imds(node_json(seed, n, REGION), log_requests=False) for n in ("node1", "node3")}
-    yield ec2, seed, imds, moto_ext_session, vip, sub6
-    for s in imds.values():
-        s.stop()
 
 
 def holders(ec2, seed, ip):

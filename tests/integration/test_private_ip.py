@@ -6,30 +6,10 @@ import json
 
 import pytest
 
-from harness.imds_fake import start_imds
-from harness.moto import ec2_client
 from harness.runner import run_vip
-from harness.scenario import _instance, node_json, seed_figure1
 
 REGION = "us-east-1"
 VIP = "10.0.2.100"
-
-
-@pytest.fixture
-def pair(moto_ext_session, tmp_path):
-    moto_ext_session.reset(seed=1)
-    ec2 = ec2_client(moto_ext_session.url, REGION)
-    seed = seed_figure1(ec2)
-    node1 = seed["node1"]
-    [subnet] = ec2.describe_subnets(SubnetIds=[node1["subnet_id"]])["Subnets"]
-    seed["node3"] = _instance(ec2, node1["subnet_id"], node1["az"], "10.0.2.30", "node3")
-    for n in ("node1", "node3"):
-        seed[n]["subnet_cidr"] = subnet["CidrBlock"]
-    ec2.assign_private_ip_addresses(NetworkInterfaceId=node1["eni_id"], PrivateIpAddresses=[VIP])
-    imds = {n: start_imds(node_json(seed, n, REGION), log_requests=False) for n in ("node1", "node3")}
-    yield ec2, seed, imds, moto_ext_session
-    for s in imds.values():
-        s.stop()
 
 
 def holders(ec2, seed, ip=VIP):
