@@ -13,6 +13,7 @@ pub mod fake;
 #[cfg(test)]
 pub mod faulty;
 pub mod imds;
+pub mod probe;
 pub mod transit_gateway;
 
 pub use ec2::{Ec2, SdkEc2};

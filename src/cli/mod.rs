@@ -121,6 +121,23 @@ pub enum Command {
     /// Print the least-privilege IAM policy (JSON) for the config's sections (or
     /// --route/--eip…): the actions each scenario calls, on the resources the config names.
     IamPolicy(PolicyArgs),
+    /// Check the set-up, one line per check (ok / warn / FAIL and the fix): IMDSv2,
+    /// credentials, the config, each section's ENI, source/destination check, routes,
+    /// addresses and write permissions (DryRun), and keepalived.conf. Changes nothing.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Only this config section [default: every section].
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// keepalived's configuration to check against the sections (skipped if missing).
+    #[arg(long, value_name = "PATH", default_value = "/etc/keepalived/keepalived.conf")]
+    pub keepalived_conf: PathBuf,
 }
 
 #[derive(Debug, Args)]

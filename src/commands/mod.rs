@@ -3,6 +3,7 @@
 //! code.
 
 pub mod check;
+pub mod doctor;
 pub mod events;
 pub mod iam_policy;
 pub mod status;
@@ -32,6 +33,7 @@ pub fn describe(cli: &Cli) -> String {
         Command::Check(_) => "check".into(),
         Command::Watch(_) => "watch".into(),
         Command::IamPolicy(_) => "iam-policy".into(),
+        Command::Doctor(_) => "doctor".into(),
     }
 }
 
@@ -52,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Check(c) => check::run(&engine, config, c, &ev, &deadline).await,
         Command::Watch(w) => watch::run(&engine, config, w, &ev).await,
         Command::IamPolicy(p) => iam_policy::run(config, p, g.region.as_deref()),
+        Command::Doctor(a) => doctor::run(&engine, config, a, &deadline).await,
     }
 }
 

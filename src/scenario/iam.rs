@@ -173,8 +173,8 @@ mod tests {
             ]
         );
         let p = perms("[instance.A]\nelastic_ips = [\"198.51.100.1\"]\nrelease = true\n");
-        assert_eq!(p[1].action, "ec2:DisassociateAddress");
-        assert_eq!(p[1].resources, ["arn:aws:ec2:*:*:elastic-ip/*"]);
+        assert_eq!(p[2].action, "ec2:DisassociateAddress");
+        assert_eq!(p[2].resources, ["arn:aws:ec2:*:*:elastic-ip/*"]);
     }
 
     #[test]

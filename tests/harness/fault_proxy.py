@@ -33,6 +33,7 @@ Settings (configure(**kw), POST /_proxy/config, or start_proxy(url, **kw)):
     action_buckets {action: [size, refill/s]} per-action overrides
     fault_actions  list of actions the error/reset/hang faults apply to (None = all)
     seed           seed for the fraction faults' random generator
+    deny_actions   actions answered 403 UnauthorizedOperation, as IAM denies them (DryRun too)
 Like EC2, every action has its own bucket, and a throttled request takes no token.
 Faults apply only to EC2 API requests; moto's own /moto-api/ paths pass untouched.
 Order per request: hang, reset, error (no token taken), then throttle, then forward.
@@ -66,7 +67,7 @@ DEFAULTS = {
     "error_rate": 0.0, "error_next": 0, "reset_rate": 0.0, "reset_next": 0,
     "hang_rate": 0.0, "hang_next": 0, "hang_seconds": 0.0,
     "throttle": True, "describe_bucket": [100, 20.0], "mutating_bucket": [50, 5.0],
-    "action_buckets": {}, "fault_actions": None, "seed": None,
+    "action_buckets": {}, "fault_actions": None, "seed": None, "deny_actions": [],
 }
 
 
@@ -174,6 +175,8 @@ class ProxyState:
         with self.lock:
             cfg = self.cfg
             self.requests[action] = self.requests.get(action, 0) + 1
+            if action in cfg["deny_actions"]:
+                return "deny"
             targeted = cfg["fault_actions"] is None or action in cfg["fault_actions"]
             for kind in ("hang", "reset", "error") if targeted else ():
                 if cfg[kind + "_next"] > 0:
@@ -296,6 +299,9 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if fate == "error":
                 return self._send(status, error_xml(*ERRORS[status]))
+            if fate == "deny":
+                return self._send(403, error_xml(
+                    "UnauthorizedOperation", "You are not authorized to perform this operation."))
             if fate == "throttle":
                 return self._send(503, error_xml("RequestLimitExceeded",
                                                  "Request limit exceeded."))

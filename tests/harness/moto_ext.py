@@ -36,6 +36,8 @@ still read every result back through the EC2 API. moto 5.2.5 gap -> patch:
 
 7. Secondary private IPs (AssignPrivateIpAddresses): see moto_ext_eni.py.
 8. IPv6 route filter of DescribeRouteTables: see moto_ext_ipv6.py.
+9. CreateRoute/ReplaceRoute/DeleteRoute ignored DryRun and made the change -> DryRunOperation
+   (HTTP 412), nothing changed (ec2-vip doctor proves permissions this way).
 
 Limits: no propagated routes; a peering inside one account and region is seen from the
 requester on both sides; explicit TGW route-table associations do not show in Association.
@@ -370,6 +372,16 @@ def _wrap_vpc_route(orig):
     return route_op
 
 
+def _dry_run_first(orig):
+    """CreateRoute / ReplaceRoute / DeleteRoute: honour DryRun (moto 5.2.5 ignores it and
+    makes the change); EC2 answers DryRunOperation (HTTP 412) and changes nothing."""
+    def respond(self):
+        self.error_on_dryrun()
+        return orig(self)
+    respond.__name__ = orig.__name__
+    return respond
+
+
 def install():
     """Patch moto's EC2 backend and responses in this process (idempotent)."""
     global _installed
@@ -401,6 +413,9 @@ def install():
         att.describe_transit_gateway_peering_attachments)
     att.create_transit_gateway_vpc_attachment = _wrap_vpc_attachment(
         att.create_transit_gateway_vpc_attachment)
+    from moto.ec2.responses.route_tables import RouteTables
+    for op in ("create_route", "replace_route", "delete_route"):
+        setattr(RouteTables, op, _dry_run_first(getattr(RouteTables, op)))
     RouteBackend.create_route = _wrap_vpc_route(RouteBackend.create_route)
     RouteBackend.replace_route = _wrap_vpc_route(RouteBackend.replace_route)
     from . import moto_ext_eni, moto_ext_ipv6  # secondary private IPs; IPv6 route filter

@@ -1,0 +1,278 @@
+//! keepalived.conf checks for `ec2-vip doctor`: pure functions, text in, findings out.
+//!
+//! keepalived calls ec2-vip from a `notify*` command, a `notify_fifo` read by `ec2-vip watch`,
+//! or a `vrrp_script` running `ec2-vip check`. On EC2 three mistakes make that silently useless:
+//! - **Script security.** Without `enable_script_security` and `script_user root` in `global_defs`,
+//!   keepalived runs root scripts without checking who can replace them; with it, a script whose
+//!   file or any directory above it is not root-owned or is group/world-writable is never run.
+//!   [`check_script_path`] checks that from metadata the caller collects.
+//! - **Names.** ec2-vip acts on the `[instance.NAME]` section named after the vrrp_instance (own
+//!   `notify`) or the vrrp_sync_group (the group's `notify`); a name with no section, or a section
+//!   no instance or group uses, means a failover that moves nothing.
+//! - **Unicast.** VPCs carry no multicast: an instance without `unicast_peer` never hears its peer,
+//!   so both nodes become MASTER.
+//!
+//! The parser follows keepalived's syntax: whitespace-separated words, `{ }` blocks, comments from
+//! `#` or `!` to the end of the line, `"..."`/`'...'` quotes (removed, escapes resolved), and
+//! `include` lines whose file the caller loads (patterns taken literally, no glob expansion).
+
+use super::conf::*;
+use std::collections::BTreeSet;
+
+const INST: &str = "vrrp_instance";
+const GROUP: &str = "vrrp_sync_group";
+
+/// Every notify command with its owner: (`vrrp_instance` or `vrrp_sync_group`, name, notify).
+fn notifies(p: &Parsed) -> impl Iterator<Item = (&'static str, &str, &Notify)> {
+    let inst = p.instances.iter().flat_map(|i| i.notifies.iter().map(|n| (INST, i.name.as_str(), n)));
+    inst.chain(p.groups.iter().flat_map(|g| g.notifies.iter().map(|n| (GROUP, g.name.as_str(), n))))
+}
+
+/// `(owner, executable)` of every command that calls ec2-vip, for the caller's file checks.
+pub fn script_paths(p: &Parsed, binary_names: &[&str]) -> Vec<(String, String)> {
+    let scripts =
+        p.scripts.iter().filter_map(|s| Some((format!("vrrp_script {}", s.name), s.script.as_deref()?)));
+    let all =
+        notifies(p).map(|(what, owner, n)| (format!("{what} {owner}"), n.command.as_str())).chain(scripts);
+    let mut out = Vec::new();
+    for (owner, cmd) in all.filter(|(_, c)| calls_binary(c, binary_names)) {
+        let entry = (owner, argv(cmd).swap_remove(0));
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+/// `(owner, path)` of every notify_fifo: owner `global_defs`, `vrrp_instance X` or `vrrp_sync_group X`.
+pub fn fifo_paths(p: &Parsed) -> Vec<(String, String)> {
+    let owned =
+        |what: &str, name: &str, fifo: Option<&str>| Some((format!("{what} {name}"), fifo?.to_string()));
+    let mut out: Vec<_> = p.global_fifos.iter().map(|f| ("global_defs".to_string(), f.clone())).collect();
+    out.extend(p.instances.iter().filter_map(|i| owned(INST, &i.name, i.notify_fifo.as_deref())));
+    out.extend(p.groups.iter().filter_map(|g| owned(GROUP, &g.name, g.notify_fifo.as_deref())));
+    out
+}
+
+/// ec2-vip's global options that take a value: the subcommand is the first other word.
+const VALUE_OPTIONS: [&str; 9] = [
+    "--config",
+    "--state-dir",
+    "--region",
+    "--timeout",
+    "--max-attempts",
+    "--log-file",
+    "--log-format",
+    "--on-event",
+    "--event-timeout",
+];
+
+fn subcommand(args: &[String]) -> Option<&str> {
+    let mut words = args.iter().skip(1);
+    while let Some(w) = words.next() {
+        if VALUE_OPTIONS.contains(&w.as_str()) {
+            words.next();
+        } else if !w.starts_with('-') {
+            return Some(w);
+        }
+    }
+    None
+}
+
+/// Problems of one ec2-vip notify command, and the section name ec2-vip acts on, if known.
+fn target<'a>(
+    what: &str,
+    owner: &'a str,
+    n: &Notify,
+    sections: &[&'a str],
+    out: &mut Vec<Finding>,
+) -> Option<&'a str> {
+    let (args, cmd, kind) = (argv(&n.command), &n.command, n.kind);
+    let (at, extra) = (format!("{what} {owner}: {kind} \"{cmd}\""), n.extra.join(" "));
+    let fix = format!("use notify \"{} notify\"", args[0]);
+    let problem = match subcommand(&args) {
+        None if extra.is_empty() => Some((format!("{at} gives ec2-vip no subcommand"), fix.clone())),
+        None => Some((
+            format!("{at} {extra} runs ec2-vip without a subcommand: `{extra}` is read as user and group"),
+            format!("quote the whole command: {kind} \"{cmd} {extra}\""),
+        )),
+        Some(sub) if kind == "notify" && sub != "notify" => {
+            Some((format!("{at}: generic notify appends TYPE NAME STATE PRIORITY"), fix.clone()))
+        }
+        Some("notify") if kind != "notify" => {
+            Some((format!("{at} passes no TYPE NAME STATE to `ec2-vip notify`"), fix.clone()))
+        }
+        Some(_) => None,
+    };
+    if let Some((message, fix)) = problem {
+        out.push(fail("notify-command", message, fix));
+    }
+    if !cmd.starts_with('/') {
+        out.push(warn("notify-command", format!("{at} is not an absolute path"), "give its absolute path"));
+    }
+    if kind == "notify" {
+        return Some(owner);
+    }
+    let named = |s: &&str| args.iter().skip(2).any(|a| a == s || a.strip_prefix("--instance=") == Some(*s));
+    let name = sections.iter().copied().find(named);
+    if name.is_none() {
+        out.push(warn("sections", format!("{at}: cannot tell which [instance.NAME] it acts on"), fix));
+    }
+    name
+}
+
+fn script_security(p: &Parsed) -> Finding {
+    let (check, fix) =
+        ("script-security", "add `enable_script_security` and `script_user root` to global_defs");
+    match (p.script_security, p.script_user.as_deref()) {
+        (false, _) => fail(check, "no enable_script_security: root scripts run unchecked", fix),
+        (true, None) => {
+            warn(check, "no script_user: scripts run as keepalived_script if that user exists", fix)
+        }
+        (true, Some("root")) => ok(check, "enable_script_security and script_user root are set"),
+        (true, Some(u)) => warn(check, format!("scripts run as {u}, not root as ec2-vip expects"), fix),
+    }
+}
+
+/// Check a parsed config against ec2-vip's binary names and its `[instance.NAME]` section names.
+pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str]) -> Vec<Finding> {
+    let include =
+        |i: &String| warn("include", format!("include {i} was not read"), format!("make {i} readable"));
+    let mut out: Vec<Finding> = p.unresolved_includes.iter().map(include).collect();
+    out.push(script_security(p));
+    let is_section = |n: &str| sections.contains(&n);
+    let group_of = |i: &str| p.groups.iter().find(|g| g.members.iter().any(|m| m == i));
+    let (mut used, mut calling, mut groups) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for (what, owner, n) in notifies(p).filter(|(_, _, n)| calls_binary(&n.command, binary_names)) {
+        (if what == INST { &mut calling } else { &mut groups }).insert(owner);
+        match target(what, owner, n, sections, &mut out) {
+            Some(name) if is_section(name) => _ = used.insert(name),
+            Some(name) => {
+                let m = format!("{what} {owner} calls ec2-vip but ec2-vip's config has no [instance.{name}]");
+                out.push(fail("sections", m, format!("add [instance.{name}] or rename {what} {owner}")));
+            }
+            None => {}
+        }
+    }
+    for (i, g) in calling.iter().filter_map(|i| Some((i, &group_of(i)?.name))) {
+        let m = format!("vrrp_instance {i} is in vrrp_sync_group {g} and calls ec2-vip itself: double calls");
+        out.push(warn(
+            "sync-group",
+            m,
+            format!("call ec2-vip from vrrp_sync_group {g} only ([instance.{g}])"),
+        ));
+    }
+    for g in p.groups.iter().filter(|g| groups.contains(g.name.as_str())) {
+        calling.extend(g.members.iter().map(String::as_str));
+    }
+    for s in p.scripts.iter().filter(|s| s.script.as_deref().is_some_and(|c| calls_binary(c, binary_names))) {
+        calling.extend(p.instances.iter().filter(|i| i.track_scripts.contains(&s.name)).map(|i| &*i.name));
+    }
+    let fifos = fifo_paths(p);
+    if !fifos.is_empty() {
+        // A FIFO carries every instance's and group's lines; ec2-vip watch acts on those with a section.
+        used.extend(
+            p.instances
+                .iter()
+                .map(|i| &*i.name)
+                .chain(p.groups.iter().map(|g| &*g.name))
+                .filter(|n| is_section(n)),
+        );
+        let reached =
+            |i: &&Instance| is_section(&i.name) || group_of(&i.name).is_some_and(|g| is_section(&g.name));
+        calling.extend(p.instances.iter().filter(reached).map(|i| &*i.name));
+    }
+    for (owner, path) in &fifos {
+        out.push(ok(
+            "fifo",
+            format!("notify_fifo {path} ({owner}): ec2-vip watch --fifo {path} must read it"),
+        ));
+    }
+    for s in sections.iter().filter(|s| !used.contains(*s)) {
+        out.push(if p.instances.iter().any(|i| i.name == *s) || p.groups.iter().any(|g| g.name == *s) {
+            let fix = format!("add notify \"/usr/local/sbin/ec2-vip notify\" to {s} in keepalived.conf");
+            fail("sections", format!("section [instance.{s}]: keepalived's {s} never calls ec2-vip"), fix)
+        } else {
+            let m =
+                format!("section [instance.{s}] is not a vrrp_instance or vrrp_sync_group keepalived runs");
+            fail("sections", m, format!("rename [instance.{s}] after one, or remove it"))
+        });
+    }
+    if !used.is_empty() && sections.iter().all(|s| used.contains(s)) {
+        out.push(ok("sections", format!("keepalived runs every section: {}", sections.join(", "))));
+    }
+    for i in p.instances.iter().filter(|i| calling.contains(&*i.name)) {
+        out.push(if i.has_unicast_peer {
+            ok("unicast", format!("vrrp_instance {} sends adverts by unicast", i.name))
+        } else {
+            let m = format!("vrrp_instance {} calls ec2-vip but has no unicast_peer: {NO_MULTICAST}", i.name);
+            fail(
+                "unicast",
+                m,
+                "set unicast_src_ip to this node's private IP and unicast_peer { } to the peer's",
+            )
+        });
+    }
+    out.push(if calling.is_empty() && groups.is_empty() {
+        fail(
+            "ec2-vip-called",
+            "nothing in keepalived.conf calls ec2-vip: a failover moves no VIP",
+            NOTHING_FIX,
+        )
+    } else {
+        let names: Vec<&str> = calling.iter().chain(&groups).copied().collect();
+        ok("ec2-vip-called", format!("keepalived calls ec2-vip for {}", names.join(", ")))
+    });
+    out
+}
+
+const NO_MULTICAST: &str =
+    "VPCs carry no multicast, so adverts never reach the peer and both nodes become MASTER";
+const NOTHING_FIX: &str =
+    "add notify \"/usr/local/sbin/ec2-vip notify\" to each vrrp_instance or vrrp_sync_group, \
+                           or a global_defs notify_fifo read by ec2-vip watch";
+
+/// What keepalived's script security rejects in one file or directory on a script's path.
+fn unsafe_entry(entry: &str, script: &str, meta: Option<(u32, u32)>) -> Option<Finding> {
+    let (problem, fix) = match meta {
+        None => (
+            "does not exist".into(),
+            format!("install ec2-vip at {script} or fix the path in keepalived.conf"),
+        ),
+        Some((uid, _)) if uid != 0 => {
+            (format!("is owned by uid {uid}, not root"), format!("chown root:root {entry}"))
+        }
+        Some((_, mode)) if mode & 0o022 != 0 => {
+            ("is group- or world-writable".into(), format!("chmod go-w {entry}"))
+        }
+        Some(_) => return None,
+    };
+    let (what, victim) = if entry == script { ("", "it") } else { ("directory ", script) };
+    Some(fail("script-file", format!("{what}{entry} {problem}: keepalived will not run {victim}"), fix))
+}
+
+/// Check a script file from `(uid, st_mode)`; `None` means it does not exist.
+pub fn check_script_file(path: &str, meta: Option<(u32, u32)>) -> Finding {
+    match unsafe_entry(path, path, meta) {
+        Some(f) => f,
+        None if meta.is_some_and(|(_, mode)| mode & 0o111 == 0) => {
+            fail("script-file", format!("{path} is not executable"), format!("chmod 755 {path}"))
+        }
+        None => ok("script-file", format!("{path} is root-owned, executable and not group/world-writable")),
+    }
+}
+
+/// Check a script and the directories above it: `entries` holds `(path, metadata)` of the file
+/// (named `path`) and of each directory; keepalived wants all root-owned and not group/world-writable.
+/// Returns the first problem, else one ok finding.
+pub fn check_script_path(path: &str, entries: &[(String, Option<(u32, u32)>)]) -> Finding {
+    let problem = |(entry, meta): &(String, Option<(u32, u32)>)| {
+        if entry == path {
+            Some(check_script_file(path, *meta)).filter(|f| f.level != Level::Ok)
+        } else {
+            unsafe_entry(entry, path, *meta)
+        }
+    };
+    let safe = || ok("script-file", format!("{path} and every directory above it are root-owned and safe"));
+    entries.iter().find_map(problem).unwrap_or_else(safe)
+}
