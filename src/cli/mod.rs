@@ -293,6 +293,23 @@ mod tests {
     }
 
     #[test]
+    fn man_page_and_completions_come_from_the_definitions() {
+        let mut man = Vec::new();
+        clap_mangen::Man::new(Cli::command()).render(&mut man).unwrap();
+        let man = String::from_utf8(man).unwrap();
+        assert!(
+            man.contains("doctor") && man.contains("iam\\-policy") && man.contains("Exit codes"),
+            "{man}"
+        );
+        for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh, clap_complete::Shell::Fish] {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ec2-vip", &mut out);
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains("doctor") && text.contains("keepalived-conf"), "{shell}");
+        }
+    }
+
+    #[test]
     fn global_options_go_before_or_after_the_subcommand() {
         let a = Cli::try_parse_from([
             "ec2-vip",
