@@ -1,0 +1,36 @@
+"""Traffic through the VIP while a keepalived + HAProxy pair fails over (issue #15).
+
+A client sends HTTP requests every 20 ms through the VIP route and through the Elastic IP
+of an emulated VPC data plane that follows moto (e2e_dataplane.py); HAProxy runs on both
+nodes with the configs of examples/keepalived/haproxy-pair/ (e2e_haproxy.py). Every case
+runs with ec2-vip as notify hook and with notify_fifo + `ec2-vip watch`.
+
+Each case asserts outcomes only: keepalived's new MASTER holds the VIP and EC2 points both
+VIP routes and the EIP at it, nothing else in EC2 moved (`converge`), the client's route
+and NAT point at it, and the client is served by it alone again (`wait_client`). The
+timings (outage against the goal of detection + 0.5 s) are the report's: bench/traffic.
+"""
+
+import pytest
+
+from e2e_dataplane import PATHS
+from e2e_haproxy import CASES
+
+
+def _check(cluster, rows, expect):
+    assert [r["path"] for r in rows] == list(PATHS)
+    for r in rows:
+        assert r["outage"] is not None, f"{r['case']} {r['path']}: the client never recovered"
+        assert r["requests"] > 0, f"{r['case']} {r['path']}: the client sent nothing"
+    assert cluster.data_plane_points_at(expect), "the client's route/NAT not on the new master"
+
+
+def test_traffic_initial_election(traffic_cluster):
+    traffic_cluster.first_election()
+    assert traffic_cluster.data_plane_points_at("a")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_traffic_failover(traffic_cluster, case):
+    rows = traffic_cluster.run_case(case)
+    _check(traffic_cluster, rows, "a" if case == "preempt back" else "b")
