@@ -271,3 +271,12 @@ class TrafficCluster(Cluster):
                              timeout=10).stdout
         want = NODE_IPS[expect]
         return f"via {want} " in route and f"dnat to {want}" in nat
+
+    def poller_stats(self):
+        """(median, max) s between two reads of EC2 by the poller, median read duration."""
+        reads = list(self.poller.reads)
+        gaps = sorted(b[0] - a[0] for a, b in zip(reads, reads[1:]))
+        took = sorted(e - s for s, e in reads)
+        if not gaps:
+            return None
+        return gaps[len(gaps) // 2], gaps[-1], took[len(took) // 2]
