@@ -120,11 +120,6 @@ class Poller(threading.Thread):
         if self.is_alive():
             self.join(timeout=5)
 
-    def read_gaps(self, t0, t1):
-        """Largest time between the starts of two successive reads within [t0, t1]."""
-        starts = [s for s, _ in self.reads if t0 <= s <= t1]
-        return max((b - a for a, b in zip(starts, starts[1:])), default=None)
-
 
 def _nft(ns, script):
     proc = subprocess.run([tool("ip"), "netns", "exec", ns, tool("nft"), "-f", "-"],

@@ -102,8 +102,7 @@ def dataplane_applied(poller, path, node, after):
                  if c.path == path and c.node == node and c.applied >= after), None)
 
 
-def measure(case, variant, path, reqs, timeline, t_event, master_run, expect, t_write, t_applied,
-            read_gap):
+def measure(case, variant, path, reqs, timeline, t_event, master_run, expect, t_write, t_applied):
     """One table row. master_run: the new master's MASTER notify (stamp log)."""
     out, failed, wrong = outage(reqs, timeline, expect)
     detect = master_run.start - t_event
@@ -112,7 +111,6 @@ def measure(case, variant, path, reqs, timeline, t_event, master_run, expect, t_
         "detect": detect,
         "converge": None if t_write is None else t_write - master_run.start,
         "lag": None if t_write is None or t_applied is None else t_applied - t_write,
-        "read_gap": read_gap,
         "outage": out, "failed": failed, "wrong": wrong, "requests": len(reqs),
         "goal": detect + 0.5,
     }

@@ -13,12 +13,10 @@ timings (outage against the goal of detection + 0.5 s) are the report's: bench/t
 
 import pytest
 
-from e2e_dataplane import PATHS
 from e2e_haproxy import CASES
 
 
 def _check(cluster, rows, expect):
-    assert [r["path"] for r in rows] == list(PATHS)
     for r in rows:
         assert r["outage"] is not None, f"{r['case']} {r['path']}: the client never recovered"
         assert r["requests"] > 0, f"{r['case']} {r['path']}: the client sent nothing"
