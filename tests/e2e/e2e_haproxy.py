@@ -113,11 +113,29 @@ class HaproxyNode(Node):
         return subprocess.run(self._in_ns([str(Path(self.binary).parent / CHECK)]),
                               capture_output=True, timeout=5).returncode == 0
 
-    def crash_keepalived(self):
-        """SIGKILL keepalived's VRRP child and parent: no priority-0 advert, stale VIP."""
+    def crash_keepalived(self, with_watcher=True):
+        """SIGKILL keepalived's VRRP child and parent: no priority-0 advert, stale VIP.
+        with_watcher: also SIGKILL `ec2-vip watch` (variant watch), as if it were bound to
+        keepalived's lifetime; one left running keeps reconciling as MASTER (see
+        test_e2e_traffic.py's last case)."""
         os.kill(self.vrrp_pid(), signal.SIGKILL)
         self.proc.kill()
         self.wait_stopped()
+        if with_watcher and self.watcher is not None:
+            self.watcher_down = True
+            self.watcher.kill()
+            self.watcher.wait(timeout=5)
+
+    watcher_down = False
+
+    def start_watch(self):
+        self.fifo.unlink(missing_ok=True)  # a restart: keepalived is down, nobody holds it
+        super().start_watch()
+        self.watcher_down = False
+
+    def check_watcher(self):
+        if not self.watcher_down:
+            super().check_watcher()
 
     def terminate(self):
         super().terminate()
@@ -175,8 +193,22 @@ class TrafficCluster(Cluster):
         self.client = Client(client_ns)
         self.client.start()
 
+    def dump(self):
+        """The client's requests and the poller's changes, for the logs' directory."""
+        with open(self.work / "client.tsv", "w") as f:
+            f.write("start\tend\tpath\tnode\terror\n")
+            for r in sorted(self.client.requests, key=lambda r: r.start):
+                f.write(f"{r.start:.3f}\t{r.end:.3f}\t{r.path}\t{r.node or '-'}\t{r.error or ''}\n")
+        with open(self.work / "dataplane.tsv", "w") as f:
+            f.write("path\tnode\tprev_read\tseen\tapplied\n")
+            for c in self.poller.changes:
+                f.write(f"{c.path}\t{c.node}\t{c.prev_read:.3f}\t{c.seen:.3f}\t{c.applied:.3f}\n")
+
     def close(self):
         try:
+            if self.client is not None and self.poller is not None:
+                self.client.stop()
+                self.dump()
             for part in (self.client, self.poller):
                 if part is not None:
                     try:
@@ -191,6 +223,8 @@ class TrafficCluster(Cluster):
         for node in self.nodes.values():
             if not node.haproxy_running():
                 node.start_haproxy()
+            if node.watcher_down:
+                node.start_watch()
         return super().restore()
 
     # --- the client's view ------------------------------------------------------
@@ -234,6 +268,8 @@ class TrafficCluster(Cluster):
                 a.crash_keepalived()
                 self.converge(None, "b", time.time())
             self.wait_client("b", time.time() - SETTLE)
+            if a.watcher_down:
+                a.start_watch()  # started before keepalived, as its unit is
             t, expect = a.start(), "a"
         else:
             self.restore()
