@@ -101,7 +101,8 @@ def main(argv):
                   f"(median; longest gap {p[1] * 1000:.0f} ms), one read (DescribeRouteTables + "
                   f"DescribeAddresses) took {p[2] * 1000:.0f} ms (median)")
     print(f"- client: one GET per path every {EVERY * 1000:.0f} ms, each given up after "
-          f"{TIMEOUT * 1000:.0f} ms; poller: at most {INTERVAL * 1000:.0f} ms between reads")
+          f"{TIMEOUT * 1000:.0f} ms; poller: aims at <= {INTERVAL * 1000:.0f} ms between reads "
+          "(the longest gap above is what it achieved)")
     print("- VRRP detection: fault -> the new master's notify; ec2-vip convergence: notify -> "
           "ec2-vip logged the write (route in the client's table / AssociateAddress) done; "
           "data-plane lag: that write -> the poller applied it to the client's route / NAT; "
