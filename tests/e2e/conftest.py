@@ -86,6 +86,17 @@ def sip_cluster(request, e2e_installed, e2e_venv, tmp_path_factory):
     yield from lab(SecondaryIpCluster, request, e2e_installed, e2e_venv, tmp_path_factory)
 
 
+@pytest.fixture(scope="module", params=["notify", "watch"])
+def traffic_cluster(request, e2e_installed, e2e_venv, tmp_path_factory):
+    """The lab as an HAProxy pair with a client behind an emulated VPC data plane."""
+    from e2e_haproxy import TrafficCluster, missing
+
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    yield from lab(TrafficCluster, request, e2e_installed, e2e_venv, tmp_path_factory)
+
+
 def lab(cls, request, e2e_installed, e2e_venv, tmp_path_factory):
     variant = request.param
     work = tmp_path_factory.mktemp(f"e2e-{cls.__name__}-{variant}")
@@ -93,7 +104,8 @@ def lab(cls, request, e2e_installed, e2e_venv, tmp_path_factory):
     binary, stamp = e2e_installed
     # SIGTERM (e.g. CI's timeout) unwinds like Ctrl-C, so the finalizer below runs.
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
-    c = cls(variant, work, binary, stamp, e2e_venv, request.config.stash.setdefault(ROWS, []))
+    rows = request.config.stash.setdefault(ROWS, [])
+    c = cls(variant, work, binary, stamp, e2e_venv, rows)
     atexit.register(c.close)  # belt and braces: close() is idempotent
     try:
         c.setup()
@@ -101,6 +113,7 @@ def lab(cls, request, e2e_installed, e2e_venv, tmp_path_factory):
     finally:
         try:
             c.close()
+            rows.extend(getattr(c, "traffic", ()))  # the traffic cases' rows (e2e_outage)
         finally:
             signal.signal(signal.SIGTERM, old_term)
 
@@ -110,7 +123,9 @@ def pytest_configure(config):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    rows = config.stash.get(ROWS, [])
+    every = config.stash.get(ROWS, [])
+    rows = [r for r in every if "path" not in r]
+    traffic = [r for r in every if "path" in r]
     if not rows:
         return
     from e2e_cluster import format_table
@@ -119,5 +134,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.section("ec2-vip e2e: keepalived MASTER -> EC2 converged")
     for line in format_table(rows):
         tr.write_line(line)
+    if traffic:
+        from e2e_outage import markdown
+
+        tr.section("ec2-vip e2e: client traffic through the VIP (not a gate; bench/traffic)")
+        for line in markdown(traffic):
+            tr.write_line(line)
     tr.write_line(f"logs (keepalived, notify stamps, ec2-vip, moto): {config.stash[WORKDIR]}"
                   "/e2e-*-{notify,watch}*/")

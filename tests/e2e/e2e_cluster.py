@@ -24,6 +24,7 @@ class Cluster:
     EXTENDED = False
     SEED_NODE = SEED_NODE
     LABEL = ""  # before each case name in the table
+    NODE = Node  # one keepalived node (e2e_haproxy.py: with HAProxy in front of a backend)
 
     def __init__(self, variant, work, binary, stamp, venv, rows):
         self.variant = variant  # "notify" (generic notify hook) or "watch" (notify_fifo)
@@ -50,7 +51,7 @@ class Cluster:
                 self.imds.append(start_imds(node_json(self.seed, self.SEED_NODE[node], REGION),
                                             host=IMDS_IP, port=80, log_requests=False))
         for node, ns in self.lab.ns.items():
-            self.nodes[node] = Node(node, ns, self.work, self.binary, self.stamp,
+            self.nodes[node] = self.NODE(node, ns, self.work, self.binary, self.stamp,
                                     self.moto.url, self.seed, self.variant, self.toml_text())
             self.nodes[node].check_config()
             if self.variant == "watch":

@@ -101,6 +101,19 @@ class Lab:
         for node in self.ns:
             self.wait_carrier(node, True)
 
+    def add_host(self, key, address):
+        """One more namespace `<prefix>-<key>` on the bridge (eth0 `address`/24, port
+        v<KEY>), not a keepalived node (e.g. the traffic test's client); its name."""
+        ns = f"{self.prefix}-{key}"
+        self._add_ns(ns)
+        port = self.port(key)
+        ip("-n", self.sw, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        ip("-n", self.sw, "link", "set", port, "master", "br0")
+        ip("-n", self.sw, "link", "set", port, "up")
+        ip("-n", ns, "addr", "add", f"{address}/{SUBNET_PREFIX}", "dev", "eth0")
+        ip("-n", ns, "link", "set", "eth0", "up")
+        return ns
+
     @staticmethod
     def port(node):
         return f"v{node.upper()}"
