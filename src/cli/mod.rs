@@ -175,6 +175,11 @@ pub struct WatchArgs {
     /// Seconds between reconciles of MASTER instances; 0 turns local recovery off.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_interval)]
     pub interval: f64,
+    /// keepalived's VRRP pid file (`keepalived -r`) [default: /run/keepalived/vrrp.pid, else
+    /// /run/vrrp.pid]. When it names no running keepalived (killed: no STOP was written),
+    /// MASTER instances are treated as STOP: nothing is repaired until keepalived reports again.
+    #[arg(long, value_name = "PATH")]
+    pub keepalived_pid: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -17,6 +17,7 @@ use crate::engine::transition::Job;
 use crate::engine::{Engine, Session};
 use crate::error::Error;
 use crate::keepalived::fifo::{parse_fifo_line, FifoState};
+use crate::keepalived::liveness::{self, Alive};
 use crate::keepalived::Role;
 use crate::logging::set_context;
 use crate::ordering::{Guard, Stamp};
@@ -154,6 +155,13 @@ pub async fn run<K: Cloud>(
         }
     }
     let interval = Duration::from_secs_f64(args.interval.max(0.1));
+    let pid_files: Vec<std::path::PathBuf> = match &args.keepalived_pid {
+        Some(p) => vec![p.clone()],
+        None => liveness::DEFAULT_PID_FILES.iter().map(Into::into).collect(),
+    };
+    // Set once its pid file named a running keepalived: a pid file gone after that means
+    // keepalived is gone too (a clean stop writes STOP to the FIFO first).
+    let mut keepalived_seen = false;
     let mut backoff = 1u32;
     let mut next = Instant::now() + spread(interval);
     let mut sessions: Sessions<K::Client> = HashMap::new();
@@ -182,13 +190,19 @@ pub async fn run<K: Cloud>(
                     // Lines waiting in the pipe come first: a BACKUP not yet read must not be
                     // "repaired" away, and an instance with a pending transition waits for it.
                     inbox.drain(&mut lines, &states);
-                    let masters: Vec<String> = states
-                        .iter()
-                        .filter(|(n, r)| **r == Role::Master && !inbox.pending.iter().any(|(p, _)| p == *n))
-                        .map(|(n, _)| n.clone())
-                        .collect();
+                    // A killed keepalived writes no STOP: without VRRP this node claims nothing.
+                    if let Some(why) = keepalived_gone(&pid_files, &mut keepalived_seen) {
+                        next = Instant::now() + spread(interval);
+                        for name in masters(&states, &inbox.pending) {
+                            error!("keepalived is gone ({why}): {name} is treated as STOP; nothing is repaired until keepalived reports again");
+                            inbox.pending.push((name, Role::Stop));
+                        }
+                        if !inbox.pending.is_empty() {
+                            continue;
+                        }
+                    }
                     let mut throttled = false;
-                    for name in masters {
+                    for name in masters(&states, &inbox.pending) {
                         let work = reconcile(engine, &config, &name, &mut sessions, (ev, timeout));
                         throttled |= inbox.while_reading(work, &mut lines, &states).await;
                     }
@@ -203,6 +217,10 @@ pub async fn run<K: Cloud>(
             continue;
         }
         let (name, role) = inbox.pending.remove(0);
+        // keepalived just wrote to the FIFO: learn whether its pid file names it.
+        if liveness::vrrp(&pid_files) == Alive::Yes {
+            keepalived_seen = true;
+        }
         set_context(format!("{name} {role} (watch)"));
         let stamp = inbox.stamp()?;
         let deadline = Deadline::after(timeout);
@@ -246,6 +264,29 @@ async fn warm<K: Cloud>(
             Err(e) => debug!("{name}: not connected ahead of time: {e}"),
         }
     }
+}
+
+/// Why keepalived is known to be gone, if it is. `seen`: its pid file has named a running
+/// keepalived since the last time it was found gone.
+fn keepalived_gone(pid_files: &[std::path::PathBuf], seen: &mut bool) -> Option<String> {
+    let why = match liveness::vrrp(pid_files) {
+        Alive::Yes => {
+            *seen = true;
+            return None;
+        }
+        Alive::No(why) => why,
+        // Removed after a crash (by systemd, or a restart script).
+        Alive::Unknown if *seen => "its VRRP pid file is gone".to_string(),
+        Alive::Unknown => return None,
+    };
+    *seen = false;
+    Some(why)
+}
+
+/// Instances recorded MASTER with no transition waiting.
+fn masters(states: &HashMap<String, Role>, pending: &[(String, Role)]) -> Vec<String> {
+    let waiting = |n: &String| pending.iter().any(|(p, _)| p == n);
+    states.iter().filter(|(n, r)| **r == Role::Master && !waiting(n)).map(|(n, _)| n.clone()).collect()
 }
 
 /// At least `d`, up to a quarter more.

@@ -1,6 +1,7 @@
 //! keepalived's vocabulary: the VRRP state a notify names, and its notify_fifo lines.
 
 pub mod fifo;
+pub mod liveness;
 
 use std::fmt;
 

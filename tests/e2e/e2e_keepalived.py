@@ -163,7 +163,8 @@ class Node:
         os.mkfifo(self.fifo, 0o600)
         with open(self.dir / "watch.out", "a") as out:
             self.watcher = subprocess.Popen(
-                self._in_ns([str(self.binary), *self.vip_args, "watch", "--fifo", str(self.fifo)]),
+                self._in_ns([str(self.binary), *self.vip_args, "watch", "--fifo", str(self.fifo),
+                             "--keepalived-pid", str(self.vrrp_pidfile)]),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 cwd=self.dir, start_new_session=True)
 

@@ -41,15 +41,12 @@ def test_traffic_failover(traffic_cluster, case):
 NO_TAKEBACK = 13.0
 
 
-def test_traffic_no_takeback_by_a_dead_keepalived(traffic_cluster, request):
+def test_traffic_no_takeback_by_a_dead_keepalived(traffic_cluster):
     """keepalived SIGKILLed while `ec2-vip watch` keeps running (the shipped unit is only
-    PartOf=keepalived.service): the VIP must stay on the new master. Known defect: the
-    orphaned watcher still holds MASTER and its reconcile takes the VIP back (`drift ...
-    repairing`) within one interval, then the split-brain settlement decides by ENI id."""
+    PartOf=keepalived.service): the VIP must stay on the new master. keepalived writes no
+    STOP when killed; the watcher sees its VRRP pid file name no running keepalived
+    (--keepalived-pid) and treats its instances as STOP instead of repairing them back."""
     c = traffic_cluster
-    if c.variant == "watch":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="watch reconciles as MASTER after keepalived died (no STOP)"))
     c.restore()
     c.wait_client("a", time.time() - 2)
     t = time.time()

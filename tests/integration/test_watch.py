@@ -1,6 +1,7 @@
 """ec2-vip watch: a real FIFO fed like keepalived's notify_fifo, EC2 behind a counting proxy."""
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -32,6 +33,12 @@ def proxy(moto):
 
 @pytest.fixture
 def watcher(binary, figure1, imds_node2, proxy, tmp_path):
+    w = start_watcher(binary, figure1, imds_node2, proxy, tmp_path)
+    yield w
+    w.stop()
+
+
+def start_watcher(binary, figure1, imds_node2, proxy, tmp_path, extra=()):
     fifo = tmp_path / "notify.fifo"
     os.mkfifo(fifo, 0o600)
     eip = figure1["eip"]["allocation_id"]
@@ -40,7 +47,7 @@ def watcher(binary, figure1, imds_node2, proxy, tmp_path):
     log = tmp_path / "watch.log"
     env = vip_env(imds_node2, proxy, str(tmp_path), {"EC2_VIP_STATE_DIR": tmp_path / "state"})
     argv = [str(binary), "--config", str(cfg), "--log-file", str(log), "watch", "--fifo", str(fifo),
-            "--interval", "0.5"]
+            "--interval", "0.5", *extra]
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     # keepalived keeps its end open; so do we, read-write so opening never blocks.
@@ -49,11 +56,14 @@ def watcher(binary, figure1, imds_node2, proxy, tmp_path):
     w = type("Watcher", (), {})()
     w.proc, w.log, w.fifo = proc, log, fifo
     w.write = lambda text: os.write(fd, text.encode())
-    yield w
-    os.close(fd)
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+
+    def stop():
+        os.close(fd)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    w.stop = stop
+    return w
 
 
 def where(ec2, figure1):
@@ -137,3 +147,36 @@ def test_watch_rejects_a_regular_file(binary, imds_node2, moto, tmp_path):
     r = subprocess.run([str(binary), "--config", str(cfg), "watch", "--fifo", str(plain)], env=env,
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "not a FIFO" in r.stderr, r
+
+
+def test_a_killed_keepalived_means_stop_and_no_repairs(binary, figure1, imds_node2, proxy, ec2, tmp_path):
+    """keepalived killed (no STOP written) while the watcher runs: the watcher must not take
+    the VIP back onto this node; it records STOP and repairs again only after keepalived does."""
+    fake = tmp_path / "keepalived"  # a process whose command name is keepalived
+    shutil.copy("/bin/sleep", fake)
+    pidfile = tmp_path / "vrrp.pid"
+
+    def start_keepalived():
+        p = subprocess.Popen([str(fake), "600"])
+        pidfile.write_text(f"{p.pid}\n")
+        return p
+    keepalived = start_keepalived()
+    w = start_watcher(binary, figure1, imds_node2, proxy, tmp_path, ["--keepalived-pid", str(pidfile)])
+    try:
+        node1, node2 = figure1["node1"]["eni_id"], figure1["node2"]["eni_id"]
+        w.write('INSTANCE "VI_1" MASTER 150\n')
+        wait_for(lambda: where(ec2, figure1) == ((node2, node2), node2), what="MASTER applied")
+        keepalived.kill()
+        keepalived.wait()
+        wait_for(lambda: "keepalived is gone" in w.log.read_text(), timeout=5, what="keepalived's death seen")
+        for rtb in (figure1["rtb_a"], figure1["rtb_b"]):
+            ec2.replace_route(RouteTableId=rtb, DestinationCidrBlock=VIP, NetworkInterfaceId=node1)
+        time.sleep(2.5)  # about five reconcile rounds at --interval 0.5
+        assert where(ec2, figure1)[0] == (node1, node1), "a node without keepalived took the VIP back"
+        assert "VI_1 STOP" in w.log.read_text() or "-> STOP" in w.log.read_text(), w.log.read_text()
+        keepalived = start_keepalived()
+        w.write('INSTANCE "VI_1" MASTER 150\n')
+        wait_for(lambda: where(ec2, figure1)[0] == (node2, node2), what="MASTER again after keepalived returned")
+    finally:
+        keepalived.kill()
+        w.stop()
