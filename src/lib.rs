@@ -21,7 +21,8 @@
 //!              region and per site through STS); SDK implementations; test fakes
 //! keepalived/  ordering/   VRRP states and notify_fifo lines; lock, fork stamps, records
 //! foundation   model (plain data), config, error (exit codes), deadline, logging,
-//!              hook (runs the operator's event command, bounded)
+//!              hook (runs the operator's event command, bounded), arena (the binary's
+//!              global allocator: a bump arena in front of musl's)
 //! ```
 //!
 //! The rule: `main → commands → engine → scenario → aws → foundation`; `keepalived` and
@@ -29,6 +30,7 @@
 //! nothing above it. Scenarios know nothing of keepalived: the engine turns a VRRP state
 //! into a [`scenario::Goal`].
 
+pub mod arena;
 pub mod aws;
 pub mod cli;
 pub mod commands;

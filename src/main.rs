@@ -3,6 +3,9 @@ use ec2_vip::cli::Cli;
 use ec2_vip::error::{EXIT_BAD_INPUT, EXIT_OK};
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOC: ec2_vip::arena::Arena = ec2_vip::arena::Arena::new();
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let g = &cli.global;
