@@ -94,7 +94,8 @@ mod tests {
 
     #[test]
     fn small_blocks_come_from_the_arena_aligned_until_it_is_full() {
-        let a = Box::leak(Box::new(Arena::new()));
+        static ARENA: Arena = Arena::new();
+        let a = &ARENA;
         unsafe {
             let l = Layout::from_size_align(24, 8).unwrap();
             let p = a.alloc(l);
