@@ -3,35 +3,19 @@
 
 use std::fmt;
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Ok,
-    Warn,
-    Fail,
+// Findings are doctor's own; these build them with keepalived's check names.
+pub(super) use super::super::{Finding, Level};
+
+pub(super) fn ok(check: &str, message: impl Into<String>) -> Finding {
+    Finding::ok(check, message.into())
 }
 
-/// One result of a check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub level: Level,
-    /// Short check name, e.g. `script-security`, `sections`, `unicast`.
-    pub check: &'static str,
-    pub message: String,
-    /// The fix in one sentence; `None` for ok findings.
-    pub fix: Option<String>,
+pub(super) fn warn(check: &str, message: impl Into<String>, fix: impl Into<String>) -> Finding {
+    Finding::new(Level::Warn, check, message.into(), &fix.into())
 }
 
-pub(super) fn ok(check: &'static str, message: impl Into<String>) -> Finding {
-    Finding { level: Level::Ok, check, message: message.into(), fix: None }
-}
-
-pub(super) fn warn(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Finding {
-    Finding { level: Level::Warn, check, message: message.into(), fix: Some(fix.into()) }
-}
-
-pub(super) fn fail(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Finding {
-    Finding { level: Level::Fail, check, message: message.into(), fix: Some(fix.into()) }
+pub(super) fn fail(check: &str, message: impl Into<String>, fix: impl Into<String>) -> Finding {
+    Finding::fail(check, message.into(), &fix.into())
 }
 
 /// A syntax error; `file` is `None` for the main text, else the include pattern.

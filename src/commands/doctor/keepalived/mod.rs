@@ -33,10 +33,9 @@ pub fn check(path: &Path, sections: &[&str]) -> Vec<Finding> {
             return vec![Finding::fail("keepalived", format!("{shown}: {e}"), &fix)];
         }
     };
-    let mut out: Vec<Finding> =
-        rules::check(&parsed, &BINARY_NAMES, sections).into_iter().map(convert).collect();
+    let mut out = rules::check(&parsed, &BINARY_NAMES, sections);
     for (owner, script) in rules::script_paths(&parsed, &BINARY_NAMES) {
-        let mut f = convert(rules::check_script_path(&script, &entries(Path::new(&script))));
+        let mut f = rules::check_script_path(&script, &entries(Path::new(&script)));
         f.message = format!("{owner}: {}", f.message);
         out.push(f);
     }
@@ -50,13 +49,4 @@ fn entries(script: &Path) -> Vec<(String, Option<(u32, u32)>)> {
         .filter(|p| !p.as_os_str().is_empty())
         .map(|p| (p.display().to_string(), std::fs::metadata(p).ok().map(|m| (m.uid(), m.mode()))))
         .collect()
-}
-
-fn convert(f: conf::Finding) -> Finding {
-    let level = match f.level {
-        conf::Level::Ok => Level::Ok,
-        conf::Level::Warn => Level::Warn,
-        conf::Level::Fail => Level::Fail,
-    };
-    Finding::new(level, f.check, f.message, f.fix.as_deref().unwrap_or(""))
 }
