@@ -23,7 +23,7 @@ from e2e_cluster import REGION, Cluster
 from harness.scenario import VIP
 
 from e2e_dataplane import CLIENT_IP, NFT_TABLE, PATHS, TIMEOUT, Client, Poller
-from e2e_keepalived import PRIORITY, Node
+from e2e_keepalived import PRIORITY, Node, reap
 from e2e_net import NODE_IPS, in_netns, ip, tool
 from e2e_outage import (dataplane_applied, master_timeline, measure, recovered_at, settled,
                         write_time)
@@ -145,14 +145,7 @@ class HaproxyNode(Node):
 
     def stop(self):
         super().stop()
-        for proc in (self.haproxy, self.backend):
-            if proc is None:
-                continue
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        reap(self.haproxy, self.backend)
 
 
 class TrafficCluster(Cluster):

@@ -84,6 +84,18 @@ _START = re.compile(r"^(\S+) start (\d+) .*\b(INSTANCE|GROUP) (\S+) (MASTER|BACK
 _END = re.compile(r"^(\S+) end (\d+) rc=(\d+)")
 
 
+def reap(*procs):
+    """Wait for each process (None: skipped) up to 5 s; SIGKILL what stays."""
+    for proc in procs:
+        if proc is None:
+            continue
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 def install_bin(bin_dir, binary):
     """Copy ec2-vip and write `stamp` into a root-owned, 0755 directory (script security)."""
     os.chmod(bin_dir, 0o755)
@@ -239,14 +251,7 @@ class Node:
     def stop(self):
         """Teardown, step 2: wait for them; SIGKILL what stays."""
         self.terminate()
-        for proc in (self.proc, self.watcher):
-            if proc is None:
-                continue
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        reap(self.proc, self.watcher)
 
     def set_healthy(self, ok):
         """The track_script's file: present = healthy."""
