@@ -60,6 +60,12 @@ pub struct GlobalArgs {
     /// Print the plan to stdout and change nothing.
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// Seconds EC2's Describe answers may lag a write (EC2 is eventually consistent). After
+    /// a recent BACKUP/FAULT/STOP, a MASTER does not trust a read that says "already here"
+    /// (it writes anyway, or reads again after this long); drift is acted on only when a
+    /// second read this long after the first still shows it.
+    #[arg(long, global = true, value_name = "SECS", default_value = "2", value_parser = parse_window)]
+    pub consistency_window: f64,
     /// More log detail (-v debug, -vv also the AWS SDK's).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -94,6 +100,7 @@ impl GlobalArgs {
             timeout: std::time::Duration::from_secs_f64(self.timeout),
             max_attempts: self.max_attempts,
             dry_run: self.dry_run,
+            consistency_window: std::time::Duration::from_secs_f64(self.consistency_window),
         }
     }
 }
@@ -275,6 +282,14 @@ fn parse_event_timeout(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if !(0.1..=300.0).contains(&v) {
         return Err("must be between 0.1 and 300 seconds".into());
+    }
+    Ok(v)
+}
+
+fn parse_window(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(0.0..=60.0).contains(&v) {
+        return Err("must be between 0 and 60 seconds".into());
     }
     Ok(v)
 }

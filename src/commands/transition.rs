@@ -6,6 +6,7 @@ use crate::aws::Cloud;
 use crate::cli::{NotifyArgs, ResourceArgs};
 use crate::config::{Config, Resources};
 use crate::deadline::Deadline;
+use crate::engine::progress;
 use crate::engine::transition::{Job, Ran};
 use crate::engine::Engine;
 use crate::error::Error;
@@ -61,11 +62,44 @@ async fn run<K: Cloud>(
     (ev, hook): (&Events, Option<Hook>),
     deadline: &Deadline,
 ) -> Result<(), Error> {
-    let job = Job { role, res, key, stamp: Stamp::current().map_err(Error::Other)? };
-    let ran = engine.transition(&job, None, deadline).await;
+    let job = Job { role, res, key, stamp: Stamp::current().map_err(Error::Other)?, prior: None };
+    let ran = match until_terminated(engine.transition(&job, None, deadline)).await {
+        Ok(ran) => ran,
+        Err(signal) => return Err(Error::Incomplete(terminated(role, signal))),
+    };
     // The writes are done and the lock is released: the hook delays nothing but our exit.
     ev.transition(hook.as_ref(), key, role, &ran, deadline);
     outcome(role, ran?, engine.settings.dry_run)
+}
+
+/// Run `work` unless SIGTERM or SIGINT comes first (then the signal's name). Without a
+/// signal handler (none could be set up) the work simply runs.
+async fn until_terminated<F: std::future::Future>(work: F) -> Result<F::Output, &'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        return Ok(work.await);
+    };
+    tokio::select! {
+        out = work => Ok(out),
+        _ = term.recv() => Err("SIGTERM"),
+        _ = int.recv() => Err("SIGINT"),
+    }
+}
+
+/// What a transition cut short by `signal` had done and had not: one line for the log.
+fn terminated(role: Role, signal: &str) -> String {
+    match progress::summary() {
+        None => format!("{signal} during {role}: stopped before any write; nothing was changed"),
+        Some((done, todo)) => {
+            let list = |v: &[String]| if v.is_empty() { "nothing".to_string() } else { v.join("; ") };
+            format!(
+                "{signal} during {role}: stopped; written: {}; not written (or not confirmed): {}",
+                list(&done),
+                list(&todo)
+            )
+        }
+    }
 }
 
 /// Render how a transition ended: the plan on stdout for --dry-run, else the report.

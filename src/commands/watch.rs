@@ -20,7 +20,7 @@ use crate::keepalived::fifo::{parse_fifo_line, FifoState};
 use crate::keepalived::liveness::{self, Alive};
 use crate::keepalived::Role;
 use crate::logging::set_context;
-use crate::ordering::{Guard, Stamp};
+use crate::ordering::{Guard, Record, Stamp};
 use futures_util::FutureExt;
 use log::{debug, error, info, warn};
 use std::collections::HashMap;
@@ -71,6 +71,9 @@ struct Inbox<'a> {
     state_dir: &'a Path,
     pending: Vec<(String, Role)>,
     seq: u64,
+    /// Per instance, what was recorded before the first line queued for it was recorded:
+    /// its job's prior transition (EC2 reads after a recent flap are suspect).
+    earlier: HashMap<String, Option<Record>>,
 }
 
 impl Inbox<'_> {
@@ -104,7 +107,11 @@ impl Inbox<'_> {
                 line = lines.next_line(), if open => match line {
                     Ok(Some(l)) => {
                         if let Some((name, role)) = absorb(&l, self.config, &mut self.pending, states) {
-                            let recorded = self.stamp().and_then(|st| Guard::new(self.state_dir, &name)?.record(st, &role.to_string()));
+                            let recorded = self.stamp().and_then(|st| {
+                                let guard = Guard::new(self.state_dir, &name)?;
+                                self.earlier.entry(name.clone()).or_insert_with(|| guard.latest().ok().flatten());
+                                guard.record(st, &role.to_string())
+                            });
                             if let Err(e) = recorded {
                                 warn!("{name} {role}: {e}");
                             }
@@ -165,7 +172,8 @@ pub async fn run<K: Cloud>(
     let mut backoff = 1u32;
     let mut next = Instant::now() + spread(interval);
     let mut sessions: Sessions<K::Client> = HashMap::new();
-    let mut inbox = Inbox { config: &config, state_dir, pending: Vec::new(), seq: 0 };
+    let mut inbox =
+        Inbox { config: &config, state_dir, pending: Vec::new(), seq: 0, earlier: HashMap::new() };
     warm(engine, &config, &mut sessions, timeout).await;
     info!(
         "watching {} for {} instance(s); reconcile every {}s while MASTER",
@@ -226,7 +234,7 @@ pub async fn run<K: Cloud>(
         let deadline = Deadline::after(timeout);
         let res = &config.instances[&name];
         info!("keepalived {name} -> {role}");
-        let job = Job { role, res, key: &name, stamp };
+        let job = Job { role, res, key: &name, stamp, prior: inbox.earlier.remove(&name) };
         let work = engine.transition(&job, sessions.get(&name), &deadline);
         let ran = inbox.while_reading(work, &mut lines, &states).await;
         ev.transition(ev.hook(Some(&config), &name).as_ref(), &name, role, &ran, &deadline);

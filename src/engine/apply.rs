@@ -2,6 +2,7 @@
 //! throttle-aware helper with bounded concurrency, then one read back per scenario of
 //! only what was written.
 
+use super::progress;
 use super::report::{Entry, Outcome, Report};
 use super::retry::{read_back, until_not_throttled, WriteError};
 use crate::aws::{Ec2, TransitGateways};
@@ -63,11 +64,21 @@ pub async fn apply<C: Ec2 + TransitGateways>(
     let wave = |s: &Step| s.write.as_ref().map(|w| w.wave()).unwrap_or(0);
     let last = writes.iter().map(|(_, s)| wave(s)).max().unwrap_or(0);
     let mut results = Vec::with_capacity(writes.len());
+    let first = progress::planned(
+        writes
+            .iter()
+            .map(|(_, s)| format!("{}: {} -> {}", s.resource, s.current_or("none"), s.desired))
+            .collect(),
+    );
     for n in 0..=last {
-        let done = stream::iter(writes.iter().filter(|(_, s)| wave(s) == n))
-            .map(|&(i, s)| async move {
+        let done = stream::iter(writes.iter().enumerate().filter(|(_, (_, s))| wave(s) == n))
+            .map(|(k, &(i, s))| async move {
                 let name = format!("{} {}", call(s), s.resource);
-                (i, s, until_not_throttled(cx.deadline, &name, stop, || scenario::write(cx, s)).await)
+                let r = until_not_throttled(cx.deadline, &name, stop, || scenario::write(cx, s)).await;
+                if r.is_ok() {
+                    progress::written(first + k);
+                }
+                (i, s, r)
             })
             .buffer_unordered(MAX_PARALLEL_WRITES)
             .collect::<Vec<_>>()
@@ -94,10 +105,19 @@ pub async fn apply<C: Ec2 + TransitGateways>(
         return report;
     }
     let checks = plans.iter().zip(&written).filter(|(_, w)| !w.is_empty()).map(|((sc, _), w)| async move {
-        let wrong = read_back(cx.deadline, "read back", w.len(), || sc.confirm(cx, w)).await;
+        let wrong = read_back(cx.deadline, "read back", w.len(), stop, || sc.confirm(cx, w)).await;
         (w, wrong)
     });
     for (w, wrong) in join_all(checks).await {
+        let wrong = match wrong {
+            Ok(wrong) => wrong,
+            Err(why) => {
+                // Written, and then a newer transition came: stop waiting for it to show.
+                report.entries.extend(w.iter().map(|s| entry(s, Outcome::Changed)));
+                report.superseded = Some(why);
+                continue;
+            }
+        };
         for (i, s) in w.iter().enumerate() {
             report.entries.push(match wrong.get(i).cloned().flatten() {
                 None => entry(s, Outcome::Changed),

@@ -6,9 +6,11 @@
 
 pub mod apply;
 pub mod event;
+pub mod progress;
 pub mod reconcile;
 pub mod report;
 pub mod retry;
+pub mod stale;
 pub mod transition;
 
 #[cfg(test)]
@@ -38,6 +40,9 @@ pub struct Settings {
     pub max_attempts: u32,
     /// Plan and print, change nothing.
     pub dry_run: bool,
+    /// How long EC2's Describe answers may lag a write (EC2 is eventually consistent): a
+    /// read that could be that stale is not trusted to skip a write (see `stale`).
+    pub consistency_window: Duration,
 }
 
 /// Settings plus where sessions come from.

@@ -12,7 +12,7 @@ use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::ordering::{boot_seconds, Guard, MAX_HOLD};
 use crate::scenario::{Goal, Scenario};
-use log::warn;
+use log::{debug, warn};
 
 /// The outcome of checking one instance.
 #[derive(Debug, PartialEq)]
@@ -54,6 +54,24 @@ fn drift(plans: &[Planned]) -> Vec<String> {
 }
 
 impl<K: Cloud> Engine<K> {
+    /// Wait until the consistency window has passed since `since`: the next read is past
+    /// any stale answer `since`'s read could have had. Err when the deadline comes first
+    /// (then nothing can be told).
+    async fn settle(&self, since: tokio::time::Instant, deadline: &Deadline) -> Result<(), Error> {
+        let wait = self.settings.consistency_window.saturating_sub(since.elapsed());
+        if wait.is_zero() {
+            return Ok(());
+        }
+        debug!("drift seen; reading again in {} ms to rule out a stale answer", wait.as_millis());
+        if deadline.remaining() <= wait || !deadline.sleep(wait).await {
+            return Err(Error::Deadline {
+                timeout_secs: deadline.total().as_secs_f64(),
+                step: "waiting out EC2's consistency window to confirm drift".into(),
+            });
+        }
+        Ok(())
+    }
+
     pub async fn reconcile(
         &self,
         session: &Session<K::Client>,
@@ -69,6 +87,7 @@ impl<K: Cloud> Engine<K> {
         }
         let cx = session.ctx(deadline);
         let scenarios = Scenario::for_resources(res);
+        let first_read = tokio::time::Instant::now();
         let found = drift(&plan_all(&cx, &scenarios, Goal::Take).await?);
         if found.is_empty() {
             return Ok(Checked::Right);
@@ -76,8 +95,13 @@ impl<K: Cloud> Engine<K> {
         if recorded.is_none() {
             return Ok(Checked::Unowned(found));
         }
+        // EC2 may answer from before a write made within the consistency window (this node's
+        // own transition or repair, or the peer's): drift is believed, repaired or taken for
+        // a split brain only when a read that long after the first still shows it.
+        self.settle(first_read, deadline).await?;
         if !repair {
-            return Ok(Checked::Drifted(found));
+            let found = drift(&plan_all(&cx, &scenarios, Goal::Take).await?);
+            return Ok(if found.is_empty() { Checked::Right } else { Checked::Drifted(found) });
         }
         let _held = guard.lock(deadline).await?;
         let record = match guard.latest()? {

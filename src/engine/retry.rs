@@ -36,24 +36,39 @@ where
     }
 }
 
+/// The longest pause between two reads back: EC2's stale answers clear within seconds, and
+/// a failover should learn that soon after.
+pub const READ_BACK_MAX_WAIT: Duration = Duration::from_millis(500);
+
 /// Read until every item shows as desired (`read` answers None per item that does, else
 /// what it shows); EC2 is eventually consistent. Returns, per item, what is still wrong
-/// when the deadline comes (a read that failed counts as wrong for every item).
-pub async fn read_back<F, Fut>(deadline: &Deadline, step: &str, items: usize, read: F) -> Vec<Option<String>>
+/// when the deadline comes (a read that failed counts as wrong for every item), or
+/// `Err(why)` as soon as `stop` names a newer transition: the resources are its now, and
+/// this run must not hold the instance's lock waiting for what it wrote.
+pub async fn read_back<F, Fut>(
+    deadline: &Deadline,
+    step: &str,
+    items: usize,
+    stop: &dyn Fn() -> Option<String>,
+    read: F,
+) -> Result<Vec<Option<String>>, String>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Vec<Option<String>>, Ec2Error>>,
 {
     let mut wait = Duration::from_millis(100);
     loop {
+        if let Some(why) = stop() {
+            return Err(why);
+        }
         let wrong = match deadline.run(step, read()).await {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => vec![Some(format!("read back failed: {e}")); items],
-            Err(e) => return vec![Some(format!("read back: {e}")); items],
+            Err(e) => return Ok(vec![Some(format!("read back: {e}")); items]),
         };
         if wrong.iter().all(Option::is_none) || !deadline.sleep(wait).await {
-            return wrong;
+            return Ok(wrong);
         }
-        wait = (wait * 2).min(Duration::from_secs(2));
+        wait = (wait * 2).min(READ_BACK_MAX_WAIT);
     }
 }

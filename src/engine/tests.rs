@@ -132,6 +132,7 @@ fn engine<C: Ec2 + TransitGateways + Clone>(name: &str, client: C) -> Engine<Fak
         timeout: Duration::from_secs(10),
         max_attempts: 1,
         dry_run: false,
+        consistency_window: Duration::from_secs(2),
     };
     Engine::new(settings, FakeCloud { identity: me(), client })
 }
@@ -148,7 +149,7 @@ async fn master<C: Ec2 + TransitGateways + Clone>(
     e: &Engine<FakeCloud<C>>,
     res: &Resources,
 ) -> super::report::Report {
-    let job = Job { role: Role::Master, res, key: "VI_1", stamp: stamp(100) };
+    let job = Job { role: Role::Master, res, key: "VI_1", stamp: stamp(100), prior: None };
     match e.transition(&job, None, &deadline()).await.unwrap() {
         Ran::Applied { report, .. } => report,
         other => panic!("{other:?}"),
@@ -239,7 +240,7 @@ async fn a_superseded_transition_does_not_write() {
         Guard::new(&dir, "VI_1").unwrap().record(stamp(200), "BACKUP").unwrap();
     }));
     let res = resources(true);
-    let job = Job { role: Role::Master, res: &res, key: "VI_1", stamp: stamp(100) };
+    let job = Job { role: Role::Master, res: &res, key: "VI_1", stamp: stamp(100), prior: None };
     let ran = e.transition(&job, None, &deadline()).await.unwrap();
     assert!(matches!(ran, Ran::Superseded(ref r) if r.state == "BACKUP"), "{ran:?}");
     assert_eq!(faulty.inner.world.borrow().writes(), 0);
@@ -287,7 +288,7 @@ async fn backup_without_release_makes_no_call() {
     let faulty = Faulty::new(FakeEc2::new(single_vpc()));
     let e = engine("backup", faulty.clone());
     let res = resources(true);
-    let job = Job { role: Role::Backup, res: &res, key: "VI_1", stamp: stamp(100) };
+    let job = Job { role: Role::Backup, res: &res, key: "VI_1", stamp: stamp(100), prior: None };
     assert!(matches!(e.transition(&job, None, &deadline()).await.unwrap(), Ran::NothingToDo));
     assert_eq!(faulty.faults.borrow().calls, 0);
 }
@@ -370,7 +371,7 @@ async fn transit_gateway_failover_in_few_round_trips_and_calls() {
     let e = engine("tgw-rtt", faulty.clone());
     let res = Resources { sites: sites(), ..resources(false) };
     let session = e.connect(&res, &deadline()).await.unwrap();
-    let job = Job { role: Role::Master, res: &res, key: "VI_1", stamp: stamp(100) };
+    let job = Job { role: Role::Master, res: &res, key: "VI_1", stamp: stamp(100), prior: None };
     let started = tokio::time::Instant::now();
     let ran = e.transition(&job, Some(&session), &deadline()).await.unwrap();
     let round_trips = started.elapsed().as_millis() / 30;

@@ -3,6 +3,7 @@
 
 use super::apply::{apply, plan_all, steps};
 use super::report::Report;
+use super::stale::{self, Distrust};
 use super::{goal, Engine, Session};
 use crate::aws::Cloud;
 use crate::config::Resources;
@@ -21,6 +22,9 @@ pub struct Job<'a> {
     /// The lock and record key: the keepalived instance name, or a name for a by-hand run.
     pub key: &'a str,
     pub stamp: Stamp,
+    /// The transition recorded before this one, when the caller knows it (the watcher
+    /// records lines as they arrive, before their job runs); None: read it here.
+    pub prior: Option<Option<Record>>,
 }
 
 /// How a transition ended (errors aside).
@@ -57,6 +61,12 @@ impl<K: Cloud> Engine<K> {
         // Nothing auxiliary stops a failover: without a usable state directory (unwritable,
         // full, not ours) the run goes on, unordered, and says so.
         let mut ordered = !dry;
+        // The transition before this one (read before ours replaces it): after a recent
+        // BACKUP, a MASTER's reads may be stale (see `stale`).
+        let prior = match &job.prior {
+            Some(known) => known.clone(),
+            None => guard.latest().ok().flatten(),
+        };
         if ordered {
             if let Err(e) = guard.record(job.stamp, &role.to_string()) {
                 let Error::StateDir(why) = e else { return Err(e) };
@@ -93,7 +103,26 @@ impl<K: Cloud> Engine<K> {
             }
         };
         let cx = session.ctx(deadline);
-        let plans = plan_all(&cx, &Scenario::for_resources(res), goal).await?;
+        let scenarios = Scenario::for_resources(res);
+        let mut plans = plan_all(&cx, &scenarios, goal).await?;
+        let window = self.settings.consistency_window;
+        if let Some(why) = stale::suspect(prior.as_ref(), &job.stamp, window, goal) {
+            match stale::distrust(&plans, goal) {
+                Distrust::Trusted => {}
+                Distrust::Reassert(sure, n) => {
+                    info!("{why}: EC2's answers may still be stale, so {n} resource(s) that read as already this node's are written anyway (free, idempotent)");
+                    plans = sure;
+                }
+                Distrust::ReadAgain => {
+                    info!(
+                        "{why}: EC2's answers may still be stale; reading again in {:.1} s",
+                        window.as_secs_f64()
+                    );
+                    deadline.sleep(window).await;
+                    plans = plan_all(&cx, &scenarios, goal).await?;
+                }
+            }
+        }
         let lines: Vec<String> = steps(&plans).map(|s| s.plan_line()).collect();
         for l in &lines {
             info!("plan: {l}");

@@ -26,6 +26,12 @@ impl Stamp {
         Ok(Stamp { start_ticks: ticks, pid: std::process::id(), seq })
     }
 
+    /// Seconds from `earlier` to `self` (0 if `earlier` is not earlier).
+    pub fn seconds_since(&self, earlier: &Stamp) -> f64 {
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
+        self.start_ticks.saturating_sub(earlier.start_ticks) as f64 / hz
+    }
+
     /// Whether `self` happened after `other`. Within one clock tick pids decide; they grow
     /// until they wrap at pid_max, so a difference above half of it means a wrap.
     pub fn newer_than(&self, other: &Stamp, pid_max: u32) -> bool {

@@ -34,6 +34,14 @@ Settings (configure(**kw), POST /_proxy/config, or start_proxy(url, **kw)):
     fault_actions  list of actions the error/reset/hang faults apply to (None = all)
     seed           seed for the fraction faults' random generator
     deny_actions   actions answered 403 UnauthorizedOperation, as IAM denies them (DryRun too)
+    stale_window   seconds; 0 = off. EC2 is eventually consistent, moto is not: for this long
+                   after every mutating call that reaches the upstream, a Describe*/Get*/...
+                   request is answered with the answer that identical request (same caller,
+                   same body) got before the first write of the window, when it got one.
+                   Writes inside an open window extend it and keep its snapshot.
+    stale_keys     access-key-id prefixes of the callers who see stale answers (None = all);
+                   e.g. ["ASIAIMDSFAKE"] makes the nodes stale while the test's own client
+                   (another key) reads the truth.
 Like EC2, every action has its own bucket, and a throttled request takes no token.
 Faults apply only to EC2 API requests; moto's own /moto-api/ paths pass untouched.
 Order per request: hang, reset, error (no token taken), then throttle, then forward.
@@ -54,6 +62,11 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+try:
+    from harness.stale_reads import StaleReads
+except ImportError:  # run as a script: tests/harness is on sys.path
+    from stale_reads import StaleReads
+
 POLL = 0.05
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
               "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -68,6 +81,7 @@ DEFAULTS = {
     "hang_rate": 0.0, "hang_next": 0, "hang_seconds": 0.0,
     "throttle": True, "describe_bucket": [100, 20.0], "mutating_bucket": [50, 5.0],
     "action_buckets": {}, "fault_actions": None, "seed": None, "deny_actions": [],
+    "stale_window": 0.0, "stale_keys": None,
 }
 
 
@@ -132,6 +146,7 @@ class ProxyState:
         # under the GIL, so this is close to its total service time).
         self.upstream_busy = 0.0
         self.buckets = {}
+        self.stale = StaleReads()
 
     def configure(self, **settings):
         unknown = set(settings) - set(DEFAULTS)
@@ -170,6 +185,19 @@ class ProxyState:
             spec = self.cfg["mutating_bucket" if is_mutating(action) else "describe_bucket"]
         return spec
 
+    def wrote(self):
+        with self.lock:
+            self.stale.wrote(self.clock(), self.cfg["stale_window"])
+
+    def stale_answer(self, caller, body):
+        with self.lock:
+            return self.stale.replay(self.clock(), caller, body, self.cfg["stale_keys"])
+
+    def remember(self, caller, body, answer):
+        with self.lock:
+            if self.cfg["stale_window"] > 0:
+                self.stale.remember(caller, body, answer)
+
     def decide(self, action):
         """Count the request and choose its fate: hang/reset/error/throttle/forward."""
         with self.lock:
@@ -207,6 +235,7 @@ class ProxyState:
                 "upstream_errors": self.upstream_errors,
                 "max_in_flight": self.max_in_flight,
                 "upstream_busy": round(self.upstream_busy, 4),
+                "stale_served": self.stale.served,
                 "config": json.loads(json.dumps(self.cfg)),
             }
 
@@ -305,12 +334,43 @@ class Handler(BaseHTTPRequestHandler):
             if fate == "throttle":
                 return self._send(503, error_xml("RequestLimitExceeded",
                                                  "Request limit exceeded."))
-            self._forward(body)
+            self._consistent_forward(self._action(body), body)
         finally:
             with state.lock:
                 state.in_flight -= 1
 
+    def _caller(self):
+        """The access key id from the SigV4 Authorization header ("" if unsigned)."""
+        auth = self.headers.get("Authorization", "")
+        _, _, rest = auth.partition("Credential=")
+        return rest.split("/", 1)[0]
+
+    def _consistent_forward(self, action, body):
+        state = self.state
+        if is_mutating(action):
+            state.wrote()
+            return self._forward(body)
+        key = (self._caller(), body)
+        stale = state.stale_answer(*key)
+        if stale is not None:
+            status, reason, headers, data = stale
+            return self._reply(status, reason, headers, data)
+        answer = self._forward(body)
+        if answer is not None and answer[0] == 200:
+            state.remember(*key, answer)
+
+    def _reply(self, status, reason, headers, data):
+        self.send_response_only(status, reason)
+        for key, value in headers:
+            if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _forward(self, body):
+        """Forward to the upstream and relay its answer; returns (status, reason, headers,
+        data), or None when the upstream failed (a 502 was sent)."""
         up = self.server.upstream
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Content-Length"] = str(len(body))
@@ -323,19 +383,16 @@ class Handler(BaseHTTPRequestHandler):
         except (OSError, http.client.HTTPException) as err:
             with self.state.lock:
                 self.state.upstream_errors += 1
-            return self._send(502, f"fault-proxy: upstream failed: {err}", "text/plain")
+            self._send(502, f"fault-proxy: upstream failed: {err}", "text/plain")
+            return None
         finally:
             conn.close()
             self.state.upstream_end()
         with self.state.lock:
             self.state.forwarded += 1
-        self.send_response_only(resp.status, resp.reason)
-        for key, value in resp.getheaders():
-            if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        answer = (resp.status, resp.reason, resp.getheaders(), data)
+        self._reply(*answer)
+        return answer
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
 

@@ -10,6 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # makes `harness` importable for tests too
 
+from harness.fault_proxy import start_proxy  # noqa: E402
 from harness.imds_fake import start_imds  # noqa: E402
 from harness.moto import ec2_client, start_moto  # noqa: E402
 from harness.runner import run_vip  # noqa: E402,F401  (re-exported for tests)
@@ -37,11 +38,53 @@ def moto_session(venv, tmp_path_factory):
     server.stop()
 
 
+STALE_WINDOW = 2.0  # seconds of stale Describe answers after each write (real EC2: "a while")
+
+
+class StaleEc2:
+    """moto behind the fault proxy in its eventually consistent mode: what the nodes (the
+    binary, with the IMDS fake's keys) are handed as their EC2 endpoint. The test's own
+    boto3 client still talks to moto directly and reads the truth."""
+
+    def __init__(self, moto_server, window):
+        self.moto = moto_server
+        self.proxy = start_proxy(moto_server.url, throttle=False, stale_window=window,
+                                 stale_keys=["ASIAIMDSFAKE"])
+        self.url = self.proxy.url
+        self.window = window
+
+    def __getattr__(self, name):  # reset(), data(), ... as on the moto server
+        return getattr(self.moto, name)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "eventually_consistent: also run the test with EC2 reads stale for "
+        f"{STALE_WINDOW} s after every write (moto behind the fault proxy's stale_window)")
+
+
+def pytest_generate_tests(metafunc):
+    if "moto" in metafunc.fixturenames and metafunc.definition.get_closest_marker("eventually_consistent"):
+        metafunc.parametrize("consistency", ["consistent", "stale"], indirect=True)
+
+
 @pytest.fixture
-def moto(moto_session):
-    """The session's moto server, wiped (and its id generator reseeded) for this test."""
+def consistency(request):
+    """"stale" where a test is marked eventually_consistent (its second run), else "consistent"."""
+    return getattr(request, "param", "consistent")
+
+
+@pytest.fixture
+def moto(moto_session, consistency):
+    """The session's moto server, wiped (and its id generator reseeded) for this test; for
+    a test's "stale" run, the nodes' endpoint is an eventually consistent EC2 before it."""
     moto_session.reset(seed=MOTO_SEED)
-    return moto_session
+    if consistency == "consistent":
+        yield moto_session
+        return
+    stale = StaleEc2(moto_session, STALE_WINDOW)
+    yield stale
+    stale.proxy.stop()
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +106,8 @@ def tgw_clients(moto_ext_session):
 
 @pytest.fixture
 def ec2(moto):
-    return ec2_client(moto.url, REGION)
+    """The test's own client: moto itself (the truth, and writes that open no stale window)."""
+    return ec2_client(getattr(moto, "moto", moto).url, REGION)
 
 
 @pytest.fixture

@@ -1,7 +1,12 @@
 """check / check --repair: local recovery of routes and Elastic IPs changed behind our back."""
 
+import pytest
+
 from harness.runner import run_vip
 from harness.scenario import VIP
+
+# Also run under an eventually consistent EC2 (stale reads for a while after each write).
+pytestmark = pytest.mark.eventually_consistent
 
 
 def test_check_reports_drift_and_repair_puts_it_back(binary, moto, ec2, figure1, imds_node2, tmp_path):

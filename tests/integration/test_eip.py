@@ -1,7 +1,12 @@
 """Elastic IP scenario against moto (DescribeAddresses is the truth there)."""
 
+import pytest
+
 from harness.runner import run_vip
 from harness.scenario import VIP, changes, snapshot
+
+# Also run under an eventually consistent EC2 (stale reads for a while after each write).
+pytestmark = pytest.mark.eventually_consistent
 
 
 def association(ec2, allocation_id):

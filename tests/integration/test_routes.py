@@ -1,9 +1,14 @@
 """Route Table scenario against moto: the built binary, an IMDSv2 fake per node."""
 
+import pytest
+
 import json
 
 from harness.runner import run_vip
 from harness.scenario import OTHER_CLUSTER_VIP, VIP, changes, snapshot
+
+# Also run under an eventually consistent EC2 (stale reads for a while after each write).
+pytestmark = pytest.mark.eventually_consistent
 
 
 def moved_routes(seed, to_eni):

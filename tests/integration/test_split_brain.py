@@ -10,6 +10,10 @@ import pytest
 from harness.runner import vip_env
 from harness.scenario import VIP
 
+# Also run under an eventually consistent EC2 (stale reads for a while after each write).
+pytestmark = pytest.mark.eventually_consistent
+
+
 WINDOW = 14.0   # seconds watched (the bench watches 30)
 SETTLED = 8.0   # no flip after this
 
@@ -51,11 +55,14 @@ def holders(ec2, figure1):
     return route.get("NetworkInterfaceId"), a.get("NetworkInterfaceId") or None
 
 
-def test_both_masters_settle_on_one_node(pair, ec2, figure1):
+def test_both_masters_settle_on_one_node(pair, ec2, figure1, moto):
+    # Under an eventually consistent EC2 every step of the contest (drift seen, retaken)
+    # is believed only on a second read a window later: allow a few windows more.
+    slack = 4 * getattr(moto, "window", 0)
     for _, fd, _ in pair.values():
         os.write(fd, b'INSTANCE "VI_1" MASTER 150\n')
     start, seen = time.monotonic(), []
-    while time.monotonic() - start < WINDOW:
+    while time.monotonic() - start < WINDOW + slack:
         now = holders(ec2, figure1)
         if not seen or seen[-1][1] != now:
             seen.append((time.monotonic() - start, now))
@@ -63,7 +70,7 @@ def test_both_masters_settle_on_one_node(pair, ec2, figure1):
     route_flips = [(t, h[0]) for i, (t, h) in enumerate(seen) if i and h[0] != seen[i - 1][1][0]]
     eip_flips = [(t, h[1]) for i, (t, h) in enumerate(seen) if i and h[1] != seen[i - 1][1][1]]
     assert len(route_flips) <= 4 and len(eip_flips) <= 4, seen
-    assert all(t < SETTLED for t, _ in route_flips + eip_flips), seen
+    assert all(t < SETTLED + slack for t, _ in route_flips + eip_flips), seen
     winner = min(figure1["node1"]["eni_id"], figure1["node2"]["eni_id"])
     assert seen[-1][1] == (winner, winner), seen
     loser = "node1" if winner == figure1["node2"]["eni_id"] else "node2"

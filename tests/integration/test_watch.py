@@ -12,6 +12,10 @@ from harness.fault_proxy import start_proxy
 from harness.runner import vip_env
 from harness.scenario import VIP
 
+# Also run under an eventually consistent EC2 (stale reads for a while after each write).
+pytestmark = pytest.mark.eventually_consistent
+
+
 WRITES = ("ReplaceRoute", "AssociateAddress", "DisassociateAddress")
 
 

@@ -4,7 +4,7 @@
 
 mod plan;
 
-pub use plan::{plan_eips, resolve_eips};
+pub use plan::{plan_eips, reassert, resolve_eips};
 
 use super::{Ctx, Goal, Step};
 use crate::aws::{read, Ec2};

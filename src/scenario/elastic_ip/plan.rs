@@ -112,6 +112,32 @@ pub fn plan_eips(
     steps
 }
 
+/// An address that reads as already associated with this node (`desired` is "ENI" or
+/// "ENI PRIVATE-IP"), associated anyway: the read may be stale (EC2 is eventually
+/// consistent), and associating it where it already is moves nothing. None for any other
+/// step.
+pub fn reassert(step: &Step) -> Option<Step> {
+    let Resource::ElasticIp { allocation_id, private_ip: Some(ip), .. } = &step.resource else { return None };
+    let (eni, pin) = match step.desired.split_once(' ') {
+        Some((eni, pin)) => (eni, Some(pin)),
+        None => (step.desired.as_str(), None),
+    };
+    if step.kind != Kind::ElasticIp || !step.is_keep() || step.current.as_deref() != Some(eni) {
+        return None;
+    }
+    let write = Write::Associate {
+        allocation_id: allocation_id.clone(),
+        eni: eni.into(),
+        private_ip: pin.unwrap_or(ip).into(),
+        pinned: pin.is_some(),
+    };
+    Some(Step {
+        action: Action::Write { verb: "reassert", call: "AssociateAddress" },
+        write: Some(crate::scenario::Write::ElasticIp(write)),
+        ..step.clone()
+    })
+}
+
 /// Match the addresses DescribeAddresses returned to the user's references, in the user's
 /// order. A reference nothing matched is returned as the error (bad input).
 pub fn resolve_eips(refs: &[EipRef], found: &[Address]) -> Result<Vec<Address>, EipRef> {

@@ -3,7 +3,7 @@
 
 mod plan;
 
-pub use plan::{inside_vpc, plan_routes};
+pub use plan::{inside_vpc, plan_routes, reassert};
 
 use super::{Ctx, Step};
 use crate::aws::{read, Ec2, TransitGateways};

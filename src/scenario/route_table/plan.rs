@@ -75,6 +75,30 @@ fn route_step(
     }
 }
 
+/// A route that reads as already this node's, written anyway: the read may be stale (EC2
+/// is eventually consistent) and ReplaceRoute to the same target is free and idempotent.
+/// None for any other step.
+pub fn reassert(step: &Step) -> Option<Step> {
+    let Resource::Route { table_id, destination, .. } = &step.resource else { return None };
+    if step.kind != Kind::RouteTable
+        || !step.is_keep()
+        || step.current.as_deref() != Some(step.desired.as_str())
+    {
+        return None;
+    }
+    let w = Write {
+        table_id: table_id.clone(),
+        destination: *destination,
+        eni: step.desired.clone(),
+        create: false,
+    };
+    Some(Step {
+        action: Action::Write { verb: "reassert", call: "ReplaceRoute" },
+        write: Some(crate::scenario::Write::RouteTable(w)),
+        ..step.clone()
+    })
+}
+
 /// Routes that overlap the VPC's own CIDR blocks cannot be VIP routes (EC2 routes the VPC
 /// CIDR locally, and the guide requires the VIP outside it).
 pub fn inside_vpc<'a>(destinations: &'a [IpNet], vpc_cidrs: &[IpNet]) -> Option<(&'a IpNet, IpNet)> {
