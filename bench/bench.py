@@ -151,6 +151,8 @@ class Bench:
         self.note("scenario rows: Elastic IP, warm watch")
         rows.append(scenarios.elastic_ip(args.binary, self.moto.url, self.proxy, seed, args.reps))
         rows.append(scenarios.warm_watch(args.binary, self.moto.url, self.proxy, seed, tables, args.reps))
+        self.note("scenario rows: fast failback with reads 2 s stale")
+        rows.append(scenarios.stale_failback(args.binary, self.moto.url, self.proxy, seed, args.reps))
         ext = start_moto(args.venv, log_path=str(self.log_dir / "moto_ext.log"), region=cases.REGION,
                          extended=True)
         proxy = start_proxy(ext.url, latency=args.latency, mutating_bucket=[MUTATING_BURST, MUTATING_RATE])

@@ -12,6 +12,9 @@ floor, computed from the scenario's dependency chain:
   secondary IP     describe the subnet's ENIs -> AssignPrivateIpAddresses -> read back   3
   IPv6 address     describe the subnet's ENIs -> UnassignIpv6Addresses there ->
                    AssignIpv6Addresses here (EC2 has no reassignment) -> read back      4
+  stale failback   node1 MASTER again right after a BACKUP, while EC2 (the proxy's 2 s
+                   stale_window) still answers "already node1" for the 2 tables and the
+                   Elastic IP: describe -> every write anyway (reassert) -> read back   3
 
 floor seconds = round trips x the added latency + "moto busy" (time some request was inside
 moto, which serves one at a time). Route tables and the Elastic IP run on the bench's moto;
@@ -36,7 +39,9 @@ from harness.tgw_scenario import node_json as tgw_node_json
 
 REGION = "us-east-1"
 FLOORS = {"route tables": 3, "Elastic IP": 3, "secondary private IP": 3, "IPv6 address": 4, "Transit Gateway, one region": 5,
-          "Transit Gateway, two regions": 5, "route tables, warm watch": 2}
+          "Transit Gateway, two regions": 5, "route tables, warm watch": 2,
+          "fast failback, reads 2 s stale": 3}
+STALE_WINDOW = 2.0
 
 
 class Row:
@@ -83,6 +88,48 @@ def elastic_ip(binary, moto_url, proxy, seed, reps):
         return _measure("Elastic IP", reps, proxy, prepare,
                         lambda _: run_vip(binary, ["master", "--eip", alloc], imds, proxy.url), check)
     finally:
+        imds.stop()
+
+
+def stale_failback(binary, moto_url, proxy, seed, reps):
+    """node1 -> node2 -> node1 within the stale window: node1's reads still say "already
+    node1" (its own answers from before node2's writes); it must end with everything on node1."""
+    ec2 = ec2_client(moto_url, REGION)
+    writer = ec2_client(proxy.url, REGION)  # node2's writes through the proxy open the window
+    alloc, n1, n2 = seed["eip"]["allocation_id"], seed["node1"]["eni_id"], seed["node2"]["eni_id"]
+    imds = start_imds(node_json(seed, "node1", REGION), log_requests=False)
+    home = Path(tempfile.mkdtemp(prefix="ec2vip-bench-stale-"))
+    cfg = home / "c.toml"
+    cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\nelastic_ips = ["{alloc}"]\n')
+    tables = (seed["rtb_a"], seed["rtb_b"])
+
+    def notify(state):
+        return run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", state], imds, proxy.url,
+                       {"EC2_VIP_STATE_DIR": home / "state"})
+
+    def move(client, eni):
+        for rtb in tables:
+            client.replace_route(RouteTableId=rtb, DestinationCidrBlock=VIP, NetworkInterfaceId=eni)
+        client.associate_address(AllocationId=alloc, NetworkInterfaceId=eni, AllowReassociation=True)
+
+    def prepare(_):
+        time.sleep(STALE_WINDOW)  # the previous rep's window closes
+        move(ec2, n1)
+        assert notify("MASTER").returncode == 0  # node1's own answers: everything on node1
+        assert notify("BACKUP").returncode == 0
+        move(writer, n2)                         # node2 takes it all: the window opens
+
+    def check():
+        routes = [r.get("NetworkInterfaceId") for t in ec2.describe_route_tables(RouteTableIds=list(tables))["RouteTables"]
+                  for r in t["Routes"] if r.get("DestinationCidrBlock") == VIP]
+        [a] = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"]
+        return routes == [n1, n1] and a.get("NetworkInterfaceId") == n1
+
+    proxy.configure(stale_window=STALE_WINDOW, stale_keys=["ASIAIMDSFAKE"])
+    try:
+        return _measure("fast failback, reads 2 s stale", reps, proxy, prepare, lambda _: notify("MASTER"), check)
+    finally:
+        proxy.configure(stale_window=0.0)
         imds.stop()
 
 
