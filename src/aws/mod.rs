@@ -13,6 +13,7 @@ pub mod fake;
 #[cfg(test)]
 pub mod faulty;
 pub mod imds;
+mod paging;
 pub mod probe;
 pub mod transit_gateway;
 
