@@ -98,7 +98,7 @@ def test_imds_failures_are_retried_within_the_deadline(binary, moto, ec2, figure
     """A dropped or reset IMDS connection, or a 500, is retried like an EC2 call: MASTER
     still moves the VIP."""
     imds_node2.fail_next(4, how)
-    r = run_vip(binary, ["--timeout", "10", "master", "--route", VIP], imds_node2, moto)
+    r = run_vip(binary, ["--timeout", "3", "master", "--route", VIP], imds_node2, moto)
     assert r.returncode == 0, r
     assert imds_node2.stats()["failed"] == 4
     assert all_on(ec2, figure1, figure1["node2"]["eni_id"])[0]
