@@ -1,6 +1,7 @@
 //! The EC2 seam for the route-table and Elastic IP scenarios. `Ec2` is what they need;
 //! `SdkEc2` implements it with aws-sdk-ec2 and turns SDK types into plain `model` data.
 
+use super::paging::{every_page, pages};
 use crate::error::Ec2Error;
 use crate::model::{Address, EipRef, Interface, Route, RouteTable, RouteTarget};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -67,20 +68,15 @@ impl SdkEc2 {
             IpNet::V4(_) => "route.destination-cidr-block",
             IpNet::V6(_) => "route.destination-ipv6-cidr-block",
         };
-        let mut pages = self
+        let req = self
             .client
             .describe_route_tables()
             .filters(filter("vpc-id", [vpc_id.to_string()]))
-            .filters(filter(name, [destination.to_string()]))
-            .into_paginator()
-            .send();
-        let mut tables = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| ec2_error("DescribeRouteTables", format!("{vpc_id} {destination}"), e))?;
-            tables.extend(page.route_tables().iter().map(convert_table));
-        }
-        Ok(tables)
+            .filters(filter(name, [destination.to_string()]));
+        let found =
+            every_page("DescribeRouteTables", &format!("{vpc_id} {destination}"), pages!(req, route_tables))
+                .await?;
+        Ok(found.iter().map(convert_table).collect())
     }
 }
 
@@ -196,15 +192,10 @@ impl Ec2 for SdkEc2 {
         for (k, v) in tags {
             req = req.filters(filter(&format!("tag:{k}"), [v.clone()]));
         }
-        let what = || tags.iter().map(|(k, v)| format!("tag:{k}={v}")).collect::<Vec<_>>().join(",");
-        let mut pages = req.into_paginator().send();
-        let mut tables = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| ec2_error("DescribeRouteTables", format!("{vpc_id} {}", what()), e))?;
-            tables.extend(page.route_tables().iter().map(convert_table));
-        }
-        Ok(tables)
+        let what = tags.iter().map(|(k, v)| format!("tag:{k}={v}")).collect::<Vec<_>>().join(",");
+        let found =
+            every_page("DescribeRouteTables", &format!("{vpc_id} {what}"), pages!(req, route_tables)).await?;
+        Ok(found.iter().map(convert_table).collect())
     }
 
     async fn replace_route(&self, table_id: &str, destination: IpNet, eni: &str) -> Result<(), Ec2Error> {
@@ -230,6 +221,7 @@ impl Ec2 for SdkEc2 {
         }
         let mut out = Vec::new();
         // AllocationIds and PublicIps in one request must both match, so ask separately.
+        // DescribeAddresses does not page (no NextToken): one answer holds every address.
         if !allocs.is_empty() {
             req = req.set_allocation_ids(Some(allocs.clone()));
             let res = req.send().await.map_err(|e| ec2_error("DescribeAddresses", allocs.join(","), e))?;
@@ -291,29 +283,26 @@ impl Ec2 for SdkEc2 {
     }
 
     async fn interfaces_in_subnet(&self, subnet_id: &str) -> Result<Vec<Interface>, Ec2Error> {
-        let mut pages = self
-            .client
-            .describe_network_interfaces()
-            .filters(filter("subnet-id", [subnet_id.to_string()]))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page
-                .map_err(|e| ec2_error("DescribeNetworkInterfaces", format!("subnet-id={subnet_id}"), e))?;
-            out.extend(page.network_interfaces().iter().map(|n| {
-                Interface {
-                    id: n.network_interface_id().unwrap_or_default().to_string(),
-                    private_ips: n
-                        .private_ip_addresses()
-                        .iter()
-                        .filter_map(|p| p.private_ip_address()?.parse().ok())
-                        .collect(),
-                    ipv6: n.ipv6_addresses().iter().filter_map(|a| a.ipv6_address()?.parse().ok()).collect(),
-                }
-            }));
-        }
-        Ok(out)
+        let req =
+            self.client.describe_network_interfaces().filters(filter("subnet-id", [subnet_id.to_string()]));
+        let found = every_page(
+            "DescribeNetworkInterfaces",
+            &format!("subnet-id={subnet_id}"),
+            pages!(req, network_interfaces),
+        )
+        .await?;
+        Ok(found
+            .iter()
+            .map(|n| Interface {
+                id: n.network_interface_id().unwrap_or_default().to_string(),
+                private_ips: n
+                    .private_ip_addresses()
+                    .iter()
+                    .filter_map(|p| p.private_ip_address()?.parse().ok())
+                    .collect(),
+                ipv6: n.ipv6_addresses().iter().filter_map(|a| a.ipv6_address()?.parse().ok()).collect(),
+            })
+            .collect())
     }
 
     async fn assign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error> {

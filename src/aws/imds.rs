@@ -1,14 +1,18 @@
 //! Who am I: instance, region, ENI, VPC and its CIDR blocks, through IMDSv2 only.
 //!
 //! The SDK's IMDS client does the token handshake (PUT, then GETs with the token; there is
-//! no IMDSv1 fallback), caches the token and retries; it honours
-//! AWS_EC2_METADATA_SERVICE_ENDPOINT. Every call here is also bounded by the run's deadline.
+//! no IMDSv1 fallback) and caches the token; it honours
+//! AWS_EC2_METADATA_SERVICE_ENDPOINT. Every call here is also bounded by the run's
+//! deadline, and retried until it (connection errors, timeouts, 5xx: see `transient`).
 
-use crate::deadline::Deadline;
+use crate::deadline::{jitter, Deadline};
 use crate::error::{error_chain, Error, ImdsError};
 use crate::model::{EniChoice, Identity};
 use aws_config::imds::client::error::ImdsError as SdkImdsError;
+use aws_config::imds::client::error::TokenError;
 use aws_config::imds::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::{ConnectorError, SdkError};
 use ipnet::IpNet;
 use std::time::Duration;
 
@@ -19,30 +23,60 @@ pub struct Imds {
 }
 
 impl Imds {
-    pub fn new(max_attempts: u32, timeout: Duration) -> Imds {
+    /// One attempt per SDK call: `get` retries, with a backoff that fits the deadline (the
+    /// SDK's own IMDS retries back off for seconds: four 500s outlasted a 10 s `--timeout`).
+    pub fn new(timeout: Duration) -> Imds {
         let per_call = timeout.clamp(Duration::from_millis(200), Duration::from_secs(2));
         let provider = aws_config::provider_config::ProviderConfig::without_region()
             .with_http_client(super::http_client());
         let client = Client::builder()
             .configure(&provider)
-            .max_attempts(max_attempts.max(1))
+            .max_attempts(1)
             .connect_timeout(per_call)
             .read_timeout(per_call)
             .build();
         Imds { client }
     }
 
+    /// GET one metadata path. A dropped connection, a timeout or a 5xx answer (token or
+    /// value) is retried with jittered backoff until the run's deadline, as EC2 calls are;
+    /// a 404 is "absent" at once, any other answer an error at once.
     async fn get(&self, deadline: &Deadline, path: &str) -> Result<String, Error> {
         let full = format!("{META}/{path}");
-        let res =
-            deadline.run(&format!("instance metadata GET {full}"), self.client.get(full.clone())).await?;
-        match res {
-            Ok(v) => Ok(v.as_ref().trim().to_string()),
-            Err(SdkImdsError::ErrorResponse(r)) if r.response().status().as_u16() == 404 => {
-                Err(ImdsError::NotFound { path: full }.into())
+        let step = format!("instance metadata GET {full}");
+        let mut wait = Duration::from_millis(50);
+        let mut last: Option<String> = None;
+        for attempt in 1.. {
+            let res = deadline.run(&step, self.client.get(full.clone())).await.map_err(|e| match &last {
+                // The deadline cut an attempt that followed failed ones: say why it was retried.
+                Some(err) => Error::Deadline {
+                    timeout_secs: deadline.total().as_secs_f64(),
+                    step: format!("{step} (attempt {attempt}; the one before failed: {err})"),
+                },
+                None => e,
+            })?;
+            let err = match res {
+                Ok(v) => return Ok(v.as_ref().trim().to_string()),
+                Err(SdkImdsError::ErrorResponse(r)) if r.response().status().as_u16() == 404 => {
+                    return Err(ImdsError::NotFound { path: full }.into())
+                }
+                Err(e) if !transient(&e) => {
+                    return Err(ImdsError::Request { path: full, detail: error_chain(&e) }.into())
+                }
+                Err(e) => error_chain(&e),
+            };
+            log::debug!("{step}: {err}; again in about {} ms", wait.as_millis());
+            if !deadline.sleep(jitter(wait)).await {
+                let detail = format!(
+                    "{err} (tried {attempt} times until the deadline of {}s)",
+                    deadline.total().as_secs_f64()
+                );
+                return Err(ImdsError::Request { path: full, detail }.into());
             }
-            Err(e) => Err(ImdsError::Request { path: full, detail: error_chain(&e) }.into()),
+            last = Some(err);
+            wait = (wait * 2).min(Duration::from_secs(1));
         }
+        unreachable!("the attempts never run out")
     }
 
     /// Like `get`, but "absent" (404) is `None` rather than an error.
@@ -134,6 +168,39 @@ impl Imds {
             }
         }
         Err(Error::Interface(format!("{eni} is not attached to instance {instance_id}")))
+    }
+}
+
+/// Whether an IMDS failure may pass: no answer at all (connection refused, reset or
+/// dropped, a timeout) or a server error (5xx), for the token or the value. A 4xx answer
+/// (IMDS disabled, the token refused) or a malformed one will not change by asking again.
+fn transient(e: &SdkImdsError) -> bool {
+    match e {
+        SdkImdsError::ErrorResponse(r) => r.response().status().is_server_error(),
+        SdkImdsError::IoError(_) => true,
+        SdkImdsError::FailedToLoadToken(t) if t.is_dispatch_failure() => true,
+        SdkImdsError::FailedToLoadToken(_) => {
+            match std::error::Error::source(e)
+                .and_then(|s| s.downcast_ref::<SdkError<TokenError, HttpResponse>>())
+            {
+                Some(SdkError::ServiceError(c)) => c.raw().status().is_server_error(),
+                Some(
+                    SdkError::TimeoutError(_) | SdkError::ResponseError(_) | SdkError::DispatchFailure(_),
+                ) => true,
+                _ => false,
+            }
+        }
+        // A GET that got no answer: the connector's error is in the chain.
+        _ => {
+            let mut cur = std::error::Error::source(e);
+            while let Some(c) = cur {
+                if let Some(c) = c.downcast_ref::<ConnectorError>() {
+                    return !c.is_user();
+                }
+                cur = c.source();
+            }
+            false
+        }
     }
 }
 

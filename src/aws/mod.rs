@@ -13,6 +13,7 @@ pub mod fake;
 #[cfg(test)]
 pub mod faulty;
 pub mod imds;
+mod paging;
 pub mod probe;
 pub mod transit_gateway;
 
@@ -137,7 +138,7 @@ impl Cloud for SdkCloud {
     type Client = SdkEc2;
 
     async fn identity(&self, eni: &EniChoice, deadline: &Deadline) -> Result<Identity, Error> {
-        imds::Imds::new(self.max_attempts, deadline.total()).identity(deadline, eni).await
+        imds::Imds::new(deadline.total()).identity(deadline, eni).await
     }
 
     async fn client(&self, region: &str, deadline: &Deadline) -> SdkEc2 {

@@ -2,6 +2,7 @@
 //! tables, and the route writes the Transit Gateway scenario needs.
 
 use super::ec2::{convert_table, ec2_error, filter, SdkEc2};
+use super::paging::{every_page, pages};
 use crate::error::Ec2Error;
 use crate::model::{NextHop, RouteTable, TgwRoute, VpcAttachment};
 use aws_sdk_ec2::types::{TransitGatewayAttachmentResourceType as Kind, TransitGatewayRouteType};
@@ -52,8 +53,10 @@ impl TransitGateways for SdkEc2 {
         if let Some(t) = tgw_id {
             req = req.filters(filter("transit-gateway-id", [t.to_string()]));
         }
-        let res = req.send().await.map_err(|e| ec2_error("DescribeTransitGatewayAttachments", vpc_id, e))?;
-        Ok(res.transit_gateway_attachments().iter().find_map(|a| {
+        let found =
+            every_page("DescribeTransitGatewayAttachments", vpc_id, pages!(req, transit_gateway_attachments))
+                .await?;
+        Ok(found.iter().find_map(|a| {
             Some(VpcAttachment {
                 transit_gateway_id: a.transit_gateway_id()?.to_string(),
                 attachment_id: a.transit_gateway_attachment_id()?.to_string(),
@@ -64,17 +67,19 @@ impl TransitGateways for SdkEc2 {
     }
 
     async fn tgw_peerings(&self, tgw_id: &str) -> Result<Vec<(String, String)>, Ec2Error> {
-        let res = self
+        let req = self
             .client
             .describe_transit_gateway_attachments()
             .filters(filter("transit-gateway-id", [tgw_id.to_string()]))
             .filters(filter("resource-type", ["peering".to_string()]))
-            .filters(filter("state", ["available".to_string()]))
-            .send()
-            .await
-            .map_err(|e| ec2_error("DescribeTransitGatewayAttachments", format!("{tgw_id} peering"), e))?;
-        Ok(res
-            .transit_gateway_attachments()
+            .filters(filter("state", ["available".to_string()]));
+        let found = every_page(
+            "DescribeTransitGatewayAttachments",
+            &format!("{tgw_id} peering"),
+            pages!(req, transit_gateway_attachments),
+        )
+        .await?;
+        Ok(found
             .iter()
             .filter(|a| a.resource_type() == Some(&Kind::Peering))
             .filter_map(|a| {
@@ -84,31 +89,33 @@ impl TransitGateways for SdkEc2 {
     }
 
     async fn tgw_route_tables(&self, tgw_id: &str) -> Result<Vec<String>, Ec2Error> {
-        let res = self
+        let req = self
             .client
             .describe_transit_gateway_route_tables()
-            .filters(filter("transit-gateway-id", [tgw_id.to_string()]))
-            .send()
-            .await
-            .map_err(|e| ec2_error("DescribeTransitGatewayRouteTables", tgw_id, e))?;
-        Ok(res
-            .transit_gateway_route_tables()
-            .iter()
-            .filter_map(|t| t.transit_gateway_route_table_id().map(String::from))
-            .collect())
+            .filters(filter("transit-gateway-id", [tgw_id.to_string()]));
+        let found = every_page(
+            "DescribeTransitGatewayRouteTables",
+            tgw_id,
+            pages!(req, transit_gateway_route_tables),
+        )
+        .await?;
+        Ok(found.iter().filter_map(|t| t.transit_gateway_route_table_id().map(String::from)).collect())
     }
 
     async fn tgw_routes(&self, table_id: &str, destination: IpNet) -> Result<Vec<TgwRoute>, Ec2Error> {
-        let res = self
+        // SearchTransitGatewayRoutes pages too (NextToken, besides AdditionalRoutesAvailable).
+        let req = self
             .client
             .search_transit_gateway_routes()
             .transit_gateway_route_table_id(table_id)
-            .filters(filter("route-search.exact-match", [destination.to_string()]))
-            .send()
-            .await
-            .map_err(|e| ec2_error("SearchTransitGatewayRoutes", format!("{table_id} {destination}"), e))?;
-        Ok(res
-            .routes()
+            .filters(filter("route-search.exact-match", [destination.to_string()]));
+        let found = every_page(
+            "SearchTransitGatewayRoutes",
+            &format!("{table_id} {destination}"),
+            pages!(req, routes),
+        )
+        .await?;
+        Ok(found
             .iter()
             .filter(|r| r.destination_cidr_block() == Some(destination.to_string().as_str()))
             .map(|r| TgwRoute {
@@ -199,13 +206,8 @@ impl TransitGateways for SdkEc2 {
     }
 
     async fn route_tables_by_id(&self, ids: &[String]) -> Result<Vec<RouteTable>, Ec2Error> {
-        let res = self
-            .client
-            .describe_route_tables()
-            .set_route_table_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(|e| ec2_error("DescribeRouteTables", ids.join(","), e))?;
-        Ok(res.route_tables().iter().map(convert_table).collect())
+        let req = self.client.describe_route_tables().set_route_table_ids(Some(ids.to_vec()));
+        let found = every_page("DescribeRouteTables", &ids.join(","), pages!(req, route_tables)).await?;
+        Ok(found.iter().map(convert_table).collect())
     }
 }

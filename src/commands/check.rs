@@ -32,7 +32,14 @@ pub async fn run<K: Cloud>(
     for sel in select(config, &args.resources, args.instance.as_deref())? {
         let hook = ev.hook(loaded.as_ref(), &sel.key);
         let label = sel.name.as_deref().map(|n| format!("[{n}] ")).unwrap_or_default();
-        Guard::new(&engine.settings.state_dir, &sel.key)?;
+        let guard = Guard::new(&engine.settings.state_dir, &sel.key)?;
+        // A node whose last transition is not MASTER has nothing to check: answer from the
+        // record before asking IMDS or EC2 anything (a standby's check must not depend on
+        // them, or an IMDS outage would turn every standby FAULT).
+        if let Some(r) = guard.latest()?.filter(|r| r.state != "MASTER") {
+            skipped(&label, &r.state);
+            continue;
+        }
         let checked = async {
             let session = engine.connect(&sel.resources, deadline).await?;
             let outcome = engine.reconcile(&session, &sel.resources, &sel.key, args.repair, deadline).await?;
@@ -54,10 +61,7 @@ pub async fn run<K: Cloud>(
                 info!("{label}every resource points at this node ({eni})");
                 println!("{label}ok: every resource points at this node ({eni})");
             }
-            Checked::NotMaster(state) => {
-                info!("{label}this node is {state} (last recorded transition): not checked");
-                println!("{label}skipped: this node is {state}");
-            }
+            Checked::NotMaster(state) => skipped(&label, &state),
             Checked::Repaired(lines) => {
                 for l in &lines {
                     println!("{label}repaired: {l}");
@@ -102,6 +106,11 @@ pub async fn run<K: Cloud>(
         return Err(Error::CannotTell { detail, exit: args.unknown_exit });
     }
     Ok(())
+}
+
+fn skipped(label: &str, state: &str) {
+    info!("{label}this node is {state} (last recorded transition): not checked");
+    println!("{label}skipped: this node is {state}");
 }
 
 fn report_drift(label: &str, lines: &[String]) -> usize {

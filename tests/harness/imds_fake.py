@@ -13,12 +13,18 @@ GET (no IMDSv1). Control endpoints (never need a token, unaffected by modes):
     GET  /_fake/stats  -> {"token_requests": n, "get_requests": n, "mode": ..., "delay": ...}
                           (every PUT token / GET /latest/... received, answered or not)
     POST /_fake/reset  clears counters and issued tokens
+    POST /_fake/fail_next  {"count": n, "how": "drop"|"reset"|"500"}: the next n token PUTs
+                          or GETs fail (connection closed without an answer, reset with
+                          RST, or HTTP 500), whatever the mode; then it serves again.
+                          Stats show them as "failed" and what is still "fail_next".
 """
 
 import argparse
 import json
 import secrets
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -26,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODES = ("ok", "down", "unauthorized", "slow")
+FAILURES = ("drop", "reset", "500")
 ACCOUNT_ID = "123456789012"
 MAX_TTL = 21600
 POLL = 0.05  # serve_forever's shutdown poll interval: fast stop()
@@ -49,6 +56,7 @@ class FakeState:
         self.tokens = {}  # token -> monotonic expiry
         self.token_requests = 0
         self.get_requests = 0
+        self.fail_next, self.fail_how, self.failed = 0, "drop", 0
         self.lock = threading.Lock()
         suffix = node["instance_id"].replace("-", "").upper()[-12:]
         self.creds = {
@@ -83,13 +91,31 @@ class FakeState:
                 "get_requests": self.get_requests,
                 "mode": self.mode,
                 "delay": self.delay,
+                "fail_next": self.fail_next,
+                "failed": self.failed,
             }
+
+    def set_fail_next(self, count, how="drop"):
+        if how not in FAILURES or int(count) < 0:
+            raise ValueError(f"bad fail_next {count!r} {how!r}")
+        with self.lock:
+            self.fail_next, self.fail_how = int(count), how
+
+    def take_failure(self):
+        """The failure this request gets, if one of the next n is still due."""
+        with self.lock:
+            if self.fail_next <= 0:
+                return None
+            self.fail_next -= 1
+            self.failed += 1
+            return self.fail_how
 
     def reset(self):
         with self.lock:
             self.tokens.clear()
             self.token_requests = 0
             self.get_requests = 0
+            self.fail_next, self.failed = 0, 0
 
     def tree(self):
         """The metadata tree: dicts are directories, strings are leaves."""
@@ -215,7 +241,16 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _fault(self):
-        """Apply the current mode. Returns True when the request was consumed."""
+        """Apply a due failure, else the current mode. True when the request was consumed."""
+        how = self.state.take_failure()
+        if how == "500":
+            self._send(500, "Internal Server Error")
+            return True
+        if how is not None:
+            if how == "reset":  # RST instead of FIN
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return True
         with self.state.lock:
             mode, delay = self.state.mode, self.state.delay
         if mode == "down":
@@ -238,6 +273,14 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.set_mode(req.get("mode", "ok"), req.get("delay"))
             except (ValueError, TypeError) as err:
                 self._send(400, f"bad mode request: {err}")
+                return
+            self._send(200, json.dumps(self.state.stats()), "application/json")
+        elif method == "POST" and self.path == "/_fake/fail_next":
+            try:
+                req = json.loads(self._body() or b"{}")
+                self.state.set_fail_next(req.get("count", 1), req.get("how", "drop"))
+            except (ValueError, TypeError) as err:
+                self._send(400, f"bad fail_next request: {err}")
                 return
             self._send(200, json.dumps(self.state.stats()), "application/json")
         elif method == "POST" and self.path == "/_fake/reset":
@@ -319,6 +362,9 @@ class ImdsServer(ThreadingHTTPServer):
 
     def stats(self):
         return self.state.stats()
+
+    def fail_next(self, count, how="drop"):
+        self.state.set_fail_next(count, how)
 
     def stop(self):
         if self._thread is not None:

@@ -104,14 +104,15 @@ class MotoServer:
 
 
 def start_moto(venv_dir, log_path=None, region="us-east-1", timeout=30.0, host=HOST,
-               extended=False):
+               extended=False, env=None):
     """Start `<venv>/bin/moto_server` on `host` (default 127.0.0.1) with a free port;
     warm up EC2. The e2e suite passes an address of its own namespace's bridge.
-    extended=True: `<venv>/bin/python -m harness.moto_ext` (same CLI, same stderr line)."""
+    extended=True: `<venv>/bin/python -m harness.moto_ext` (same CLI, same stderr line).
+    env: more variables for the server (e.g. moto_ext_paging's EC2VIP_MOTO_PAGE_SIZE)."""
     exe = os.path.join(venv_dir, "bin", "python" if extended else "moto_server")
     if not os.access(exe, os.X_OK):
         raise FileNotFoundError(f"{os.path.basename(exe)} not found at {exe}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **(env or {})}
     argv = [exe, "-H", host, "-p", "0"]
     if extended:
         tests_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

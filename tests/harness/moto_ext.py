@@ -11,8 +11,8 @@ still read every result back through the EC2 API. moto 5.2.5 gap -> patch:
    dict, the API has a list) -> [{TransitGatewayAttachmentId, ResourceId, ResourceType}],
    resolved when read, seen from the table's account/region. State blackhole for Blackhole
    routes and routes whose attachment is gone.
-3. SearchTransitGatewayRoutes: MaxResults -> HTTP 500, unknown filters ignored -> MaxResults
-   and AdditionalRoutesAvailable; filters type, state, route-search.{exact,longest-prefix,
+3. SearchTransitGatewayRoutes: MaxResults -> HTTP 500, unknown filters ignored -> MaxResults,
+   NextToken and AdditionalRoutesAvailable (pages as moto_ext_paging.py describes); filters type, state, route-search.{exact,longest-prefix,
    subnet-of,supernet-of}-match, attachment.{transit-gateway-attachment-id,resource-id,
    resource-type}; other names -> InvalidParameterValue.
 4. CreateTransitGatewayRoute overwrote an existing route, took unknown attachments or
@@ -38,6 +38,7 @@ still read every result back through the EC2 API. moto 5.2.5 gap -> patch:
 8. IPv6 route filter of DescribeRouteTables: see moto_ext_ipv6.py.
 9. CreateRoute/ReplaceRoute/DeleteRoute ignored DryRun and made the change -> DryRunOperation
    (HTTP 412), nothing changed (ec2-vip doctor proves permissions this way).
+10. Describes ignore MaxResults/NextToken: see moto_ext_paging.py (also forced small pages).
 
 Limits: no propagated routes; a peering inside one account and region is seen from the
 requester on both sides; explicit TGW route-table associations do not show in Association.
@@ -272,13 +273,15 @@ def _resp_route_op(op):
 
 def _resp_search_routes(self):
     from moto.core.responses import ActionResult
-    routes = self.ec2_backend.search_transit_gateway_routes(
-        self._get_param("TransitGatewayRouteTableId"), self._filters_from_querystring())
-    limit = self._get_param("MaxResults")
-    more = bool(limit) and len(routes) > int(limit)
-    if limit:
-        routes = routes[: int(limit)]
-    return ActionResult({"routeSet": routes, "additionalRoutesAvailable": more})
+    from .moto_ext_paging import page
+    table = self._get_param("TransitGatewayRouteTableId")
+    routes = self.ec2_backend.search_transit_gateway_routes(table, self._filters_from_querystring())
+    everything = self.ec2_backend.search_transit_gateway_routes(table, {})
+    routes, token = page(self, routes, everything, lambda r: r["destinationCidrBlock"])
+    out = {"routeSet": routes, "additionalRoutesAvailable": token is not None}
+    if token:
+        out["nextToken"] = token
+    return ActionResult(out)
 
 
 # ---- attachments (gaps 5, 6) -----------------------------------------------------------
@@ -418,9 +421,10 @@ def install():
         setattr(RouteTables, op, _dry_run_first(getattr(RouteTables, op)))
     RouteBackend.create_route = _wrap_vpc_route(RouteBackend.create_route)
     RouteBackend.replace_route = _wrap_vpc_route(RouteBackend.replace_route)
-    from . import moto_ext_eni, moto_ext_ipv6  # secondary private IPs; IPv6 route filter
+    from . import moto_ext_eni, moto_ext_ipv6, moto_ext_paging  # see their docstrings
     moto_ext_eni.install()
     moto_ext_ipv6.install()
+    moto_ext_paging.install()
     _installed = True
 
 

@@ -58,3 +58,26 @@ def test_check_bad_input_is_exit_2(binary, moto, figure1, imds_node2):
     assert r.returncode == 2, r
     r = run_vip(binary, ["check", "--eip", "eipalloc-00000000000000000"], imds_node2, moto)
     assert r.returncode == 2, r
+
+
+@pytest.mark.parametrize("state", ["BACKUP", "FAULT", "STOP"])
+def test_check_on_a_non_master_record_asks_nobody(binary, moto, figure1, imds_node1, tmp_path, state):
+    """A standby's check answers from its transition record: no IMDS request, no EC2 call,
+    so an IMDS outage cannot turn it FAULT through `--unknown-exit 3`."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\n')
+    env = {"EC2_VIP_STATE_DIR": tmp_path / "state"}
+    notify = ["--config", cfg, "notify", "INSTANCE", "VI_1", state]
+    assert run_vip(binary, notify, imds_node1, moto, env).returncode == 0
+    check = ["--config", cfg, "--timeout", "3", "check", "--instance", "VI_1", "--unknown-exit", "3"]
+    imds_node1.state.reset()
+    r = run_vip(binary, check, imds_node1, moto, env)
+    assert r.returncode == 0 and f"skipped: this node is {state}" in r.stdout, r
+    stats = imds_node1.stats()
+    assert (stats["token_requests"], stats["get_requests"]) == (0, 0), stats
+
+    # IMDS down and no EC2 endpoint listening: still the record's answer, at once.
+    imds_node1.set_mode("down")
+    r = run_vip(binary, check, imds_node1, "http://127.0.0.1:9", env)
+    assert r.returncode == 0 and f"skipped: this node is {state}" in r.stdout, r
+    assert r.elapsed < 1.0, r

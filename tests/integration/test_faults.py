@@ -91,3 +91,24 @@ def test_imds_faults_fail_within_the_deadline(binary, moto, ec2, figure1, imds_n
     assert r.elapsed < 4.0, r
     assert "instance metadata" in r.stderr
     assert all_on(ec2, figure1, figure1["node1"]["eni_id"])[0]
+
+
+@pytest.mark.parametrize("how", ["drop", "reset", "500"])
+def test_imds_failures_are_retried_within_the_deadline(binary, moto, ec2, figure1, imds_node2, how):
+    """A dropped or reset IMDS connection, or a 500, is retried like an EC2 call: MASTER
+    still moves the VIP."""
+    imds_node2.fail_next(4, how)
+    r = run_vip(binary, ["--timeout", "3", "master", "--route", VIP], imds_node2, moto)
+    assert r.returncode == 0, r
+    assert imds_node2.stats()["failed"] == 4
+    assert all_on(ec2, figure1, figure1["node2"]["eni_id"])[0]
+
+
+def test_imds_down_fails_at_the_deadline_naming_imds(binary, moto, ec2, figure1, imds_node2):
+    imds_node2.set_mode("down")
+    r = run_vip(binary, ["--timeout", "3", "master", "--route", VIP], imds_node2, moto)
+    assert r.returncode == 1, r
+    assert 2.5 < r.elapsed < 4.5, r
+    assert "instance metadata" in r.stderr and "deadline" in r.stderr, r.stderr
+    assert imds_node2.stats()["token_requests"] > 3, "retried, not given up after one attempt"
+    assert all_on(ec2, figure1, figure1["node1"]["eni_id"])[0]
