@@ -1,7 +1,7 @@
 //! What `doctor` asks of EC2 beyond a failover's own calls: an ENI's source/destination
 //! check, and whether a write would be allowed, proven with EC2's DryRun (nothing changes).
 
-use super::ec2::{ec2_error, filter, SdkEc2};
+use super::ec2::{ec2_error, SdkEc2};
 use crate::error::Ec2Error;
 use ipnet::IpNet;
 
@@ -67,14 +67,7 @@ pub fn verdict(answer: Result<(), Ec2Error>) -> Verdict {
 impl SdkEc2 {
     /// Whether `eni` has its source/destination check on (None: no such ENI).
     pub async fn source_dest_check(&self, eni: &str) -> Result<Option<bool>, Ec2Error> {
-        let res = self
-            .client
-            .describe_network_interfaces()
-            .filters(filter("network-interface-id", [eni.to_string()]))
-            .send()
-            .await
-            .map_err(|e| ec2_error("DescribeNetworkInterfaces", eni, e))?;
-        Ok(res.network_interfaces().first().map(|n| n.source_dest_check().unwrap_or(true)))
+        Ok(self.interface(eni).await?.map(|n| n.source_dest_check().unwrap_or(true)))
     }
 
     /// Send `p` with DryRun.

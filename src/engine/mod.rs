@@ -9,6 +9,7 @@ pub mod event;
 pub mod reconcile;
 pub mod report;
 pub mod retry;
+mod settle;
 pub mod transition;
 
 #[cfg(test)]
