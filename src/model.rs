@@ -29,6 +29,15 @@ pub struct Interface {
     pub ipv6: Vec<std::net::Ipv6Addr>,
 }
 
+/// A network interface's attachment, as EC2 reports it now (winner liveness).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EniAttachment {
+    /// `attached`, `attaching`, `detaching`, `detached`; None: not attached at all.
+    pub status: Option<String>,
+    /// The instance it is attached to.
+    pub instance_id: Option<String>,
+}
+
 /// Which ENI of this instance the VIP belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EniChoice {

@@ -3,7 +3,7 @@
 
 use super::paging::{every_page, pages};
 use crate::error::Ec2Error;
-use crate::model::{Address, EipRef, Interface, Route, RouteTable, RouteTarget};
+use crate::model::{Address, EipRef, EniAttachment, Interface, Route, RouteTable, RouteTarget};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::RequestId;
 use aws_sdk_ec2::types::Filter;
@@ -47,6 +47,12 @@ pub trait Ec2 {
     async fn unassign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error>;
     async fn assign_ipv6(&self, eni: &str, ip: Ipv6Addr) -> Result<(), Ec2Error>;
     async fn unassign_ipv6(&self, eni: &str, ip: Ipv6Addr) -> Result<(), Ec2Error>;
+    /// The attachment of network interface `eni` (DescribeNetworkInterfaces); None: EC2
+    /// knows no such ENI. Asked only in a split-brain contest: is the winner alive?
+    async fn eni_attachment(&self, eni: &str) -> Result<Option<EniAttachment>, Ec2Error>;
+    /// The state of instance `id` (DescribeInstances: `running`, `stopped`, ...); None: EC2
+    /// knows no such instance.
+    async fn instance_state(&self, id: &str) -> Result<Option<String>, Ec2Error>;
 }
 
 /// The SDK client of one region and account; keeps its configuration so per-site
@@ -348,5 +354,13 @@ impl Ec2 for SdkEc2 {
             .await
             .map(|_| ())
             .map_err(|e| ec2_error("UnassignIpv6Addresses", format!("{ip} from {eni}"), e))
+    }
+
+    async fn eni_attachment(&self, eni: &str) -> Result<Option<EniAttachment>, Ec2Error> {
+        self.attachment_of(eni).await
+    }
+
+    async fn instance_state(&self, id: &str) -> Result<Option<String>, Ec2Error> {
+        self.state_of(id).await
     }
 }

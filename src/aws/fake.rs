@@ -7,8 +7,8 @@ use crate::config::Site;
 use crate::deadline::Deadline;
 use crate::error::{Ec2Error, Error};
 use crate::model::{
-    Address, EipRef, EniChoice, Identity, Interface, NextHop, Route, RouteTable, RouteTarget, TgwRoute,
-    VpcAttachment,
+    Address, EipRef, EniAttachment, EniChoice, Identity, Interface, NextHop, Route, RouteTable, RouteTarget,
+    TgwRoute, VpcAttachment,
 };
 use ipnet::IpNet;
 use std::cell::RefCell;
@@ -28,6 +28,10 @@ pub struct World {
     pub tgw_tables: Vec<(String, String, Vec<TgwRoute>)>,
     /// Network interfaces: (subnet id, interface)
     pub interfaces: Vec<(String, Interface)>,
+    /// Attachments by ENI id (an ENI without one here does not exist).
+    pub attachments: BTreeMap<String, EniAttachment>,
+    /// Instance states by id (`running`, `stopped`, ...).
+    pub instances: BTreeMap<String, String>,
     /// Calls made, by operation name.
     pub calls: BTreeMap<&'static str, usize>,
     pub next_id: u32,
@@ -258,6 +262,16 @@ impl Ec2 for FakeEc2 {
             }
             None => Err(err("UnassignIpv6Addresses", eni, "InvalidNetworkInterfaceID.NotFound")),
         }
+    }
+
+    async fn eni_attachment(&self, eni: &str) -> Result<Option<EniAttachment>, Ec2Error> {
+        self.count("DescribeNetworkInterfaces");
+        Ok(self.world.borrow().attachments.get(eni).cloned())
+    }
+
+    async fn instance_state(&self, id: &str) -> Result<Option<String>, Ec2Error> {
+        self.count("DescribeInstances");
+        Ok(self.world.borrow().instances.get(id).cloned())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::{Ec2, TransitGateways};
 use crate::error::Ec2Error;
-use crate::model::{Address, EipRef, Interface, NextHop, RouteTable, TgwRoute, VpcAttachment};
+use crate::model::{Address, EipRef, EniAttachment, Interface, NextHop, RouteTable, TgwRoute, VpcAttachment};
 use ipnet::IpNet;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -147,6 +147,16 @@ impl<C: Ec2> Ec2 for Faulty<C> {
     async fn unassign_ipv6(&self, eni: &str, ip: std::net::Ipv6Addr) -> Result<(), Ec2Error> {
         self.gate("UnassignIpv6Addresses", format!("{ip} from {eni}")).await?;
         self.inner.unassign_ipv6(eni, ip).await
+    }
+
+    async fn eni_attachment(&self, eni: &str) -> Result<Option<EniAttachment>, Ec2Error> {
+        self.gate("DescribeNetworkInterfaces", eni.into()).await?;
+        self.inner.eni_attachment(eni).await
+    }
+
+    async fn instance_state(&self, id: &str) -> Result<Option<String>, Ec2Error> {
+        self.gate("DescribeInstances", id.into()).await?;
+        self.inner.instance_state(id).await
     }
 }
 

@@ -7,6 +7,7 @@
 //! The SDK configuration: explicit timeouts and retries, so that no call outlives the run's
 //! deadline. The default credential chain, AWS_ENDPOINT_URL(_EC2) and AWS_PROFILE apply.
 
+mod alive;
 pub mod ec2;
 #[cfg(test)]
 pub mod fake;

@@ -1,8 +1,7 @@
 //! What `doctor` asks of EC2 beyond a failover's own calls: an ENI's source/destination
 //! check, and whether a write would be allowed, proven with EC2's DryRun (nothing changes).
 
-use super::ec2::{ec2_error, filter, SdkEc2};
-use super::paging::{every_page, pages};
+use super::ec2::{ec2_error, SdkEc2};
 use crate::error::Ec2Error;
 use ipnet::IpNet;
 
@@ -68,13 +67,7 @@ pub fn verdict(answer: Result<(), Ec2Error>) -> Verdict {
 impl SdkEc2 {
     /// Whether `eni` has its source/destination check on (None: no such ENI).
     pub async fn source_dest_check(&self, eni: &str) -> Result<Option<bool>, Ec2Error> {
-        let req = self
-            .client
-            .describe_network_interfaces()
-            .filters(filter("network-interface-id", [eni.to_string()]));
-        // Every page: EC2 may answer an empty page and a token before the one that holds it.
-        let found = every_page("DescribeNetworkInterfaces", eni, pages!(req, network_interfaces)).await?;
-        Ok(found.first().map(|n| n.source_dest_check().unwrap_or(true)))
+        Ok(self.interface(eni).await?.map(|n| n.source_dest_check().unwrap_or(true)))
     }
 
     /// Send `p` with DryRun.

@@ -68,6 +68,12 @@ pub async fn run<K: Cloud>(
                 }
                 ev.recovery(hook.as_ref(), Kind::Repaired, &sel.key, &me, &lines, None);
             }
+            Checked::WouldRepair(lines) => {
+                for l in &lines {
+                    println!("{label}would repair: {l}");
+                }
+                wrong += lines.len();
+            }
             Checked::Drifted(lines) | Checked::Unowned(lines) if lines.is_empty() => {}
             Checked::Drifted(lines) => wrong += report_drift(&label, &lines),
             Checked::Yielding { lines, other, secs, fresh } => {

@@ -15,6 +15,10 @@ use std::path::Path;
 /// What `doctor` reads beyond a failover's own calls (source/destination check).
 pub const DOCTOR_ACTIONS: [&str; 1] = ["ec2:DescribeNetworkInterfaces"];
 
+/// What local recovery reads in a split-brain contest: is the winner alive (its ENI's
+/// attachment, its instance's state)?
+pub const SPLIT_BRAIN_ACTIONS: [&str; 2] = ["ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces"];
+
 pub fn run(config: &Path, args: &PolicyArgs, region: Option<&str>) -> Result<(), Error> {
     let selected = select(config, &args.resources, args.instance.as_deref())?;
     let text = serde_json::to_string_pretty(&policy(&selected, region.unwrap_or("*"))).unwrap_or_default();
@@ -23,8 +27,8 @@ pub fn run(config: &Path, args: &PolicyArgs, region: Option<&str>) -> Result<(),
     Ok(())
 }
 
-/// The policy document: reads on `*`, each set of writes on its resources, then what only
-/// `doctor` needs.
+/// The policy document: reads on `*`, each set of writes on its resources, then what only a
+/// split-brain contest and `doctor` need.
 pub fn policy(selected: &[Selected], region: &str) -> Policy {
     let perms = merge(
         selected
@@ -46,9 +50,13 @@ pub fn policy(selected: &[Selected], region: &str) -> Policy {
         let sid: String = actions.iter().map(|a| a.split(':').nth(1).unwrap_or(a)).collect();
         statements.push(statement(&sid, &actions, resources));
     }
-    let extra: Vec<&str> = DOCTOR_ACTIONS.into_iter().filter(|a| !reads.contains(a)).collect();
-    if !extra.is_empty() {
-        statements.push(statement("Doctor", &extra, &["*".to_string()]));
+    let mut granted = reads;
+    for (sid, actions) in [("SplitBrain", &SPLIT_BRAIN_ACTIONS[..]), ("Doctor", &DOCTOR_ACTIONS[..])] {
+        let extra: Vec<&str> = actions.iter().copied().filter(|a| !granted.contains(a)).collect();
+        if !extra.is_empty() {
+            statements.push(statement(sid, &extra, &["*".to_string()]));
+        }
+        granted.extend(extra);
     }
     Policy { version: "2012-10-17", statement: statements }
 }

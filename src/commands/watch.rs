@@ -32,14 +32,11 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::Instant;
 
-/// Add a line to the pending transitions, keeping only the latest per instance, in order.
+/// Add a line to the inbox: a transition to the pending ones, keeping only the latest per
+/// instance, in order; a MASTER_RX_LOWER_PRI of a MASTER instance to the reasserts.
 /// Returns the transition it queued, if any.
-fn absorb(
-    line: &str,
-    config: &Config,
-    pending: &mut Vec<(String, Role)>,
-    states: &HashMap<String, Role>,
-) -> Option<(String, Role)> {
+fn absorb(line: &str, inbox: &mut Inbox<'_>, states: &HashMap<String, Role>) -> Option<(String, Role)> {
+    let config = inbox.config;
     match parse_fifo_line(line) {
         Err(e) => warn!("{e}; skipped"),
         Ok(None) => debug!("not a VRRP line, ignored: {line:?}"),
@@ -49,14 +46,22 @@ fn absorb(
         Ok(Some(ev)) => {
             let role = match ev.state {
                 FifoState::Transition(r) => r,
-                FifoState::Reassert if states.get(&ev.name) == Some(&Role::Master) => Role::Master,
+                // Not a transition: recording a new MASTER would void the contest memory,
+                // which belongs to the MASTER record of this mastership.
+                FifoState::Reassert if states.get(&ev.name) == Some(&Role::Master) => {
+                    if !inbox.reassert.contains(&ev.name) {
+                        inbox.reassert.push(ev.name);
+                    }
+                    return None;
+                }
                 FifoState::Reassert | FifoState::Ignore(_) => {
                     debug!("{} {}: {:?}, nothing to do", ev.kind, ev.name, ev.state);
                     return None;
                 }
             };
-            pending.retain(|(n, _)| *n != ev.name);
-            pending.push((ev.name.clone(), role));
+            inbox.reassert.retain(|n| *n != ev.name);
+            inbox.pending.retain(|(n, _)| *n != ev.name);
+            inbox.pending.push((ev.name.clone(), role));
             return Some((ev.name, role));
         }
     }
@@ -70,13 +75,30 @@ struct Inbox<'a> {
     config: &'a Config,
     state_dir: &'a Path,
     pending: Vec<(String, Role)>,
+    /// MASTER instances keepalived saw a lower-priority master of (MASTER_RX_LOWER_PRI):
+    /// reconciled at once, as local recovery, under the same MASTER record.
+    reassert: Vec<String>,
     seq: u64,
     /// Per instance, what was recorded before the first line queued for it was recorded:
     /// its job's prior transition (EC2 reads after a recent flap are suspect).
     earlier: HashMap<String, Option<Record>>,
+    /// --dry-run: nothing is recorded.
+    dry: bool,
 }
 
-impl Inbox<'_> {
+impl<'a> Inbox<'a> {
+    fn new(config: &'a Config, state_dir: &'a Path, dry: bool) -> Inbox<'a> {
+        Inbox {
+            config,
+            state_dir,
+            pending: Vec::new(),
+            reassert: Vec::new(),
+            seq: 0,
+            earlier: HashMap::new(),
+            dry,
+        }
+    }
+
     fn stamp(&mut self) -> Result<Stamp, Error> {
         self.seq += 1;
         Stamp::now(self.seq).map_err(Error::Other)
@@ -85,8 +107,14 @@ impl Inbox<'_> {
     /// Take every line already waiting in the pipe, without blocking (next_line is cancel safe).
     fn drain(&mut self, lines: &mut FifoLines, states: &HashMap<String, Role>) {
         while let Some(Ok(Some(l))) = lines.next_line().now_or_never() {
-            absorb(&l, self.config, &mut self.pending, states);
+            absorb(&l, self, states);
         }
+    }
+
+    /// The reasserts to run now: instances still MASTER with no transition waiting.
+    fn take_reasserts(&mut self, states: &HashMap<String, Role>) -> Vec<String> {
+        let ready = masters(states, &self.pending);
+        std::mem::take(&mut self.reassert).into_iter().filter(|n| ready.contains(n)).collect()
     }
 
     /// Run `work` while reading the FIFO. A transition that arrives meanwhile is queued and
@@ -106,7 +134,8 @@ impl Inbox<'_> {
                 out = &mut work => return out,
                 line = lines.next_line(), if open => match line {
                     Ok(Some(l)) => {
-                        if let Some((name, role)) = absorb(&l, self.config, &mut self.pending, states) {
+                        let queued = absorb(&l, self, states).filter(|_| !self.dry);
+                        if let Some((name, role)) = queued {
                             let recorded = self.stamp().and_then(|st| {
                                 let guard = Guard::new(self.state_dir, &name)?;
                                 self.earlier.entry(name.clone()).or_insert_with(|| guard.latest().ok().flatten());
@@ -172,8 +201,7 @@ pub async fn run<K: Cloud>(
     let mut backoff = 1u32;
     let mut next = Instant::now() + spread(interval);
     let mut sessions: Sessions<K::Client> = HashMap::new();
-    let mut inbox =
-        Inbox { config: &config, state_dir, pending: Vec::new(), seq: 0, earlier: HashMap::new() };
+    let mut inbox = Inbox::new(&config, state_dir, engine.settings.dry_run);
     warm(engine, &config, &mut sessions, timeout).await;
     info!(
         "watching {} for {} instance(s); reconcile every {}s while MASTER",
@@ -191,7 +219,7 @@ pub async fn run<K: Cloud>(
                     let first = line
                         .map_err(|e| Error::Other(format!("reading {}: {e}", path.display())))?
                         .ok_or_else(|| Error::Other(format!("{}: end of file", path.display())))?;
-                    absorb(&first, &config, &mut inbox.pending, &states);
+                    absorb(&first, &mut inbox, &states);
                     inbox.drain(&mut lines, &states);
                 }
                 _ = tokio::time::sleep_until(next), if args.interval > 0.0 => {
@@ -222,6 +250,11 @@ pub async fn run<K: Cloud>(
             }
         }
         if inbox.pending.is_empty() {
+            for name in inbox.take_reasserts(&states) {
+                info!("keepalived {name}: a lower-priority node also claims MASTER; reconciling now");
+                let work = reconcile(engine, &config, &name, &mut sessions, (ev, timeout));
+                inbox.while_reading(work, &mut lines, &states).await;
+            }
             continue;
         }
         let (name, role) = inbox.pending.remove(0);
@@ -336,6 +369,8 @@ async fn reconcile<K: Cloud>(
             info!("repaired {} drifted resource(s)", lines.len());
             ev.recovery(hook.as_ref(), Kind::Repaired, name, &session.me, &lines, None);
         }
+        // --dry-run: the engine logged each write it would make.
+        Ok(Checked::WouldRepair(lines)) => info!("would repair {} drifted resource(s)", lines.len()),
         Ok(Checked::Yielding { lines, other, fresh: true, .. }) => {
             ev.recovery(hook.as_ref(), Kind::SplitBrain, name, &session.me, &lines, Some(&other));
         }
@@ -361,31 +396,5 @@ fn throttled(e: &Error) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bursts_coalesce_to_the_latest_state_in_order() {
-        let config = Config::parse(
-            "t.toml",
-            "[instance.VI_1]\nroutes = [\"10.1.0.10/32\"]\n[instance.VI_2]\nroutes = [\"10.1.0.11/32\"]\n",
-        )
-        .unwrap();
-        let mut pending = Vec::new();
-        let mut states = HashMap::new();
-        for l in [
-            "INSTANCE \"VI_1\" MASTER 150",
-            "INSTANCE \"VI_2\" BACKUP 100",
-            "garbage",
-            "INSTANCE \"VI_9\" MASTER 150",
-            "INSTANCE \"VI_1\" BACKUP 150",
-            "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150",
-        ] {
-            absorb(l, &config, &mut pending, &states);
-        }
-        assert_eq!(pending, vec![("VI_2".into(), Role::Backup), ("VI_1".into(), Role::Backup)]);
-        states.insert("VI_1".to_string(), Role::Master);
-        absorb("INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150", &config, &mut pending, &states);
-        assert_eq!(pending.last(), Some(&("VI_1".to_string(), Role::Master)));
-    }
-}
+#[path = "watch_tests.rs"]
+mod tests;

@@ -10,6 +10,7 @@ pub mod progress;
 pub mod reconcile;
 pub mod report;
 pub mod retry;
+mod settle;
 pub mod stale;
 pub mod transition;
 

@@ -2,17 +2,19 @@
 //! wants it? With repair, put back what drifted — under the instance's lock, only while
 //! its last recorded transition (in this boot) is MASTER, never remapping what is already
 //! right. Without any record this node is not known to own anything: drift is reported,
-//! never repaired.
+//! never repaired. Under --dry-run a repair is only planned: nothing is written to EC2 or
+//! to the state directory (no lock file, no contest memory).
 
 use super::apply::{apply, plan_all, steps, Planned};
+use super::settle::{settle, Settle};
 use super::{Engine, Session};
-use crate::aws::Cloud;
+use crate::aws::{Cloud, Ec2, TransitGateways};
 use crate::config::Resources;
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::ordering::{boot_seconds, Guard, MAX_HOLD};
-use crate::scenario::{Goal, Scenario};
-use log::{debug, warn};
+use crate::ordering::{boot_seconds, Contest, Guard, Record};
+use crate::scenario::{Ctx, Goal, Scenario};
+use log::{debug, info, warn};
 
 /// The outcome of checking one instance.
 #[derive(Debug, PartialEq)]
@@ -25,6 +27,8 @@ pub enum Checked {
     Drifted(Vec<String>),
     /// They drifted and were put back.
     Repaired(Vec<String>),
+    /// --dry-run with repair: they drifted and these writes (plan lines) would put them back.
+    WouldRepair(Vec<String>),
     /// They drifted, but no transition is recorded for this node in this boot: it is not
     /// known to own them, so nothing was repaired.
     Unowned(Vec<String>),
@@ -37,18 +41,6 @@ pub enum Checked {
 /// A repair taken back within this many seconds is a contest, not drift.
 pub const CONTEST_WINDOW: f64 = 120.0;
 
-/// The nodes (ENIs or instances) that hold resources this node's MASTER wants.
-fn holders(plans: &[Planned], eni: &str) -> Vec<String> {
-    let mut out: Vec<String> = steps(plans)
-        .filter(|s| s.write.is_some())
-        .filter_map(|s| s.current.clone())
-        .filter(|c| c != eni && (c.starts_with("eni-") || c.starts_with("i-")))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 fn drift(plans: &[Planned]) -> Vec<String> {
     steps(plans).filter_map(|s| s.drift_line()).collect()
 }
@@ -57,7 +49,7 @@ impl<K: Cloud> Engine<K> {
     /// Wait until the consistency window has passed since `since`: the next read is past
     /// any stale answer `since`'s read could have had. Err when the deadline comes first
     /// (then nothing can be told).
-    async fn settle(&self, since: tokio::time::Instant, deadline: &Deadline) -> Result<(), Error> {
+    async fn wait_out_window(&self, since: tokio::time::Instant, deadline: &Deadline) -> Result<(), Error> {
         let wait = self.settings.consistency_window.saturating_sub(since.elapsed());
         if wait.is_zero() {
             return Ok(());
@@ -88,20 +80,26 @@ impl<K: Cloud> Engine<K> {
         let cx = session.ctx(deadline);
         let scenarios = Scenario::for_resources(res);
         let first_read = tokio::time::Instant::now();
-        let found = drift(&plan_all(&cx, &scenarios, Goal::Take).await?);
+        let plans = plan_all(&cx, &scenarios, Goal::Take).await?;
+        let found = drift(&plans);
         if found.is_empty() {
             return Ok(Checked::Right);
         }
-        if recorded.is_none() {
+        let Some(record) = recorded else {
             return Ok(Checked::Unowned(found));
-        }
+        };
         // EC2 may answer from before a write made within the consistency window (this node's
         // own transition or repair, or the peer's): drift is believed, repaired or taken for
         // a split brain only when a read that long after the first still shows it.
-        self.settle(first_read, deadline).await?;
-        if !repair {
-            let found = drift(&plan_all(&cx, &scenarios, Goal::Take).await?);
-            return Ok(if found.is_empty() { Checked::Right } else { Checked::Drifted(found) });
+        self.wait_out_window(first_read, deadline).await?;
+        if !repair || self.settings.dry_run {
+            let plans = plan_all(&cx, &scenarios, Goal::Take).await?;
+            let found = drift(&plans);
+            return Ok(match (found.is_empty(), repair) {
+                (true, _) => Checked::Right,
+                (false, false) => Checked::Drifted(found),
+                (false, true) => would_repair(&cx, &guard, &record, &plans, found).await,
+            });
         }
         let _held = guard.lock(deadline).await?;
         let record = match guard.latest()? {
@@ -114,64 +112,65 @@ impl<K: Cloud> Engine<K> {
         if found.is_empty() {
             return Ok(Checked::Right);
         }
-        // Split brain: did another node take back what this node repaired?
-        let mut contest = guard.contest(&record);
-        let now = boot_seconds();
-        if let Some(until) = contest.yield_until.filter(|u| *u > now) {
-            return Ok(Checked::Yielding {
-                lines: found,
-                other: contest.other,
-                secs: until - now,
-                fresh: false,
-            });
-        }
-        let others = holders(&plans, &session.me.eni_id);
-        let retaken = contest.repaired_at.is_some_and(|t| now - t < CONTEST_WINDOW) && !others.is_empty();
-        if retaken {
-            let other = others.join(",");
-            // Both sides see each other's ENI: the lower id keeps the VIP, the other yields.
-            if others.iter().any(|o| o.as_str() < session.me.eni_id.as_str()) {
-                let hold = contest.hold;
-                contest.yield_until = Some(now + hold);
-                contest.hold = (hold * 2.0).min(MAX_HOLD);
-                contest.repaired_at = None;
-                contest.other = other.clone();
-                if let Err(e) = guard.set_contest(&contest) {
-                    warn!("{e}");
-                }
-                log::error!(
-                    "split brain: {other} took {} resource(s) back after this node repaired them, so it \
-                     also claims MASTER; the lower ENI id keeps the VIP, this node ({}) yields for {hold:.0} s \
-                     and `check` exits 1 meanwhile. Likely cause: VRRP between the nodes is blocked (a \
-                     security group without IP protocol 112, or wrong unicast peers)",
-                    found.len(),
-                    session.me.eni_id
-                );
-                return Ok(Checked::Yielding { lines: found, other, secs: hold, fresh: true });
-            }
-            warn!("split brain: {other} took the resources back after our repair; this node keeps them (lower ENI id)");
-        }
-        for d in &found {
-            warn!("drift: {d}; repairing");
-        }
-        // A transition recorded while we repair ends the repair.
-        let stop = || match guard.latest() {
-            Ok(Some(r)) if r == record => None,
-            Ok(Some(r)) => Some(format!("superseded by a newer {}", r.state)),
-            Ok(None) | Err(_) => Some("the transition record is gone".into()),
+        let contest = match settle(&cx, &guard, &record, &plans, &found, true).await {
+            Settle::Yield(checked) => return Ok(checked),
+            Settle::Repair(contest) => contest,
         };
-        let report = apply(&cx, &plans, &stop).await;
-        for f in report.failures() {
-            warn!("repair: {f}");
-        }
-        if report.changed().next().is_some() {
-            contest.repaired_at = Some(boot_seconds());
-            contest.yield_until = None;
-            if let Err(e) = guard.set_contest(&contest) {
-                warn!("{e}");
-            }
-        }
+        repair_now(&cx, &guard, &record, &plans, contest, &found).await;
         let after = drift(&plan_all(&cx, &scenarios, Goal::Take).await?);
         Ok(if after.is_empty() { Checked::Repaired(found) } else { Checked::Drifted(after) })
+    }
+}
+
+/// --dry-run: settle without keeping anything, and say what a repair would write.
+async fn would_repair<C: Ec2>(
+    cx: &Ctx<'_, C>,
+    guard: &Guard,
+    record: &Record,
+    plans: &[Planned],
+    found: Vec<String>,
+) -> Checked {
+    match settle(cx, guard, record, plans, &found, false).await {
+        Settle::Yield(checked) => checked,
+        Settle::Repair(_) => {
+            let lines: Vec<String> =
+                steps(plans).filter(|s| s.write.is_some()).map(|s| s.plan_line()).collect();
+            for l in &lines {
+                info!("would repair: {l}");
+            }
+            Checked::WouldRepair(lines)
+        }
+    }
+}
+
+/// Put back what drifted (the caller holds the lock), stopping at a newer transition, and
+/// keep the repair's time in the contest memory.
+async fn repair_now<C: Ec2 + TransitGateways>(
+    cx: &Ctx<'_, C>,
+    guard: &Guard,
+    record: &Record,
+    plans: &[Planned],
+    mut contest: Contest,
+    found: &[String],
+) {
+    for d in found {
+        warn!("drift: {d}; repairing");
+    }
+    // A transition recorded while we repair ends the repair.
+    let stop = || match guard.latest() {
+        Ok(Some(r)) if r == *record => None,
+        Ok(Some(r)) => Some(format!("superseded by a newer {}", r.state)),
+        Ok(None) | Err(_) => Some("the transition record is gone".into()),
+    };
+    let report = apply(cx, plans, &stop).await;
+    for f in report.failures() {
+        warn!("repair: {f}");
+    }
+    if report.changed().next().is_some() {
+        contest.repaired_at = Some(boot_seconds());
+        contest.yield_until = None;
+        if let Err(e) = guard.set_contest(&contest) {
+            warn!("{e}");
+        }
     }
 }

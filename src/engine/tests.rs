@@ -11,7 +11,9 @@ use crate::aws::{Ec2, TransitGateways};
 use crate::config::{Resources, Site};
 use crate::deadline::Deadline;
 use crate::keepalived::Role;
-use crate::model::{Address, EipRef, EniChoice, Identity, Route, RouteTable, RouteTarget, TgwRoute};
+use crate::model::{
+    Address, EipRef, EniAttachment, EniChoice, Identity, Route, RouteTable, RouteTarget, TgwRoute,
+};
 use crate::ordering::{Guard, Stamp};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,7 +37,7 @@ fn table(id: &str, vpc: &str, target: RouteTarget) -> RouteTable {
 }
 
 /// Node 2 (eni-2 in vpc-a) is about to become MASTER; node 1 (eni-1) holds everything.
-fn me() -> Identity {
+pub(super) fn me() -> Identity {
     Identity {
         instance_id: "i-2".into(),
         region: "us-east-1".into(),
@@ -65,8 +67,14 @@ fn single_vpc() -> World {
     World {
         tables: vec![table("rtb-a", "vpc-a", eni("eni-1")), table("rtb-b", "vpc-a", eni("eni-1"))],
         addresses: vec![eip()],
+        attachments: [1, 2].map(|n| (format!("eni-{n}"), attached(&format!("i-{n}")))).into(),
+        instances: [1, 2].map(|n| (format!("i-{n}"), "running".to_string())).into(),
         ..World::default()
     }
+}
+
+fn attached(instance: &str) -> EniAttachment {
+    EniAttachment { status: Some("attached".into()), instance_id: Some(instance.into()) }
 }
 
 /// Three VPCs on one Transit Gateway: node 1 in vpc-b was MASTER; vpc-c holds clients.

@@ -255,6 +255,18 @@ def snapshot(ec2, seed):
     }
 
 
+def full_snapshot(ec2, seed):
+    """`snapshot` plus every ENI's private IPv4 and IPv6 addresses:
+    {..., "enis": {eni_id: ([private ips], [ipv6 addresses])}}."""
+    out = snapshot(ec2, seed)
+    out["enis"] = {
+        n["NetworkInterfaceId"]: (sorted(p["PrivateIpAddress"] for p in n.get("PrivateIpAddresses", [])),
+                                  sorted(a["Ipv6Address"] for a in n.get("Ipv6Addresses", [])))
+        for n in ec2.describe_network_interfaces()["NetworkInterfaces"]
+    }
+    return out
+
+
 def changes(before, after):
     """What differs between two snapshots, as {key: (old, new)}.
 

@@ -77,3 +77,51 @@ def test_both_masters_settle_on_one_node(pair, ec2, figure1, moto):
     text = pair[loser][2].read_text()
     assert "split brain" in text and winner in text and "protocol 112" in text, text
     assert text.count("yields for") == 1, "one error per back-off period"
+
+
+def settle(pair, ec2, figure1):
+    """Both nodes say MASTER; wait until the pair settled on the lower ENI. Returns (winner
+    node, loser node)."""
+    for _, fd, _ in pair.values():
+        os.write(fd, b'INSTANCE "VI_1" MASTER 150\n')
+    eni = {n: figure1[n]["eni_id"] for n in ("node1", "node2")}
+    winner = min(eni, key=eni.get)
+    loser = "node2" if winner == "node1" else "node1"
+    end = time.monotonic() + 20
+    while "yields for" not in pair[loser][2].read_text():
+        assert time.monotonic() < end, pair[loser][2].read_text()
+        time.sleep(0.2)
+    time.sleep(1.5)  # the winner's next reconcile puts back what the loser last took
+    assert holders(ec2, figure1) == (eni[winner], eni[winner])
+    return winner, loser
+
+
+def test_a_dead_winner_is_replaced_within_one_interval(pair, ec2, figure1):
+    winner, loser = settle(pair, ec2, figure1)
+    proc, _, _ = pair[winner]
+    proc.kill()  # the winner's node dies: its watcher with it
+    ec2.stop_instances(InstanceIds=[figure1[winner]["instance_id"]])
+    stopped = time.monotonic()
+    mine = figure1[loser]["eni_id"]
+    while holders(ec2, figure1) != (mine, mine):
+        assert time.monotonic() - stopped < 3.0, "the loser waits out its hold-off (60 s) on a dead winner"
+        time.sleep(0.1)
+    text = pair[loser][2].read_text()
+    gone = [line for line in text.splitlines() if "is gone" in line]
+    assert len(gone) == 1 and figure1[winner]["eni_id"] in gone[0], gone
+    assert figure1[winner]["instance_id"] in gone[0] and "stop" in gone[0], gone
+
+
+def test_a_lower_priority_master_line_keeps_the_hold_off(pair, ec2, figure1):
+    winner, loser = settle(pair, ec2, figure1)
+    settled = holders(ec2, figure1)
+    _, fd, log = pair[loser]
+    # keepalived 2.2.7 writes this for every lower-priority advert a MASTER receives.
+    for _ in range(3):
+        os.write(fd, b'INSTANCE "VI_1" MASTER_RX_LOWER_PRI 150\n')
+        time.sleep(0.7)
+        assert holders(ec2, figure1) == settled, "a reassert took the VIP back: the hold-off was voided"
+    text = log.read_text()
+    assert text.count("also claims MASTER; reconciling now") >= 1, text
+    assert text.count("keepalived VI_1 -> MASTER") == 1, "a reassert is no new MASTER transition"
+    assert text.count("yields for") == 1, text
