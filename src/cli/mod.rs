@@ -147,6 +147,32 @@ pub struct PolicyArgs {
     /// Only this config section [default: every section].
     #[arg(long, value_name = "NAME")]
     pub instance: Option<String>,
+    /// The node's VPC: discovered route tables and the ENIs addresses move between are
+    /// allowed only in it (condition ec2:Vpc) [default: from IMDS when a section needs it].
+    #[arg(long, value_name = "VPC_ID", value_parser = parse_vpc_id)]
+    pub vpc: Option<String>,
+    /// The node's account id in the ARNs [default: *]. A site's role names its own.
+    #[arg(long, value_name = "ID", value_parser = parse_account)]
+    pub account: Option<String>,
+    /// Print the policy of this Transit Gateway site role instead (what the node does with
+    /// its credentials in the sites that name it) [default: the node's own policy].
+    #[arg(long, value_name = "ROLE_ARN")]
+    pub role: Option<String>,
+}
+
+fn parse_vpc_id(s: &str) -> Result<String, String> {
+    let hex = s.strip_prefix("vpc-").unwrap_or_default();
+    match !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => Ok(s.to_string()),
+        false => Err(format!("{s:?} is not a VPC id (vpc-...)")),
+    }
+}
+
+fn parse_account(s: &str) -> Result<String, String> {
+    match s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        true => Ok(s.to_string()),
+        false => Err(format!("{s:?} is not an AWS account id (12 digits)")),
+    }
 }
 
 #[derive(Debug, Args)]
