@@ -27,7 +27,8 @@ const IMDS_WAIT: Duration = Duration::from_secs(5);
 pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &PolicyArgs) -> Result<(), Error> {
     let selected = select(config, &args.resources, args.instance.as_deref())?;
     check_sites(&selected, args.role.as_deref())?;
-    let scenarios: Vec<Scenario> = selected.iter().flat_map(|s| Scenario::for_resources(&s.resources)).collect();
+    let scenarios: Vec<Scenario> =
+        selected.iter().flat_map(|s| Scenario::for_resources(&s.resources)).collect();
     let mut scope = Scope::anywhere();
     if let Some(region) = &engine.settings.region {
         scope.region = region.clone();
@@ -36,7 +37,8 @@ pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &PolicyArgs)
         scope.account = account.clone();
     }
     scope.vpc = args.vpc.clone();
-    let needs_vpc = selected.iter().find(|s| Scenario::for_resources(&s.resources).iter().any(|s| s.needs_vpc()));
+    let needs_vpc =
+        selected.iter().find(|s| Scenario::for_resources(&s.resources).iter().any(|s| s.needs_vpc()));
     if let (None, None, Some(sel)) = (&args.role, &scope.vpc, needs_vpc) {
         let deadline = Deadline::after(engine.settings.timeout.min(IMDS_WAIT));
         let me = engine.cloud.identity(&sel.resources.eni, &deadline).await.map_err(|e| {
@@ -50,7 +52,8 @@ pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &PolicyArgs)
             scope.region = me.region;
         }
     }
-    let text = serde_json::to_string_pretty(&policy(&scenarios, &scope, args.role.as_deref())).unwrap_or_default();
+    let text =
+        serde_json::to_string_pretty(&policy(&scenarios, &scope, args.role.as_deref())).unwrap_or_default();
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout(), "{text}");
     Ok(())
@@ -81,7 +84,9 @@ fn check_sites(selected: &[Selected], role: Option<&str>) -> Result<(), Error> {
         }
     }
     match role {
-        Some(r) if !named => Err(Error::BadInput(format!("--role {r}: no site of the config names this role_arn"))),
+        Some(r) if !named => {
+            Err(Error::BadInput(format!("--role {r}: no site of the config names this role_arn")))
+        }
         _ => Ok(()),
     }
 }
@@ -109,7 +114,8 @@ pub fn policy(scenarios: &[Scenario], scope: &Scope, role: Option<&str>) -> Poli
         let sid = (1..).map(|n| if n == 1 { base.clone() } else { format!("{base}{n}") }).find(|s| !taken(s));
         statements.push(statement(&sid.unwrap_or(base), &actions, resources, conditions));
     }
-    let extra: Vec<&str> = DOCTOR_ACTIONS.into_iter().filter(|a| role.is_none() && !reads.contains(a)).collect();
+    let extra: Vec<&str> =
+        DOCTOR_ACTIONS.into_iter().filter(|a| role.is_none() && !reads.contains(a)).collect();
     if !extra.is_empty() {
         statements.push(statement("Doctor", &extra, &["*".to_string()], &[]));
     }

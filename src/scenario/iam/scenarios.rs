@@ -11,7 +11,8 @@ impl Scenario {
     pub fn permissions(&self, scope: &Scope) -> Vec<Permission> {
         let here = Place { region: &scope.region, account: &scope.account };
         let vpc = scope.vpc.as_deref().unwrap_or("*");
-        let enis = |action| Permission::on(action, here.arns("network-interface", &[])).when(here.in_vpc(vpc));
+        let enis =
+            |action| Permission::on(action, here.arns("network-interface", &[])).when(here.in_vpc(vpc));
         match self {
             Scenario::RouteTable(r) => {
                 let mut p = vec![Permission::any("ec2:DescribeRouteTables")];
@@ -31,8 +32,10 @@ impl Scenario {
                 p
             }
             Scenario::PrivateIp(s) => {
-                let mut p =
-                    vec![Permission::any("ec2:DescribeNetworkInterfaces"), enis("ec2:AssignPrivateIpAddresses")];
+                let mut p = vec![
+                    Permission::any("ec2:DescribeNetworkInterfaces"),
+                    enis("ec2:AssignPrivateIpAddresses"),
+                ];
                 if s.release {
                     p.push(enis("ec2:UnassignPrivateIpAddresses"));
                 }
@@ -79,7 +82,8 @@ fn route_writes(place: Place, tables: &TableChoice, vpc: &str) -> Vec<Permission
             return p;
         }
     };
-    let actions: &[&'static str] = if create { &["ec2:ReplaceRoute", "ec2:CreateRoute"] } else { &["ec2:ReplaceRoute"] };
+    let actions: &[&'static str] =
+        if create { &["ec2:ReplaceRoute", "ec2:CreateRoute"] } else { &["ec2:ReplaceRoute"] };
     actions
         .iter()
         .map(|a| {
@@ -129,7 +133,8 @@ fn site(s: &Site, node_account: &str) -> Vec<Permission> {
         None => TableChoice::Holding,
     };
     p.extend(route_writes(place, &tables, &s.vpc_id));
-    let tgw_tables = place.arns("transit-gateway-route-table", s.tgw_route_tables.as_deref().unwrap_or_default());
+    let tgw_tables =
+        place.arns("transit-gateway-route-table", s.tgw_route_tables.as_deref().unwrap_or_default());
     p.push(Permission::on("ec2:SearchTransitGatewayRoutes", tgw_tables.clone()));
     let tgw = [tgw_tables, place.arns("transit-gateway-attachment", &[])].concat();
     p.push(Permission::on("ec2:ReplaceTransitGatewayRoute", tgw.clone()));
