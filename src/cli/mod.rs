@@ -119,7 +119,9 @@ pub enum Command {
     /// Consume keepalived's notify_fifo: apply transitions in order, reconcile while MASTER.
     Watch(WatchArgs),
     /// Print the least-privilege IAM policy (JSON) for the config's sections (or
-    /// --route/--eip…): the actions each scenario calls, on the resources the config names.
+    /// --route/--eip…): the actions each scenario calls, on the resources the config names
+    /// (ARNs in the region's partition), wildcards narrowed by conditions (ec2:Vpc,
+    /// ec2:ResourceTag/KEY).
     IamPolicy(PolicyArgs),
     /// Check the set-up, one line per check (ok / warn / FAIL and the fix): IMDSv2,
     /// credentials, the config, each section's ENI, source/destination check, routes,
@@ -154,8 +156,8 @@ pub struct PolicyArgs {
     /// The node's account id in the ARNs [default: *]. A site's role names its own.
     #[arg(long, value_name = "ID", value_parser = parse_account)]
     pub account: Option<String>,
-    /// Print the policy of this Transit Gateway site role instead (what the node does with
-    /// its credentials in the sites that name it) [default: the node's own policy].
+    /// Print this Transit Gateway site role's policy instead: the calls made with its
+    /// credentials in the sites that name it as role_arn [default: the node's own policy].
     #[arg(long, value_name = "ROLE_ARN")]
     pub role: Option<String>,
 }
