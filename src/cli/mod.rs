@@ -127,7 +127,9 @@ pub enum Command {
     /// Consume keepalived's notify_fifo: apply transitions in order, reconcile while MASTER.
     Watch(WatchArgs),
     /// Print the least-privilege IAM policy (JSON) for the config's sections (or
-    /// --route/--eip…): the actions each scenario calls, on the resources the config names.
+    /// --route/--eip…): the actions each scenario calls, on the resources the config names
+    /// (ARNs in the region's partition), wildcards narrowed by conditions (ec2:Vpc,
+    /// ec2:ResourceTag/KEY).
     IamPolicy(PolicyArgs),
     /// Check the set-up, one line per check (ok / warn / FAIL and the fix): IMDSv2,
     /// credentials, the config, each section's ENI, source/destination check, routes,
@@ -155,6 +157,32 @@ pub struct PolicyArgs {
     /// Only this config section [default: every section].
     #[arg(long, value_name = "NAME")]
     pub instance: Option<String>,
+    /// The node's VPC: discovered route tables and the ENIs addresses move between are
+    /// allowed only in it (condition ec2:Vpc) [default: from IMDS when a section needs it].
+    #[arg(long, value_name = "VPC_ID", value_parser = parse_vpc_id)]
+    pub vpc: Option<String>,
+    /// The node's account id in the ARNs [default: *]. A site's role names its own.
+    #[arg(long, value_name = "ID", value_parser = parse_account)]
+    pub account: Option<String>,
+    /// Print this Transit Gateway site role's policy instead: the calls made with its
+    /// credentials in the sites that name it as role_arn [default: the node's own policy].
+    #[arg(long, value_name = "ROLE_ARN")]
+    pub role: Option<String>,
+}
+
+fn parse_vpc_id(s: &str) -> Result<String, String> {
+    let hex = s.strip_prefix("vpc-").unwrap_or_default();
+    match !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => Ok(s.to_string()),
+        false => Err(format!("{s:?} is not a VPC id (vpc-...)")),
+    }
+}
+
+fn parse_account(s: &str) -> Result<String, String> {
+    match s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        true => Ok(s.to_string()),
+        false => Err(format!("{s:?} is not an AWS account id (12 digits)")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,16 +1,22 @@
 //! `ec2-vip iam-policy`: the least-privilege IAM policy for this config (or --route/--eip…),
-//! from each scenario's permissions. Offline: nothing is asked of AWS.
+//! from each scenario's permissions (`scenario::iam`): the node's own, or with `--role` the
+//! policy of a Transit Gateway site's role. Offline, except that a config whose writes are
+//! scoped to the node's VPC asks IMDS for it when `--vpc` is not given.
 
 use super::{select, Selected};
+use crate::aws::Cloud;
 use crate::cli::PolicyArgs;
+use crate::deadline::Deadline;
+use crate::engine::Engine;
 use crate::error::Error;
-use crate::scenario::iam::{merge, Permission};
+use crate::scenario::iam::{merge, partition, role_home, Condition, Permission, Scope};
 use crate::scenario::Scenario;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 /// What `doctor` reads beyond a failover's own calls (source/destination check).
 pub const DOCTOR_ACTIONS: [&str; 1] = ["ec2:DescribeNetworkInterfaces"];
@@ -19,42 +25,107 @@ pub const DOCTOR_ACTIONS: [&str; 1] = ["ec2:DescribeNetworkInterfaces"];
 /// attachment, its instance's state)?
 pub const SPLIT_BRAIN_ACTIONS: [&str; 2] = ["ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces"];
 
-pub fn run(config: &Path, args: &PolicyArgs, region: Option<&str>) -> Result<(), Error> {
+/// The longest IMDS may take to tell the node's VPC (off EC2 it never answers).
+const IMDS_WAIT: Duration = Duration::from_secs(5);
+
+pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &PolicyArgs) -> Result<(), Error> {
     let selected = select(config, &args.resources, args.instance.as_deref())?;
-    let text = serde_json::to_string_pretty(&policy(&selected, region.unwrap_or("*"))).unwrap_or_default();
+    check_sites(&selected, args.role.as_deref())?;
+    let scenarios: Vec<Scenario> =
+        selected.iter().flat_map(|s| Scenario::for_resources(&s.resources)).collect();
+    let mut scope = Scope::anywhere();
+    if let Some(region) = &engine.settings.region {
+        scope.region = region.clone();
+    }
+    if let Some(account) = &args.account {
+        scope.account = account.clone();
+    }
+    scope.vpc = args.vpc.clone();
+    let needs_vpc =
+        selected.iter().find(|s| Scenario::for_resources(&s.resources).iter().any(|s| s.needs_vpc()));
+    if let (None, None, Some(sel)) = (&args.role, &scope.vpc, needs_vpc) {
+        let deadline = Deadline::after(engine.settings.timeout.min(IMDS_WAIT));
+        let me = engine.cloud.identity(&sel.resources.eni, &deadline).await.map_err(|e| {
+            Error::BadInput(format!(
+                "{} writes only in the node's VPC and IMDS cannot tell it ({e}): give --vpc vpc-...",
+                name(sel)
+            ))
+        })?;
+        scope.vpc = Some(me.vpc_id);
+        if engine.settings.region.is_none() {
+            scope.region = me.region;
+        }
+    }
+    let text =
+        serde_json::to_string_pretty(&policy(&scenarios, &scope, args.role.as_deref())).unwrap_or_default();
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout(), "{text}");
     Ok(())
 }
 
-/// The policy document: reads on `*`, each set of writes on its resources, then what only a
-/// split-brain contest and `doctor` need.
-pub fn policy(selected: &[Selected], region: &str) -> Policy {
-    let perms = merge(
-        selected
-            .iter()
-            .flat_map(|s| Scenario::for_resources(&s.resources))
-            .flat_map(|s| s.permissions(region)),
-    );
+fn name(s: &Selected) -> String {
+    s.name.as_ref().map_or("the command line".into(), |n| format!("[instance.{n}]"))
+}
+
+/// Bad input: a site whose role lives in another partition than its region (no ARN can be
+/// right for both), or a `--role` no site names.
+fn check_sites(selected: &[Selected], role: Option<&str>) -> Result<(), Error> {
+    let mut named = false;
+    for sel in selected {
+        for site in &sel.resources.sites {
+            let Some(arn) = &site.role_arn else { continue };
+            named |= role == Some(arn.as_str());
+            let (theirs, region) = (role_home(arn).map_or("?", |h| h.0), partition(&site.region));
+            if theirs != region {
+                return Err(Error::BadInput(format!(
+                    "{} site {} {}: role_arn {arn} is in partition {theirs}, region {} in {region}",
+                    name(sel),
+                    site.region,
+                    site.vpc_id,
+                    site.region
+                )));
+            }
+        }
+    }
+    match role {
+        Some(r) if !named => {
+            Err(Error::BadInput(format!("--role {r}: no site of the config names this role_arn")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The policy document of the node (`role` None) or of a site role: reads on `*`, each set
+/// of writes on its resources under its conditions, then what only `doctor` needs.
+pub fn policy(scenarios: &[Scenario], scope: &Scope, role: Option<&str>) -> Policy {
+    let perms: Vec<Permission> = merge(scenarios.iter().flat_map(|s| s.permissions(scope)))
+        .into_iter()
+        .filter(|p| p.via.as_deref() == role)
+        .collect();
     let mut statements = Vec::new();
-    let reads: Vec<&str> = perms.iter().filter(|p| p.resources == ["*"]).map(|p| p.action).collect();
+    let reads: Vec<&str> = perms.iter().filter(|p| p.is_read()).map(|p| p.action).collect();
     if !reads.is_empty() {
-        statements.push(statement("Describe", &reads, &["*".to_string()]));
+        statements.push(statement("Describe", &reads, &["*".to_string()], &[]));
     }
-    // Writes that act on the same resources share a statement.
-    let mut groups: BTreeMap<&[String], Vec<&str>> = BTreeMap::new();
-    for Permission { action, resources } in perms.iter().filter(|p| p.resources != ["*"]) {
-        groups.entry(resources).or_default().push(action);
+    // Writes that act on the same resources under the same conditions share a statement.
+    let mut groups: BTreeMap<(&[String], &[Condition]), Vec<&str>> = BTreeMap::new();
+    for p in perms.iter().filter(|p| !p.is_read()) {
+        groups.entry((&p.resources, &p.conditions)).or_default().push(p.action);
     }
-    for (resources, actions) in groups {
-        let sid: String = actions.iter().map(|a| a.split(':').nth(1).unwrap_or(a)).collect();
-        statements.push(statement(&sid, &actions, resources));
+    for ((resources, conditions), actions) in groups {
+        let base: String = actions.iter().map(|a| a.split(':').nth(1).unwrap_or(a)).collect();
+        let taken = |sid: &str| statements.iter().any(|s: &Statement| s.sid == sid);
+        let sid = (1..).map(|n| if n == 1 { base.clone() } else { format!("{base}{n}") }).find(|s| !taken(s));
+        statements.push(statement(&sid.unwrap_or(base), &actions, resources, conditions));
     }
+    // What only a split-brain contest (is the winner alive?) and `doctor` read: the node's
+    // own policy only.
     let mut granted = reads;
     for (sid, actions) in [("SplitBrain", &SPLIT_BRAIN_ACTIONS[..]), ("Doctor", &DOCTOR_ACTIONS[..])] {
-        let extra: Vec<&str> = actions.iter().copied().filter(|a| !granted.contains(a)).collect();
+        let extra: Vec<&str> =
+            actions.iter().copied().filter(|a| role.is_none() && !granted.contains(a)).collect();
         if !extra.is_empty() {
-            statements.push(statement(sid, &extra, &["*".to_string()]));
+            statements.push(statement(sid, &extra, &["*".to_string()], &[]));
         }
         granted.extend(extra);
     }
@@ -77,13 +148,24 @@ pub struct Statement {
     pub action: Vec<String>,
     /// One ARN as a string, several as a list.
     pub resource: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
 }
 
-fn statement(sid: &str, actions: &[&str], resources: &[String]) -> Statement {
-    let resource = match resources {
+/// One value as a string, several as a list.
+fn one_or_many(values: &[String]) -> Value {
+    match values {
         [one] => json!(one),
         many => json!(many),
-    };
+    }
+}
+
+fn statement(sid: &str, actions: &[&str], resources: &[String], conditions: &[Condition]) -> Statement {
+    let mut by_op: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
+    for c in conditions {
+        by_op.entry(c.op).or_default().insert(c.key.clone(), one_or_many(&c.values));
+    }
+    let condition = (!by_op.is_empty()).then(|| json!(by_op));
     let action = actions.iter().map(|a| a.to_string()).collect();
-    Statement { sid: sid.to_string(), effect: "Allow", action, resource }
+    Statement { sid: sid.to_string(), effect: "Allow", action, resource: one_or_many(resources), condition }
 }

@@ -53,7 +53,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Status(s) => status::run(&engine, config, s, &deadline).await,
         Command::Check(c) => check::run(&engine, config, c, &ev, &deadline).await,
         Command::Watch(w) => watch::run(&engine, config, w, &ev).await,
-        Command::IamPolicy(p) => iam_policy::run(config, p, g.region.as_deref()),
+        Command::IamPolicy(p) => iam_policy::run(&engine, config, p).await,
         Command::Doctor(a) => doctor::run(&engine, config, a, &deadline).await,
     }
 }

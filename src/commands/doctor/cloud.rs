@@ -9,6 +9,7 @@ use crate::config::Resources;
 use crate::deadline::Deadline;
 use crate::engine::Engine;
 use crate::model::{Identity, RouteTarget, TableChoice};
+use crate::scenario::iam::Scope;
 use crate::scenario::Scenario;
 
 const HOP_LIMIT: &str = "if ec2-vip runs in a container, raise the token hop limit: aws ec2 \
@@ -122,7 +123,8 @@ pub async fn section(
         });
     }
     let region = engine.settings.region.clone().unwrap_or_else(|| me.region.clone());
-    for p in Scenario::for_resources(res).iter().flat_map(|s| s.permissions(&region)) {
+    let scope = Scope { region, account: "*".into(), vpc: Some(me.vpc_id.clone()) };
+    for p in Scenario::for_resources(res).iter().flat_map(|s| s.permissions(&scope)) {
         let action = p.action.trim_start_matches("ec2:");
         if NO_DRY_RUN.contains(&action) {
             out.push(f(
