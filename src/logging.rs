@@ -1,17 +1,20 @@
 //! Logging to stderr (env_logger), and optionally to a file and to syslog: keepalived
 //! throws a notify script's stdout/stderr away. Every line carries the run's context
 //! (instance, transition, run id). Credentials are never logged: the SDK's own logs are
-//! off unless -vv, and no code here formats a credential.
+//! off unless -vv, and no code here formats a credential. `--log-file` can be reopened at
+//! its path ([`reopen_log_file`], on SIGHUP in `watch`: logrotate's postrotate).
 
 use log::{LevelFilter, Log, Metadata, Record};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
 static CONTEXT: RwLock<String> = RwLock::new(String::new());
 static RUN: RwLock<String> = RwLock::new(String::new());
+/// `--log-file`: its path and the file open now (in a static so that it can be reopened).
+static LOG_FILE: Mutex<Option<(PathBuf, File)>> = Mutex::new(None);
 
 /// The prefix every line carries, e.g. `VI_1 MASTER run=3f2a9c01`.
 pub fn context() -> String {
@@ -80,7 +83,6 @@ fn current_context() -> String {
 struct Tee {
     format: Format,
     stderr: env_logger::Logger,
-    file: Option<Mutex<File>>,
     syslog: Option<UnixDatagram>,
 }
 
@@ -95,7 +97,7 @@ impl Log for Tee {
         }
         self.stderr.log(r);
         let line = format!("{}: {}", context(), r.args());
-        if let Some(f) = &self.file {
+        if let Some((_, f)) = LOG_FILE.lock().ok().as_mut().and_then(|g| g.as_mut()) {
             let text = match self.format {
                 Format::Json => {
                     json_line(r.level(), &current_context(), &current_run(), &r.args().to_string())
@@ -105,9 +107,7 @@ impl Log for Tee {
                     format!("{ts} {:<5} [{}] {line}", r.level(), std::process::id())
                 }
             };
-            if let Ok(mut f) = f.lock() {
-                let _ = writeln!(f, "{text}");
-            }
+            let _ = writeln!(f, "{text}");
         }
         if let Some(s) = &self.syslog {
             // facility daemon (3); severity from the level.
@@ -124,12 +124,32 @@ impl Log for Tee {
 
     fn flush(&self) {
         self.stderr.flush();
-        if let Some(f) = &self.file {
-            if let Ok(mut f) = f.lock() {
-                let _ = f.flush();
-            }
+        if let Some((_, f)) = LOG_FILE.lock().ok().as_mut().and_then(|g| g.as_mut()) {
+            let _ = f.flush();
         }
     }
+}
+
+/// Open `--log-file` for appending (at start and on every reopen).
+fn open_log_file(p: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(p)
+}
+
+/// Open `--log-file` again at its path (after logrotate moved it away): later lines go to
+/// the file now at the path. None without --log-file; on failure the old file is kept.
+pub fn reopen_log_file() -> Option<Result<(), String>> {
+    let path = LOG_FILE.lock().ok()?.as_ref()?.0.clone();
+    let opened = open_log_file(&path);
+    let mut guard = LOG_FILE.lock().ok()?;
+    let (_, file) = guard.as_mut()?;
+    Some(match opened {
+        Ok(f) => {
+            let _ = file.flush();
+            *file = f;
+            Ok(())
+        }
+        Err(e) => Err(format!("--log-file {}: {e}; still writing to the file opened before", path.display())),
+    })
 }
 
 /// Install the logger. `verbosity`: -1 quiet, 0 normal, 1 debug, 2 debug with the SDK's logs.
@@ -170,13 +190,16 @@ pub fn init(
     };
     // Nothing auxiliary may stop a failover: a log file that cannot be opened or a syslog
     // that is not there is warned about on stderr, and the run goes on.
-    let file = log_file.and_then(|p| match OpenOptions::new().create(true).append(true).open(p) {
-        Ok(f) => Some(Mutex::new(f)),
+    let file = log_file.and_then(|p| match open_log_file(p) {
+        Ok(f) => Some((p.to_path_buf(), f)),
         Err(e) => {
             eprintln!("ec2-vip WARN  --log-file {}: {e}; logging to stderr only", p.display());
             None
         }
     });
+    if let Ok(mut g) = LOG_FILE.lock() {
+        *g = file;
+    }
     let syslog = if syslog {
         // Non-blocking: a stalled syslog daemon drops our lines instead of stalling us.
         let s = UnixDatagram::unbound().and_then(|s| s.set_nonblocking(true).map(|_| s));
@@ -192,7 +215,7 @@ pub fn init(
     };
     let stderr = b.build();
     let max = stderr.filter();
-    log::set_boxed_logger(Box::new(Tee { format, stderr, file, syslog })).map_err(|e| e.to_string())?;
+    log::set_boxed_logger(Box::new(Tee { format, stderr, syslog })).map_err(|e| e.to_string())?;
     log::set_max_level(max);
     Ok(())
 }

@@ -125,6 +125,8 @@ pub enum Command {
     /// puts back what drifted. Skipped (exit 0) where the last transition was not MASTER.
     Check(CheckArgs),
     /// Consume keepalived's notify_fifo: apply transitions in order, reconcile while MASTER.
+    /// A FIFO re-created at the path (keepalived restarted) is reopened; SIGHUP reopens
+    /// --log-file (logrotate); SIGTERM/SIGINT stop.
     Watch(WatchArgs),
     /// Print the least-privilege IAM policy (JSON) for the config's sections (or
     /// --route/--eip…): the actions each scenario calls, on the resources the config names

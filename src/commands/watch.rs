@@ -3,8 +3,9 @@
 //! Only the FIFO guarantees the order of transitions. Lines are applied strictly in order;
 //! a burst is coalesced to the latest state per instance; while an instance is MASTER its
 //! resources are reconciled every `--interval` seconds (describe calls only, unless
-//! something drifted). The FIFO is opened read-write, so opening never blocks and the
-//! reader survives keepalived restarts (there is always a writer: us).
+//! something drifted). The FIFO is read through [`FifoReader`]: opened read-write (never
+//! blocks, always a writer: us), reopened when keepalived re-creates it, invalid lines
+//! skipped. SIGHUP reopens `--log-file` (logrotate's postrotate); SIGTERM and SIGINT stop.
 
 use super::events::Events;
 use crate::aws::Cloud;
@@ -18,17 +19,16 @@ use crate::engine::{Engine, Session};
 use crate::error::Error;
 use crate::keepalived::fifo::{parse_fifo_line, FifoState};
 use crate::keepalived::liveness::{self, Alive};
+use crate::keepalived::reader::FifoReader;
 use crate::keepalived::Role;
-use crate::logging::set_context;
+use crate::logging::{reopen_log_file, set_context};
 use crate::ordering::{Guard, Record, Stamp};
 use futures_util::FutureExt;
 use log::{debug, error, info, warn};
 use std::collections::HashMap;
 use std::future::Future;
-use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::Instant;
 
@@ -68,8 +68,6 @@ fn absorb(line: &str, inbox: &mut Inbox<'_>, states: &HashMap<String, Role>) -> 
     None
 }
 
-type FifoLines = Lines<BufReader<tokio::net::unix::pipe::Receiver>>;
-
 /// What the watcher has read and not yet applied, and how it stamps transitions.
 struct Inbox<'a> {
     config: &'a Config,
@@ -105,8 +103,8 @@ impl<'a> Inbox<'a> {
     }
 
     /// Take every line already waiting in the pipe, without blocking (next_line is cancel safe).
-    fn drain(&mut self, lines: &mut FifoLines, states: &HashMap<String, Role>) {
-        while let Some(Ok(Some(l))) = lines.next_line().now_or_never() {
+    fn drain(&mut self, lines: &mut FifoReader, states: &HashMap<String, Role>) {
+        while let Some(l) = lines.next_line().now_or_never() {
             absorb(&l, self, states);
         }
     }
@@ -123,32 +121,27 @@ impl<'a> Inbox<'a> {
     async fn while_reading<F: Future>(
         &mut self,
         work: F,
-        lines: &mut FifoLines,
+        lines: &mut FifoReader,
         states: &HashMap<String, Role>,
     ) -> F::Output {
         tokio::pin!(work);
-        let mut open = true;
         loop {
             tokio::select! {
                 biased;
                 out = &mut work => return out,
-                line = lines.next_line(), if open => match line {
-                    Ok(Some(l)) => {
-                        let queued = absorb(&l, self, states).filter(|_| !self.dry);
-                        if let Some((name, role)) = queued {
-                            let recorded = self.stamp().and_then(|st| {
-                                let guard = Guard::new(self.state_dir, &name)?;
-                                self.earlier.entry(name.clone()).or_insert_with(|| guard.latest().ok().flatten());
-                                guard.record(st, &role.to_string())
-                            });
-                            if let Err(e) = recorded {
-                                warn!("{name} {role}: {e}");
-                            }
+                l = lines.next_line() => {
+                    let queued = absorb(&l, self, states).filter(|_| !self.dry);
+                    if let Some((name, role)) = queued {
+                        let recorded = self.stamp().and_then(|st| {
+                            let guard = Guard::new(self.state_dir, &name)?;
+                            self.earlier.entry(name.clone()).or_insert_with(|| guard.latest().ok().flatten());
+                            guard.record(st, &role.to_string())
+                        });
+                        if let Err(e) = recorded {
+                            warn!("{name} {role}: {e}");
                         }
                     }
-                    // The main loop reports a closed or broken FIFO.
-                    _ => open = false,
-                },
+                }
             }
         }
     }
@@ -166,18 +159,11 @@ pub async fn run<K: Cloud>(
 ) -> Result<(), Error> {
     let config = Config::load(config)?;
     let path = &args.fifo;
-    let meta =
-        std::fs::metadata(path).map_err(|e| Error::BadInput(format!("--fifo {}: {e}", path.display())))?;
-    if !meta.file_type().is_fifo() {
-        return Err(Error::BadInput(format!("--fifo {}: not a FIFO", path.display())));
-    }
-    let rx = tokio::net::unix::pipe::OpenOptions::new()
-        .read_write(true)
-        .open_receiver(path)
-        .map_err(|e| Error::BadInput(format!("--fifo {}: {e}", path.display())))?;
-    let mut lines = BufReader::new(rx).lines();
+    let mut lines =
+        FifoReader::open(path).map_err(|e| Error::BadInput(format!("--fifo {}: {e}", path.display())))?;
     let sig = |k| signal(k).map_err(|e| Error::Other(format!("signal handler: {e}")));
     let (mut term, mut int) = (sig(SignalKind::terminate())?, sig(SignalKind::interrupt())?);
+    let mut hup = sig(SignalKind::hangup())?;
     let timeout = engine.settings.timeout;
     let state_dir = &engine.settings.state_dir;
 
@@ -215,10 +201,12 @@ pub async fn run<K: Cloud>(
                 biased;
                 _ = term.recv() => break,
                 _ = int.recv() => break,
-                line = lines.next_line() => {
-                    let first = line
-                        .map_err(|e| Error::Other(format!("reading {}: {e}", path.display())))?
-                        .ok_or_else(|| Error::Other(format!("{}: end of file", path.display())))?;
+                _ = hup.recv() => match reopen_log_file() {
+                    Some(Ok(())) => info!("SIGHUP: --log-file reopened"),
+                    Some(Err(e)) => warn!("SIGHUP: {e}"),
+                    None => info!("SIGHUP: no --log-file to reopen"),
+                },
+                first = lines.next_line() => {
                     absorb(&first, &mut inbox, &states);
                     inbox.drain(&mut lines, &states);
                 }

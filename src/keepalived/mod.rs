@@ -1,7 +1,9 @@
-//! keepalived's vocabulary: the VRRP state a notify names, and its notify_fifo lines.
+//! keepalived's vocabulary: the VRRP state a notify names, and its notify_fifo lines; a
+//! reader of the notify FIFO that survives keepalived re-creating it.
 
 pub mod fifo;
 pub mod liveness;
+pub mod reader;
 
 use std::fmt;
 

@@ -13,6 +13,8 @@ import random
 import signal
 import time
 
+import pytest
+
 from e2e_keepalived import EC2VIP_TIMEOUT
 
 
@@ -120,3 +122,31 @@ def test_burst_of_flaps_ends_on_old_master(cluster):
     t = _flap(cluster, rng, "a")
     cluster.converge("flap burst, final master a", "a", t, hold=2.0, new_master=False,
                      since=start, timeout=EC2VIP_TIMEOUT + 10)
+
+
+def test_keepalived_restart_makes_a_new_fifo(cluster):
+    """keepalived creates its notify_fifo when it is missing at start (and the FIFO goes
+    away with it: keepalived unlinks one it created, systemd removes a RuntimeDirectory on
+    stop). Across such restarts the running watcher must follow the FIFO at the path
+    (before: it kept reading the orphaned one and the next MASTER moved nothing).
+    keepalived 2.2.7 here left the FIFO it created in place on SIGTERM, so the test removes
+    it while keepalived is stopped."""
+    if cluster.variant != "watch":
+        pytest.skip("notify_fifo + watch only")
+    cluster.restore()
+    a = cluster.nodes["a"]
+    seen = {os.stat(a.fifo).st_ino}
+    for n in (1, 2):
+        t = time.time()
+        a.signal(signal.SIGTERM)
+        cluster.converge(f"keepalived stopped ({n})", "b", t)
+        a.wait_stopped()
+        a.fifo.unlink(missing_ok=True)
+        t = a.start()  # keepalived makes the FIFO itself; a takes MASTER back (preempt)
+        cluster.converge(f"keepalived made a new FIFO ({n})", "a", t)
+        ino = os.stat(a.fifo).st_ino
+        assert ino not in seen, "keepalived made a new FIFO"
+        seen.add(ino)
+    a.check_watcher()
+    log = a.vip_log.read_text()
+    assert log.count("re-created (keepalived restarted?); reopened") == 2, a.diagnostics()
