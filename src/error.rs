@@ -75,6 +75,9 @@ pub enum ConfigError {
     Parse { path: String, detail: String },
     #[error("config {path}: no [instance.{name}] section (keepalived instance or sync group name)")]
     UnknownInstance { path: String, name: String },
+    /// Someone other than root (or the running user) could have written it (see `trust`).
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 /// Everything `run` can fail with.

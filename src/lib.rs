@@ -22,7 +22,8 @@
 //! keepalived/  ordering/   VRRP states and notify_fifo lines; lock, fork stamps, records
 //! foundation   model (plain data), config, error (exit codes), deadline, logging,
 //!              hook (runs the operator's event command, bounded), arena (the binary's
-//!              global allocator: a bump arena in front of musl's)
+//!              global allocator: a bump arena in front of musl's), trust (who may own
+//!              and write the config, the notify FIFO and the log file)
 //! ```
 //!
 //! The rule: `main → commands → engine → scenario → aws → foundation`; `keepalived` and
@@ -44,3 +45,4 @@ pub mod logging;
 pub mod model;
 pub mod ordering;
 pub mod scenario;
+pub mod trust;

@@ -3,9 +3,11 @@
 //! (instance, transition, run id). Credentials are never logged: the SDK's own logs are
 //! off unless -vv, and no code here formats a credential.
 
+use crate::error::Error;
 use log::{LevelFilter, Log, Metadata, Record};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
@@ -132,6 +134,29 @@ impl Log for Tee {
     }
 }
 
+/// Open (create) `--log-file` for appending, without following a symlink: root must not
+/// append to, or create, whatever a link another user planted points at. A symlink, or a
+/// file owned by anyone but root (or the running user), is refused (`Error::BadInput`);
+/// any other failure is `Error::Other`.
+pub fn open_log_file(path: &Path) -> Result<File, Error> {
+    let shown = path.display();
+    let file =
+        OpenOptions::new().create(true).append(true).custom_flags(nix::libc::O_NOFOLLOW).open(path).map_err(
+            |e| match e.raw_os_error() {
+                Some(nix::libc::ELOOP) => Error::BadInput(format!(
+                    "log file {shown}: a symbolic link; refused (it is opened without following links: \
+                 give the real path)"
+                )),
+                _ => Error::Other(format!("--log-file {shown}: {e}")),
+            },
+        )?;
+    let meta = file.metadata().map_err(|e| Error::Other(format!("--log-file {shown}: {e}")))?;
+    match crate::trust::foreign_owner(path, &meta, "log file") {
+        Some(why) => Err(Error::BadInput(why)),
+        None => Ok(file),
+    }
+}
+
 /// Install the logger. `verbosity`: -1 quiet, 0 normal, 1 debug, 2 debug with the SDK's logs.
 /// RUST_LOG, when set, replaces the level filter.
 pub fn init(
@@ -170,13 +195,15 @@ pub fn init(
     };
     // Nothing auxiliary may stop a failover: a log file that cannot be opened or a syslog
     // that is not there is warned about on stderr, and the run goes on.
-    let file = log_file.and_then(|p| match OpenOptions::new().create(true).append(true).open(p) {
-        Ok(f) => Some(Mutex::new(f)),
+    // A log file planted by someone else is refused, though (see `open_log_file`).
+    let file = match log_file.map(open_log_file).transpose() {
+        Ok(f) => f.map(Mutex::new),
+        Err(e @ Error::BadInput(_)) => return Err(e.to_string()),
         Err(e) => {
-            eprintln!("ec2-vip WARN  --log-file {}: {e}; logging to stderr only", p.display());
+            eprintln!("ec2-vip WARN  {e}; logging to stderr only");
             None
         }
-    });
+    };
     let syslog = if syslog {
         // Non-blocking: a stalled syslog daemon drops our lines instead of stalling us.
         let s = UnixDatagram::unbound().and_then(|s| s.set_nonblocking(true).map(|_| s));

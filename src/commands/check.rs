@@ -10,14 +10,16 @@ use crate::deadline::Deadline;
 use crate::engine::event::Kind;
 use crate::engine::reconcile::Checked;
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::ordering::Guard;
 use log::{info, warn};
 use std::path::Path;
 
-/// Errors that mean "EC2 or IMDS could not be asked", not "something drifted".
+/// Errors that mean "EC2, IMDS or the transition records could not be read", not
+/// "something drifted": e.g. a user who may not read the state directory (root's, 0700)
+/// cannot know whether this node is MASTER.
 fn cannot_tell(e: &Error) -> bool {
-    matches!(e, Error::Imds(_) | Error::Ec2(_) | Error::Deadline { .. })
+    matches!(e, Error::Imds(_) | Error::Ec2(_) | Error::Deadline { .. } | Error::StateDir(_))
 }
 
 pub async fn run<K: Cloud>(
@@ -28,7 +30,13 @@ pub async fn run<K: Cloud>(
     deadline: &Deadline,
 ) -> Result<(), Error> {
     let (mut wrong, mut unknown) = (0, Vec::new());
-    let loaded = Config::load(config).ok();
+    // The config's event hooks run even for --route: a config nobody may trust is refused;
+    // a missing or broken one only means no hooks.
+    let loaded = match Config::load(config) {
+        Ok(c) => Some(c),
+        Err(e @ ConfigError::Untrusted(_)) => return Err(e.into()),
+        Err(_) => None,
+    };
     for sel in select(config, &args.resources, args.instance.as_deref())? {
         let hook = ev.hook(loaded.as_ref(), &sel.key);
         let label = sel.name.as_deref().map(|n| format!("[{n}] ")).unwrap_or_default();
@@ -41,9 +49,17 @@ pub async fn run<K: Cloud>(
         let (me, outcome) = match checked.await {
             Ok(done) => done,
             Err(e) if cannot_tell(&e) => {
+                let e = match e {
+                    Error::StateDir(why) => format!(
+                        "transition records unreadable as uid {}: {why} (run check as the user that runs \
+                         the transitions, usually root)",
+                        nix::unistd::geteuid()
+                    ),
+                    e => e.to_string(),
+                };
                 warn!("{label}cannot tell: {e}");
                 println!("{label}unknown: {e}");
-                unknown.push(e.to_string());
+                unknown.push(e);
                 continue;
             }
             Err(e) => return Err(e),
@@ -92,7 +108,7 @@ pub async fn run<K: Cloud>(
     }
     if !unknown.is_empty() {
         let detail = format!(
-            "EC2 or IMDS could not be asked, nothing is known to have drifted: {}",
+            "EC2, IMDS or the transition records could not be read, nothing is known to have drifted: {}",
             unknown.join("; ")
         );
         if args.unknown_exit == 0 {

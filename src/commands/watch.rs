@@ -135,6 +135,7 @@ pub async fn run<K: Cloud>(
     if !meta.file_type().is_fifo() {
         return Err(Error::BadInput(format!("--fifo {}: not a FIFO", path.display())));
     }
+    crate::trust::check_trusted(path, "notify FIFO")?;
     let rx = tokio::net::unix::pipe::OpenOptions::new()
         .read_write(true)
         .open_receiver(path)
