@@ -160,7 +160,12 @@ impl Config {
     /// Read and parse; `trusted_only`: refuse an untrusted file (doctor reports that itself).
     pub fn read(path: &Path, trusted_only: bool) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
-        let failed = |e: std::io::Error| ConfigError::Read { path: shown.clone(), detail: e.to_string() };
+        let failed = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                ConfigError::Denied { path: shown.clone(), detail: e.to_string() }
+            }
+            _ => ConfigError::Read { path: shown.clone(), detail: e.to_string() },
+        };
         let mut file = std::fs::File::open(path).map_err(failed)?;
         if let Some(why) = trusted_only.then(|| crate::trust::untrusted(path, "config file")).flatten() {
             return Err(ConfigError::Untrusted(why));

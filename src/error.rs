@@ -71,6 +71,9 @@ pub enum ImdsError {
 pub enum ConfigError {
     #[error("config {path}: {detail}")]
     Read { path: String, detail: String },
+    /// Not readable by the running user (`check` then cannot tell, see `--unknown-exit`).
+    #[error("config {path}: {detail}")]
+    Denied { path: String, detail: String },
     #[error("config {path}: {detail}")]
     Parse { path: String, detail: String },
     #[error("config {path}: no [instance.{name}] section (keepalived instance or sync group name)")]

@@ -37,7 +37,18 @@ pub async fn run<K: Cloud>(
         Err(e @ ConfigError::Untrusted(_)) => return Err(e.into()),
         Err(_) => None,
     };
-    for sel in select(config, &args.resources, args.instance.as_deref())? {
+    let selected = match select(config, &args.resources, args.instance.as_deref()) {
+        // A user that may not read the config cannot know what to check: not bad input.
+        Err(Error::Config(e @ ConfigError::Denied { .. })) => {
+            println!("unknown: {e}");
+            return cannot_tell_end(
+                format!("the config could not be read as uid {}: {e}", nix::unistd::geteuid()),
+                args,
+            );
+        }
+        other => other?,
+    };
+    for sel in selected {
         let hook = ev.hook(loaded.as_ref(), &sel.key);
         let label = sel.name.as_deref().map(|n| format!("[{n}] ")).unwrap_or_default();
         Guard::new(&engine.settings.state_dir, &sel.key)?;
@@ -107,17 +118,24 @@ pub async fn run<K: Cloud>(
         return Err(Error::Incomplete(format!("{wrong} resource(s) do not point at this node")));
     }
     if !unknown.is_empty() {
-        let detail = format!(
-            "EC2, IMDS or the transition records could not be read, nothing is known to have drifted: {}",
-            unknown.join("; ")
+        return cannot_tell_end(
+            format!(
+                "EC2, IMDS or the transition records could not be read, nothing is known to have drifted: {}",
+                unknown.join("; ")
+            ),
+            args,
         );
-        if args.unknown_exit == 0 {
-            warn!("{detail}");
-            return Ok(());
-        }
-        return Err(Error::CannotTell { detail, exit: args.unknown_exit });
     }
     Ok(())
+}
+
+/// End a check that could not tell: a warning (exit 0), or `--unknown-exit`.
+fn cannot_tell_end(detail: String, args: &CheckArgs) -> Result<(), Error> {
+    if args.unknown_exit == 0 {
+        warn!("{detail}");
+        return Ok(());
+    }
+    Err(Error::CannotTell { detail, exit: args.unknown_exit })
 }
 
 fn report_drift(label: &str, lines: &[String]) -> usize {

@@ -93,7 +93,7 @@ pub fn select(config: &Path, flags: &ResourceArgs, instance: Option<&str>) -> Re
         return Ok(vec![Selected { key: cli_key(&from_flags), name: None, resources: from_flags }]);
     }
     let c = Config::load(config).map_err(|e| match e {
-        ConfigError::Untrusted(_) => e.into(),
+        ConfigError::Untrusted(_) | ConfigError::Denied { .. } => e.into(),
         _ => Error::BadInput(format!("give --route/--eip, --instance, or a readable config ({e})")),
     })?;
     Ok(c.instances

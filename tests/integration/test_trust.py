@@ -226,3 +226,10 @@ def test_check_that_may_not_read_the_records_is_unknown_not_drift(binary, moto, 
                        cwd=home, user=NOBODY, group=NOBODY, extra_groups=[], stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and "cannot tell" in r.stderr, r
+    # Nor may it read root's 0600 config: it cannot know what to check either.
+    cfg = config(tmp_path / "c.toml", figure1, tmp_path / "hook-ran")
+    cfg.chmod(0o600)
+    r = subprocess.run([str(binary), "--config", str(cfg), "check", "--instance", "VI_1", "--unknown-exit", "3"],
+                       env=env, cwd=home, user=NOBODY, group=NOBODY, extra_groups=[], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3 and f"unknown: config {cfg}: Permission denied" in r.stdout, r
