@@ -151,10 +151,27 @@ pub struct Config {
 }
 
 impl Config {
+    /// Read and parse the config, refusing one that anyone but root (or the running user)
+    /// could have written: its `on_event` runs as us (see `trust`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::read(path, true)
+    }
+
+    /// Read and parse; `trusted_only`: refuse an untrusted file (doctor reports that itself).
+    pub fn read(path: &Path, trusted_only: bool) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Read { path: shown.clone(), detail: e.to_string() })?;
+        let failed = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                ConfigError::Denied { path: shown.clone(), detail: e.to_string() }
+            }
+            _ => ConfigError::Read { path: shown.clone(), detail: e.to_string() },
+        };
+        let mut file = std::fs::File::open(path).map_err(failed)?;
+        if let Some(why) = trusted_only.then(|| crate::trust::untrusted(path, "config file")).flatten() {
+            return Err(ConfigError::Untrusted(why));
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text).map_err(failed)?;
         Config::parse(&shown, &text)
     }
 

@@ -71,10 +71,16 @@ pub enum ImdsError {
 pub enum ConfigError {
     #[error("config {path}: {detail}")]
     Read { path: String, detail: String },
+    /// Not readable by the running user (`check` then cannot tell, see `--unknown-exit`).
+    #[error("config {path}: {detail}")]
+    Denied { path: String, detail: String },
     #[error("config {path}: {detail}")]
     Parse { path: String, detail: String },
     #[error("config {path}: no [instance.{name}] section (keepalived instance or sync group name)")]
     UnknownInstance { path: String, name: String },
+    /// Someone other than root (or the running user) could have written it (see `trust`).
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 /// Everything `run` can fail with.

@@ -4,9 +4,11 @@
 //! off unless -vv, and no code here formats a credential. `--log-file` can be reopened at
 //! its path ([`reopen_log_file`], on SIGHUP in `watch`: logrotate's postrotate).
 
+use crate::error::Error;
 use log::{LevelFilter, Log, Metadata, Record};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
@@ -130,9 +132,27 @@ impl Log for Tee {
     }
 }
 
-/// Open `--log-file` for appending (at start and on every reopen).
-fn open_log_file(p: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(p)
+/// Open (create) `--log-file` for appending, without following a symlink: root must not
+/// append to, or create, whatever a link another user planted points at. A symlink, or a
+/// file owned by anyone but root (or the running user), is refused (`Error::BadInput`);
+/// any other failure is `Error::Other`.
+pub fn open_log_file(path: &Path) -> Result<File, Error> {
+    let shown = path.display();
+    let file =
+        OpenOptions::new().create(true).append(true).custom_flags(nix::libc::O_NOFOLLOW).open(path).map_err(
+            |e| match e.raw_os_error() {
+                Some(nix::libc::ELOOP) => Error::BadInput(format!(
+                    "log file {shown}: a symbolic link; refused (it is opened without following links: \
+                 give the real path)"
+                )),
+                _ => Error::Other(format!("--log-file {shown}: {e}")),
+            },
+        )?;
+    let meta = file.metadata().map_err(|e| Error::Other(format!("--log-file {shown}: {e}")))?;
+    match crate::trust::foreign_owner(path, &meta, "log file") {
+        Some(why) => Err(Error::BadInput(why)),
+        None => Ok(file),
+    }
 }
 
 /// Open `--log-file` again at its path (after logrotate moved it away): later lines go to
@@ -148,7 +168,7 @@ pub fn reopen_log_file() -> Option<Result<(), String>> {
             *file = f;
             Ok(())
         }
-        Err(e) => Err(format!("--log-file {}: {e}; still writing to the file opened before", path.display())),
+        Err(e) => Err(format!("{e}; still writing to the file opened before")),
     })
 }
 
@@ -190,13 +210,15 @@ pub fn init(
     };
     // Nothing auxiliary may stop a failover: a log file that cannot be opened or a syslog
     // that is not there is warned about on stderr, and the run goes on.
-    let file = log_file.and_then(|p| match open_log_file(p) {
-        Ok(f) => Some((p.to_path_buf(), f)),
+    // A log file planted by someone else is refused, though (see `open_log_file`).
+    let file = match log_file.map(|p| open_log_file(p).map(|f| (p.to_path_buf(), f))).transpose() {
+        Ok(f) => f,
+        Err(e @ Error::BadInput(_)) => return Err(e.to_string()),
         Err(e) => {
-            eprintln!("ec2-vip WARN  --log-file {}: {e}; logging to stderr only", p.display());
+            eprintln!("ec2-vip WARN  {e}; logging to stderr only");
             None
         }
-    });
+    };
     if let Ok(mut g) = LOG_FILE.lock() {
         *g = file;
     }

@@ -13,8 +13,11 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  done, or nothing to do
   1  the failover (or status lookup) failed or is incomplete; the log says which resources
-  2  bad usage, bad config or bad input; nothing was changed
-  check --unknown-exit CODE: CODE when EC2 or IMDS cannot be asked (default 0)
+  2  bad usage, bad config or bad input; nothing was changed; also a config, FIFO or log
+     file another user could write (not root's or the running user's, group/world-writable,
+     or under a directory others can write; a symlinked --log-file)
+  check --unknown-exit CODE: CODE when EC2, IMDS or the transition records cannot be read
+     (default 0)
 
 Environment: AWS_REGION, AWS_PROFILE and the default credential chain (env, profile,
 instance role), AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2, AWS_EC2_METADATA_SERVICE_ENDPOINT,
@@ -36,6 +39,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Config file (TOML) with resources per keepalived instance; needed by `notify`.
+    /// Refused unless owned by root (or the running user) and writable by nobody else,
+    /// nor any directory above it.
     #[arg(long, global = true, value_name = "FILE", default_value = "/etc/ec2-vip.toml")]
     pub config: PathBuf,
     /// Where per-instance lock and transition-record files live (created 0700).
@@ -73,7 +78,7 @@ pub struct GlobalArgs {
     /// Only warnings and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Also append log lines to this file.
+    /// Also append log lines to this file (a symlink, or a file of another user, is refused).
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
     /// Also send log lines to syslog (/dev/log, facility daemon).
@@ -199,7 +204,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub repair: bool,
     /// Exit code when EC2 or IMDS cannot be asked (unreachable, throttled past the
-    /// deadline, 5xx, expired credentials). Default 0: a monitoring failure is no reason to
+    /// deadline, 5xx, expired credentials) or the transition records cannot be read (a
+    /// user that may not open the state directory). Default 0: a monitoring failure is no reason to
     /// fail a healthy master over. 1 and 2 keep their meanings; 3 is a good choice.
     #[arg(long, value_name = "CODE", default_value_t = 0, value_parser = parse_unknown_exit)]
     pub unknown_exit: u8,
@@ -207,7 +213,9 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// keepalived's notify_fifo path (global_defs { notify_fifo PATH }).
+    /// keepalived's notify_fifo path (global_defs { notify_fifo PATH }); refused unless
+    /// owned by root (or the running user) and writable by nobody else, nor any directory
+    /// above it (a sticky one like /tmp is fine).
     #[arg(long, value_name = "PATH")]
     pub fifo: PathBuf,
     /// Seconds between reconciles of MASTER instances; 0 turns local recovery off.

@@ -15,7 +15,7 @@ use crate::cli::{Cli, Command, ResourceArgs};
 use crate::config::{Config, Resources};
 use crate::deadline::Deadline;
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::keepalived::Role;
 use events::Events;
 use std::path::Path;
@@ -92,8 +92,9 @@ pub fn select(config: &Path, flags: &ResourceArgs, instance: Option<&str>) -> Re
     if !from_flags.is_empty() {
         return Ok(vec![Selected { key: cli_key(&from_flags), name: None, resources: from_flags }]);
     }
-    let c = Config::load(config).map_err(|e| {
-        Error::BadInput(format!("give --route/--eip, --instance, or a readable config ({e})"))
+    let c = Config::load(config).map_err(|e| match e {
+        ConfigError::Untrusted(_) | ConfigError::Denied { .. } => e.into(),
+        _ => Error::BadInput(format!("give --route/--eip, --instance, or a readable config ({e})")),
     })?;
     Ok(c.instances
         .into_iter()

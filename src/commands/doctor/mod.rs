@@ -68,6 +68,9 @@ impl Finding {
     }
 }
 
+const TRUST_FIX: &str = "chown root and chmod go-w the file, and keep it in a directory only root can \
+                         write: every command but doctor refuses it (exit 2)";
+
 pub async fn run(
     engine: &Engine<SdkCloud>,
     config: &Path,
@@ -76,7 +79,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let started = std::time::Instant::now();
     let mut out = Vec::new();
-    let loaded = match Config::load(config) {
+    let loaded = match Config::read(config, false) {
         Ok(c) => {
             out.push(Finding::ok("config", format!("{} parses: {} section(s)", c.path, c.instances.len())));
             Some(c)
@@ -90,6 +93,12 @@ pub async fn run(
             None
         }
     };
+    if config.exists() {
+        out.push(match crate::trust::untrusted(config, "config file") {
+            Some(why) => Finding::fail("trust", why, TRUST_FIX),
+            None => Finding::ok("trust", format!("{} may only be written by root", config.display())),
+        });
+    }
     let sections: Vec<(String, crate::config::Resources)> = match (&loaded, &args.instance) {
         (Some(c), Some(name)) => match c.instance(name) {
             Ok(r) => vec![(name.clone(), r.clone())],

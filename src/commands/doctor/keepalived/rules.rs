@@ -28,14 +28,19 @@ fn notifies(p: &Parsed) -> impl Iterator<Item = (&'static str, &str, &Notify)> {
     inst.chain(p.groups.iter().flat_map(|g| g.notifies.iter().map(|n| (GROUP, g.name.as_str(), n))))
 }
 
-/// `(owner, executable)` of every command that calls ec2-vip, for the caller's file checks.
-pub fn script_paths(p: &Parsed, binary_names: &[&str]) -> Vec<(String, String)> {
+/// `(owner, command)` of every notify command and vrrp_script that calls ec2-vip.
+pub fn ec2_vip_commands<'a>(p: &'a Parsed, binary_names: &[&str]) -> Vec<(String, &'a str)> {
     let scripts =
         p.scripts.iter().filter_map(|s| Some((format!("vrrp_script {}", s.name), s.script.as_deref()?)));
     let all =
         notifies(p).map(|(what, owner, n)| (format!("{what} {owner}"), n.command.as_str())).chain(scripts);
+    all.filter(|(_, c)| calls_binary(c, binary_names)).collect()
+}
+
+/// `(owner, executable)` of every command that calls ec2-vip, for the caller's file checks.
+pub fn script_paths(p: &Parsed, binary_names: &[&str]) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (owner, cmd) in all.filter(|(_, c)| calls_binary(c, binary_names)) {
+    for (owner, cmd) in ec2_vip_commands(p, binary_names) {
         let entry = (owner, argv(cmd).swap_remove(0));
         if !out.contains(&entry) {
             out.push(entry);
