@@ -43,9 +43,10 @@ pub async fn node(
         None => Err("no credential provider".to_string()),
         Some(p) => {
             use aws_credential_types::provider::ProvideCredentials;
-            d.run("credentials", p.provide_credentials()).await.map_err(|e| e.to_string()).and_then(|r| {
-                r.map(|_| ()).map_err(|e| aws_sdk_ec2::error::DisplayErrorContext(e).to_string())
-            })
+            d.run("credentials", p.provide_credentials())
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map(|_| ()).map_err(|e| crate::error::error_chain(&e)))
         }
     };
     out.push(match creds {
