@@ -8,6 +8,7 @@
 //! deadline. The default credential chain, AWS_ENDPOINT_URL(_EC2) and AWS_PROFILE apply.
 
 mod alive;
+pub mod credentials;
 pub mod ec2;
 #[cfg(test)]
 pub mod fake;
