@@ -19,7 +19,8 @@ Exit codes:
 Environment: AWS_REGION, else AWS_DEFAULT_REGION; AWS_PROFILE (a profile that does not
 exist is bad input) and the default credential chain (env, profile, instance role);
 AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2, AWS_EC2_METADATA_SERVICE_ENDPOINT,
-AWS_MAX_ATTEMPTS, RUST_LOG; JOURNAL_STREAM (systemd: stderr lines get <N> priorities). keepalived discards a script's output: use --syslog or --log-file.";
+AWS_MAX_ATTEMPTS, RUST_LOG; JOURNAL_STREAM (systemd: stderr lines get <N> priorities).
+keepalived discards a script's output: use --syslog or --log-file.";
 
 /// Move a virtual IP to this EC2 instance: VPC route-table entries and Elastic IPs.
 ///
@@ -78,7 +79,8 @@ pub struct GlobalArgs {
     /// Also append log lines to this file.
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
-    /// Also send log lines to syslog (/dev/log, facility daemon).
+    /// Also send log lines to syslog (/dev/log, facility daemon); not when stderr is the
+    /// journal (systemd's JOURNAL_STREAM), which has every line already.
     #[arg(long, global = true)]
     pub syslog: bool,
     /// text, or json: one JSON object per line (time, level, pid, run, instance,
