@@ -19,9 +19,11 @@ Exit codes:
   check --unknown-exit CODE: CODE when EC2, IMDS or the transition records cannot be read
      (default 0)
 
-Environment: AWS_REGION, AWS_PROFILE and the default credential chain (env, profile,
-instance role), AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2, AWS_EC2_METADATA_SERVICE_ENDPOINT,
-AWS_MAX_ATTEMPTS, RUST_LOG. keepalived discards a script's output: use --syslog or --log-file.";
+Environment: AWS_REGION, else AWS_DEFAULT_REGION; AWS_PROFILE (a profile that does not
+exist is bad input) and the default credential chain (env, profile, instance role);
+AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2, AWS_EC2_METADATA_SERVICE_ENDPOINT,
+AWS_MAX_ATTEMPTS, RUST_LOG; JOURNAL_STREAM (systemd: stderr lines get <N> priorities).
+keepalived discards a script's output: use --syslog or --log-file.";
 
 /// Move a virtual IP to this EC2 instance: VPC route-table entries and Elastic IPs.
 ///
@@ -52,7 +54,8 @@ pub struct GlobalArgs {
         default_value = "/run/ec2-vip"
     )]
     pub state_dir: PathBuf,
-    /// AWS region [default: AWS_REGION, else the instance's region from IMDS].
+    /// AWS region [default: AWS_REGION, else AWS_DEFAULT_REGION, else the instance's
+    /// region from IMDS; an override that differs from the instance's region is warned about].
     #[arg(long, global = true, env = "AWS_REGION", hide_env = true)]
     pub region: Option<String>,
     /// One deadline in seconds for the whole run: every IMDS and EC2 call and retry fits in it.
@@ -81,7 +84,8 @@ pub struct GlobalArgs {
     /// Also append log lines to this file (a symlink, or a file of another user, is refused).
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
-    /// Also send log lines to syslog (/dev/log, facility daemon).
+    /// Also send log lines to syslog (/dev/log, facility daemon); not when stderr is the
+    /// journal (systemd's JOURNAL_STREAM), which has every line already.
     #[arg(long, global = true)]
     pub syslog: bool,
     /// text, or json: one JSON object per line (time, level, pid, run, instance,
@@ -99,10 +103,25 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
+    /// The region override and where it came from, as the AWS CLI orders them: --region,
+    /// AWS_REGION, AWS_DEFAULT_REGION (None: the instance's region, from IMDS).
+    fn region(&self) -> (Option<String>, &'static str) {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let given = self.region.clone().filter(|r| !r.is_empty());
+        match (given, env("AWS_REGION"), env("AWS_DEFAULT_REGION")) {
+            (Some(r), Some(e), _) if r == e => (Some(e), "AWS_REGION"),
+            (Some(r), _, _) => (Some(r), "--region"),
+            (None, _, Some(d)) => (Some(d), "AWS_DEFAULT_REGION"),
+            (None, _, None) => (None, ""),
+        }
+    }
+
     pub fn settings(&self) -> Settings {
+        let (region, region_from) = self.region();
         Settings {
             state_dir: self.state_dir.clone(),
-            region: self.region.clone(),
+            region,
+            region_from,
             timeout: std::time::Duration::from_secs_f64(self.timeout),
             max_attempts: self.max_attempts,
             dry_run: self.dry_run,

@@ -43,6 +43,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let deadline = Deadline::after(engine.settings.timeout);
     log::debug!("ec2-vip {} starting, deadline {}s", env!("CARGO_PKG_VERSION"), g.timeout);
     let config = g.config.as_path();
+    if !matches!(cli.command, Command::IamPolicy(_)) {
+        crate::aws::credentials::check_profile().await?;
+    }
     let ev = Events::new(g, !matches!(cli.command, Command::Watch(_)));
     match &cli.command {
         Command::Master(a) => transition::by_hand(&engine, Role::Master, a, &ev, &deadline).await,

@@ -33,10 +33,11 @@ def lab(moto_ext_session, tmp_path):
     imds.stop()
 
 
-def doctor(binary, lab, *extra, moto=None, kconf="/nonexistent/keepalived.conf"):
+def doctor(binary, lab, *extra, moto=None, kconf="/nonexistent/keepalived.conf", env=None):
     ec2, seed, imds, server, cfg = lab
     before = snapshot(ec2, seed)
-    r = run_vip(binary, ["--config", cfg, "doctor", "--keepalived-conf", kconf, *extra], imds, moto or server)
+    r = run_vip(binary, ["--config", cfg, "doctor", "--keepalived-conf", kconf, *extra], imds, moto or server,
+                extra_env=env)
     assert snapshot(ec2, seed) == before, "doctor changed something"
     return r
 
