@@ -53,7 +53,25 @@ fn drift(plans: &[Planned]) -> Vec<String> {
     steps(plans).filter_map(|s| s.drift_line()).collect()
 }
 
+/// Where a VIP's resources point now: how many point at this node, and a drift line for
+/// each of the others (no record, no lock: OCF's monitor decides with these).
+#[derive(Debug, PartialEq)]
+pub struct Survey {
+    pub here: usize,
+    pub drift: Vec<String>,
+}
+
 impl<K: Cloud> Engine<K> {
+    pub async fn survey(
+        &self,
+        session: &Session<K::Client>,
+        res: &Resources,
+        deadline: &Deadline,
+    ) -> Result<Survey, Error> {
+        let plans = plan_all(&session.ctx(deadline), &Scenario::for_resources(res), Goal::Take).await?;
+        Ok(Survey { here: steps(&plans).filter(|s| s.is_keep()).count(), drift: drift(&plans) })
+    }
+
     pub async fn reconcile(
         &self,
         session: &Session<K::Client>,
