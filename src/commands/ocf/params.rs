@@ -3,7 +3,9 @@
 //! onto ec2-vip's resources, or ignored with a log line where ec2-vip has no use for them).
 //! Pure: the variables come in as a map, so every mapping is unit-tested.
 
-use crate::config::{eni_choice, parse_ipv6_address, parse_private_ip, table_choice, Resources};
+use crate::config::{
+    eni_choice, first_duplicate, parse_ipv6_address, parse_private_ip, table_choice, Resources,
+};
 use crate::model::{parse_destination, EipRef, TableChoice};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -177,18 +179,10 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
     }
     let eni = eni_choice(get("interface").cloned(), get("eni").cloned())?;
     let release = get("release").map(|v| flag("release", v)).transpose()?.unwrap_or(true);
-    let resources = Resources {
-        routes,
-        eips,
-        eip_pins,
-        private_ips,
-        ipv6_addresses,
-        tables,
-        eni,
-        release,
-        sites: Vec::new(),
-    };
-    if let Some(dup) = duplicate(&resources) {
+    let sites = Vec::new();
+    let resources =
+        Resources { routes, eips, eip_pins, private_ips, ipv6_addresses, tables, eni, release, sites };
+    if let Some(dup) = first_duplicate(&resources) {
         return Err(format!("{dup} is named twice"));
     }
     let source =
@@ -229,15 +223,6 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
         unknown,
         ignored,
     })
-}
-
-fn duplicate(r: &Resources) -> Option<String> {
-    let mut seen = std::collections::BTreeSet::new();
-    let names = r.routes.iter().map(|x| x.to_string()).chain(r.eips.iter().map(|x| x.to_string()));
-    let names = names
-        .chain(r.private_ips.iter().map(|x| x.to_string()))
-        .chain(r.ipv6_addresses.iter().map(|x| x.to_string()));
-    names.into_iter().find(|n| !seen.insert(n.clone()))
 }
 
 #[cfg(test)]
