@@ -276,9 +276,16 @@ class PacemakerCluster(Cluster):
                 raise AssertionError(f"cluster not formed: online={online}\n{self.diagnostics()}")
             time.sleep(0.2)
 
-    def where(self, rsc="vip", node="a"):
-        hosts = self.status(node)[2].get(rsc, [])
-        return next((n for n, h in HOSTS.items() if hosts == [h]), None)
+    def where(self, rsc="vip", node="a", expect=None, timeout=10.0):
+        """The node Pacemaker runs `rsc` on (asking `node`); with expect, once it is that one
+        (a start EC2 already shows may not be confirmed yet)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            hosts = self.status(node)[2].get(rsc, [])
+            found = next((n for n, h in HOSTS.items() if hosts == [h]), None)
+            if expect is None or found == expect or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
 
     def wait_owner(self, expect, t0, what, timeout=30.0):
         """Poll EC2 until both VIP routes and the EIP point at node `expect`; seconds since t0."""
@@ -302,3 +309,17 @@ class PacemakerCluster(Cluster):
             for m in pattern.finditer(log.read_text(errors="replace") if log.exists() else ""):
                 out.setdefault(m.group(1), []).append(int(m.group(2)))
         return out
+
+    def wait_local(self, node, alone=True, timeout=10.0):
+        """Wait until `node`'s eth0 carries the VIP (aws-vpc-move-ip's local address) and,
+        with alone, the other node's does not."""
+        from harness.scenario import VIP
+
+        deadline = time.monotonic() + timeout
+        while True:
+            on = {n for n in self.nodes if self.lab.has_addr(n, VIP)}
+            if node in on and (not alone or on == {node}):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"local VIP address on {sorted(on)}, want {node}\n{self.diagnostics()}")
+            time.sleep(0.05)

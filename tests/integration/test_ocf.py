@@ -68,6 +68,7 @@ def test_ocf_tester_passes(binary, moto, ec2, figure1, imds_node2, home):
     args = [OCF_TESTER, "-n", "vip", "-o", "ip=10.1.0.10",
             "-o", f"routing_table={figure1['rtb_a']},{figure1['rtb_b']}",
             "-o", f"allocation_id={eip}", "-o", f"binary={binary}", "-o", "monapi=true",
+            "-o", "local_address=false",  # never an address on this host's interfaces (e2e does that)
             "-o", f"state_dir={home / 'state'}", str(AGENT)]
     start = time.monotonic()
     p = subprocess.run(args, env=env, cwd=home, capture_output=True, text=True, timeout=300)
@@ -117,7 +118,7 @@ def test_start_monitor_stop_semantics(binary, moto, ec2, figure1, imds_node2, ho
 
 def test_monitor_when_ec2_cannot_be_asked(binary, moto, ec2, figure1, imds_node2, home):
     """Unknown is not failed by default: the recorded state stands; unknown=failed changes it."""
-    params = {"ip": "10.1.0.10", "state_dir": home / "state", "timeout": 2}
+    params = {"ip": "10.1.0.10", "local_address": "false", "state_dir": home / "state", "timeout": 2}
     dead = "http://127.0.0.1:9"  # discard port: nothing listens
     run = lambda action, ep=moto, **kw: agent(binary, action, imds_node2, ep, home, {**params, **kw})  # noqa: E731
     assert run("monitor", ep=dead, CRM_meta_interval=0)[0] == NOT_RUNNING  # no record: not ours
@@ -146,7 +147,7 @@ def test_bad_parameters_and_actions(binary, moto, figure1, imds_node2, home):
     assert run("monitor", **missing)[0] == NOT_RUNNING
     assert run("stop", **missing)[0] == SUCCESS
     # A VIP inside the VPC's CIDR is bad input: nothing changes, the cluster must not retry.
-    rc, _, err = run("start", ip="10.0.2.5")
+    rc, _, err = run("start", ip="10.0.2.5", local_address="false")
     assert rc == CONFIGURED and "10.0.2.5" in err, err
 
 

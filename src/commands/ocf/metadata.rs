@@ -41,7 +41,12 @@ const PARAMS: &[Param] = &[
         "What monitor returns when EC2 or IMDS cannot be asked: last (the recorded state: running after a \
          start, not running after a stop), failed (OCF_ERR_GENERIC) or stopped (OCF_NOT_RUNNING)."),
     Param("binary", "string", "ec2-vip", "ec2-vip binary", "Path of the ec2-vip binary (read by the shell shim). Default: from PATH."),
-    Param("ip", "string", "", "VIP (aws-vpc-move-ip)", "aws-vpc-move-ip's VIP: the same as routes with one address (/32, or /128 for IPv6)."),
+    Param("ip", "string", "", "VIP (aws-vpc-move-ip)",
+        "aws-vpc-move-ip's VIP: the same as routes with one address (/32, or /128 for IPv6), and, as \
+         aws-vpc-move-ip does, the address on interface (default eth0) while started (see local_address)."),
+    Param("local_address", "boolean", "", "VIP on a local interface",
+        "Add the VIP (ip, else the single-address routes) to interface (default eth0) on start, remove it on \
+         stop; monitor counts it. Default: true when ip is given, else false."),
     Param("address", "string", "", "Deprecated VIP (aws-vpc-move-ip)", "aws-vpc-move-ip's deprecated name of ip."),
     Param("routing_table", "string", "", "Route tables (aws-vpc-move-ip)", "aws-vpc-move-ip's comma list of route tables: the same as route_tables."),
     Param("routing_table_role", "string", "", "Not supported (aws-vpc-move-ip)",
@@ -54,7 +59,7 @@ const PARAMS: &[Param] = &[
     Param("awscli", "string", "", "Ignored", "Accepted and ignored: ec2-vip calls the EC2 API itself."),
     Param("monapi", "boolean", "true", "Ignored", "Accepted and ignored: monitor always reads EC2."),
     Param("lookup_type", "string", "", "Ignored", "Accepted and ignored: routes are matched by ENI and instance alike."),
-    Param("iflabel", "string", "", "Ignored", "Accepted and ignored: no local address is added (use IPaddr2)."),
+    Param("iflabel", "string", "", "Ignored", "Accepted and ignored: the local address gets no label."),
     Param("api_delay", "integer", "", "Ignored", "Accepted and ignored: writes are read back, not waited for."),
     Param("curl_retries", "integer", "", "Ignored", "Accepted and ignored: IMDS calls retry within the deadline."),
     Param("curl_sleep", "integer", "", "Ignored", "Accepted and ignored: IMDS calls retry within the deadline."),

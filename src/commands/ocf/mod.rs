@@ -2,15 +2,17 @@
 //! `ocf/ec2-vip`). Parameters come from `OCF_RESKEY_*` ([`params`]); the key of the
 //! resource's record and lock is `OCF_RESOURCE_INSTANCE`.
 //!
-//! - `start`: a MASTER transition through the engine (recorded, ordered, read back).
+//! - `start`: a MASTER transition through the engine (recorded, ordered, read back); then
+//!   the VIP's local address, as aws-vpc-move-ip keeps it ([`local`], with `ip`).
 //! - `stop`: a STOP transition; with `release` (default) what is still on this node is let
-//!   go; routes stay for the next start. EC2 trouble never fails a stop (a failed stop gets
+//!   go; routes stay for the next start; the local address is removed first. EC2 trouble never fails a stop (a failed stop gets
 //!   a node fenced; the next start takes everything over anyway).
 //! - `monitor`: 7 when the last transition recorded here is a stop; otherwise 0 when every
 //!   resource points at this node, 7 when none does, 1 (OCF_ERR_GENERIC) for partial drift
 //!   of a started resource. When EC2 or IMDS cannot be asked: the `unknown` parameter.
 //! - `validate-all`, `meta-data`; anything else exits 3 (OCF_ERR_UNIMPLEMENTED).
 
+pub mod local;
 mod metadata;
 pub mod params;
 
@@ -25,6 +27,7 @@ use crate::engine::Engine;
 use crate::error::{ConfigError, Error};
 use crate::keepalived::Role;
 use crate::ordering::{Guard, Stamp};
+use local::Local;
 use log::{info, warn};
 use params::{Params, Source, Unknown};
 use std::time::Duration;
@@ -93,7 +96,12 @@ pub async fn run(g: &GlobalArgs, args: &OcfArgs) -> Result<(), Error> {
     }
     let p = params::parse(&params::from_env()).map_err(|e| ocf(OCF_ERR_CONFIGURED, e))?;
     for line in &p.ignored {
-        info!("{line}");
+        // Said where an operator looks (validate-all, start), not on every monitor.
+        if action == "monitor" {
+            log::debug!("{line}");
+        } else {
+            info!("{line}");
+        }
     }
     let loaded = resources(&p);
     let (res, config) = match loaded {
@@ -128,14 +136,19 @@ pub async fn run(g: &GlobalArgs, args: &OcfArgs) -> Result<(), Error> {
     let deadline = Deadline::after(engine.settings.timeout);
     let ev = Events::new(g, true);
     let hook = ev.hook(config.as_ref(), &key);
+    let local = p.local.as_ref();
     match action {
         "start" | "stop" => {
             let role = if action == "start" { Role::Master } else { Role::Stop };
+            if let (Role::Stop, Some(l)) = (role, local) {
+                l.remove().map_err(as_ocf)?;
+            }
             let res = Resources { release: p.release && role == Role::Stop, ..res };
             let job = Job { role, res: &res, key: &key, stamp: Stamp::current().map_err(Error::Other)? };
             let ran = engine.transition(&job, None, &deadline).await;
             ev.transition(hook.as_ref(), &key, role, &ran, &deadline);
             match ran.and_then(|ran| outcome(role, ran, false)) {
+                Ok(()) if role == Role::Master => local.map_or(Ok(()), |l| l.add()).map_err(as_ocf),
                 Ok(()) => Ok(()),
                 Err(e) if role == Role::Stop && (cannot_tell(&e) || matches!(e, Error::Incomplete(_))) => {
                     warn!("stop: {e}; the next start takes over what is still here");
@@ -144,7 +157,7 @@ pub async fn run(g: &GlobalArgs, args: &OcfArgs) -> Result<(), Error> {
                 Err(e) => Err(as_ocf(e)),
             }
         }
-        _ => monitor(&engine, &res, &key, p.unknown, &deadline).await,
+        _ => monitor(&engine, &res, local, &key, p.unknown, &deadline).await,
     }
 }
 
@@ -173,6 +186,7 @@ pub fn budget(param: Option<f64>, op_timeout_ms: Option<&str>) -> Duration {
 async fn monitor(
     engine: &Engine<SdkCloud>,
     res: &Resources,
+    local: Option<&Local>,
     key: &str,
     unknown: Unknown,
     deadline: &Deadline,
@@ -192,7 +206,7 @@ async fn monitor(
         let session = engine.connect(res, deadline).await?;
         engine.survey(&session, res, deadline).await
     };
-    let survey = match surveyed.await {
+    let mut survey = match surveyed.await {
         Ok(s) => s,
         Err(e) if cannot_tell(&e) => {
             return match unknown {
@@ -211,6 +225,12 @@ async fn monitor(
         }
         Err(e) => return Err(as_ocf(e)),
     };
+    if let Some(l) = local {
+        let present = l.present().map_err(as_ocf)?;
+        survey.here += present.len();
+        let missing = l.addrs.iter().filter(|a| !present.contains(a));
+        survey.drift.extend(missing.map(|a| format!("local address {a} is not on {}", l.dev)));
+    }
     let here = survey.here;
     if survey.drift.is_empty() {
         info!("{what}: running, all {here} resource(s) point at this node");

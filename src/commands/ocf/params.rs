@@ -3,10 +3,12 @@
 //! onto ec2-vip's resources, or ignored with a log line where ec2-vip has no use for them).
 //! Pure: the variables come in as a map, so every mapping is unit-tested.
 
+use super::local::Local;
 use crate::config::{
     eni_choice, first_duplicate, parse_ipv6_address, parse_private_ip, table_choice, Resources,
 };
 use crate::model::{parse_destination, EipRef, TableChoice};
+use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -40,6 +42,8 @@ pub struct Params {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub unknown: Unknown,
+    /// The VIP's address on a local interface (aws-vpc-move-ip's behaviour).
+    pub local: Option<Local>,
     /// One line per ClusterLabs parameter ec2-vip accepts but does not use.
     pub ignored: Vec<String>,
 }
@@ -49,7 +53,7 @@ pub const IGNORED: &[(&str, &str)] = &[
     ("awscli", "ec2-vip calls the EC2 API itself, no aws CLI"),
     ("monapi", "the monitor always reads the routes and addresses from EC2"),
     ("lookup_type", "routes are matched by this node's ENI and instance id alike"),
-    ("iflabel", "ec2-vip does not add the address to a local interface (use IPaddr2 in a group)"),
+    ("iflabel", "the local address gets no label"),
     ("api_delay", "every write is read back instead of waited for"),
     ("curl_retries", "IMDS calls are retried within the deadline"),
     ("curl_sleep", "IMDS calls are retried within the deadline"),
@@ -59,6 +63,27 @@ pub const IGNORED: &[(&str, &str)] = &[
          profile, instance role)",
     ),
 ];
+
+/// aws-vpc-move-ip adds `ip` to `interface` (default eth0): so does this agent when `ip` is
+/// given, unless local_address=false; local_address=true with only `routes` carries their
+/// host routes (/32, /128).
+fn local(
+    flag_v: Option<&String>,
+    dev: Option<&String>,
+    vips: &[IpNet],
+    routes: &[IpNet],
+) -> Result<Option<Local>, String> {
+    let on = flag_v.map(|v| flag("local_address", v)).transpose()?.unwrap_or(!vips.is_empty());
+    if !on {
+        return Ok(None);
+    }
+    let addrs: Vec<IpNet> = if vips.is_empty() { routes.to_vec() } else { vips.to_vec() };
+    let addrs: Vec<IpNet> = addrs.into_iter().filter(|a| a.prefix_len() == a.max_prefix_len()).collect();
+    if addrs.is_empty() {
+        return Err("local_address needs ip, or routes with a single address (/32 or /128)".into());
+    }
+    Ok(Some(Local { addrs, dev: dev.cloned().unwrap_or_else(|| "eth0".into()) }))
+}
 
 fn flag(name: &str, v: &str) -> Result<bool, String> {
     match v.trim().to_ascii_lowercase().as_str() {
@@ -111,6 +136,7 @@ pub const OWN: &[&str] = &[
     "profile",
     "unknown",
     "binary",
+    "local_address",
 ];
 
 /// ClusterLabs' names that ec2-vip maps onto its own.
@@ -143,9 +169,12 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
     }
     let get = |n: &str| vars.get(n).filter(|v| !v.trim().is_empty());
     let mut routes = each("routes", get("routes"), parse_destination)?;
+    let mut vips = Vec::new();
     for name in ["ip", "address"] {
-        routes.extend(each(name, get(name), parse_destination)?);
+        vips.extend(each(name, get(name), parse_destination)?);
     }
+    let local = local(get("local_address"), get("interface"), &vips, &routes)?;
+    routes.extend(vips);
     let mut eips = each("elastic_ips", get("elastic_ips"), EipRef::parse)?;
     let allocation = each("allocation_id", get("allocation_id"), EipRef::parse)?;
     if allocation.iter().any(|e| !matches!(e, EipRef::AllocationId(_))) {
@@ -215,6 +244,7 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
     };
     Ok(Params {
         source,
+        local,
         release,
         timeout: get("timeout").map(|v| seconds("timeout", v, 0.1..=3600.0)).transpose()?,
         state_dir: get("state_dir").map(PathBuf::from),
@@ -260,6 +290,10 @@ mod tests {
         assert_eq!((p.region.as_deref(), p.profile.as_deref()), (Some("us-east-1"), Some("cluster")));
         assert_eq!(p.ignored.len(), 3, "{:?}", p.ignored);
         assert!(p.ignored.iter().any(|l| l.contains("monapi")));
+        let local = p.local.expect("ip is added to the interface, as aws-vpc-move-ip does");
+        assert_eq!((local.addrs, local.dev.as_str()), (vec!["10.1.0.10/32".parse().unwrap()], "eth0"));
+        let p = parse(&vars(&[("ip", "10.1.0.10"), ("local_address", "false")])).unwrap();
+        assert_eq!(p.local, None);
     }
 
     #[test]
@@ -289,6 +323,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(resources(&p).routes.len(), 2);
+        assert_eq!(p.local, None, "own parameters add no local address unless asked");
         assert!(!p.release);
         assert_eq!(p.unknown, Unknown::Failed);
         let p = parse(&vars(&[("config", "/etc/ec2-vip.toml"), ("instance", "VI_1"), ("timeout", "10")]))
@@ -313,6 +348,7 @@ mod tests {
             (vec![("config", "/c"), ("instance", "VI_1"), ("ip", "10.1.0.10")], "not both"),
             (vec![("private_ip_address", "10.0.2.100")], "needs elastic_ip"),
             (vec![("allocation_id", "203.0.113.1")], "allocation id"),
+            (vec![("routes", "10.1.0.0/28"), ("local_address", "true")], "local_address needs"),
             (vec![("ip", "10.1.0.10"), ("interface", "eth0"), ("eni", "eni-1")], "mutually exclusive"),
         ] {
             let err = parse(&vars(&pairs)).unwrap_err();
