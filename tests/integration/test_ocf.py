@@ -160,3 +160,35 @@ def test_config_section_with_the_agent(binary, moto, ec2, figure1, imds_node2, h
     node2 = figure1["node2"]["eni_id"]
     assert vip_targets(ec2, figure1) == [node2, node2]
     assert agent(binary, "monitor", imds_node2, moto, home, params)[0] == SUCCESS
+
+
+def example_resources():
+    """(file, name, {param: value}) of every ocf:ec2-vip:ec2-vip resource in examples/pacemaker."""
+    out = []
+    for path in sorted((REPO / "examples" / "pacemaker").iterdir()):
+        text = path.read_text().replace("\\\n", " ")
+        for line in text.splitlines():
+            words = line.split()
+            if "ocf:ec2-vip:ec2-vip" not in words or words[0].startswith("#"):
+                continue
+            params = {}
+            for w in words[words.index("ocf:ec2-vip:ec2-vip") + 1:]:
+                if w in ("op", "meta", "--group"):
+                    break
+                if "=" in w:
+                    k, v = w.split("=", 1)
+                    params[k] = v
+            out.append((path.name, words[words.index("ocf:ec2-vip:ec2-vip") - 1], params))
+    return out
+
+
+def test_pacemaker_examples_validate(binary, home):
+    """Every agent resource in examples/pacemaker passes validate-all (the names are the agent's)."""
+    found = example_resources()
+    assert {f for f, _, _ in found} == {"route-table.crm", "elastic-ip.crm", "secondary-ip.crm", "pcs.sh"}
+    assert len(found) >= 7, found
+    for file, name, params in found:
+        if "config" in params:  # the example config, which has [instance.VI_1]
+            params["config"] = REPO / "examples" / "keepalived" / "ec2-vip.toml"
+        rc, _, err = agent(binary, "validate-all", "http://127.0.0.1:9", "http://127.0.0.1:9", home, params)
+        assert rc == SUCCESS, f"{file} {name} {params}: {err}"
