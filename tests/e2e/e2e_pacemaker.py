@@ -122,6 +122,9 @@ class PcmkNode:
             (d / "var/lib/pacemaker" / sub).mkdir(parents=True, exist_ok=True)
         (d / "var/log/pacemaker/bundles").mkdir(parents=True, exist_ok=True)
         (d / "etc/corosync/corosync.conf").write_text(COROSYNC_CONF % NODE_IPS)
+        for old in (d / "var/lib/pacemaker/cib").iterdir():  # a reboot: the DC's CIB wins
+            old.unlink()
+        (d / "ready").unlink(missing_ok=True)
         (d / "var/lib/pacemaker/cib/cib.xml").write_text(initial_cib())
         subprocess.run(["chown", "-R", "hacluster:haclient", str(d / "var/lib/pacemaker"),
                         str(d / "var/log/pacemaker"), str(d / "var/log/crmsh")], check=True)
@@ -177,6 +180,29 @@ class PcmkNode:
 
     def start_pacemaker(self):
         self.pacemakerd = self.spawn(tool("pacemakerd"), "-f", log="pacemakerd.out")
+
+    def crash(self):
+        """SIGKILL everything in the node (pacemakerd first, or it respawns its children),
+        the holder too: its /run and mount namespace are gone, as after a power cut."""
+        from e2e_net import ip
+
+        if self.pacemakerd is not None and self.pacemakerd.poll() is None:
+            self.pacemakerd.kill()
+        for pid in ip("netns", "pids", self.netns, check=False).split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        for p in (self.pacemakerd, self.corosync, self.holder):
+            if p is not None:
+                p.wait(10)
+
+    def boot(self, binary):
+        """Start again after crash(): new holder, corosync, pacemakerd."""
+        self.prepare(binary)
+        self.start_corosync()
+        self.wait_corosync()
+        self.start_pacemaker()
 
     def kill_corosync(self):
         """The active node loses corosync: pacemakerd and its children go with it."""

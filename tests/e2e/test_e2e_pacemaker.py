@@ -111,10 +111,34 @@ def test_pcmk_corosync_killed_on_the_active_node(pcmk):
     survivor = other(node)
     t0 = time.monotonic()
     pcmk.nodes[node].kill_corosync()
+    pcmk.cut_off = node
     TIMES["corosync SIGKILL on the active node -> moved"] = pcmk.wait_owner(survivor, t0, "corosync killed",
                                                                              timeout=45)
     assert pcmk.where(node=survivor, expect=survivor) == survivor
     pcmk.wait_local(survivor, alone=False)  # no fencing here: the cut-off node keeps its copy
+
+
+def test_pcmk_rejoin_after_reboot_then_the_active_node_crashes(pcmk, e2e_installed):
+    """The node cut off above is rebooted (no fencing here: we do what fencing would) and
+    rejoins; the VIP stays (stickiness). Then the active node crashes (cable and processes)."""
+    from e2e_pacemaker import HOSTS
+
+    back = pcmk.cut_off
+    active_node = other(back)
+    pcmk.nodes[back].crash()
+    pcmk.lab.del_addr(back, VIP)  # a reboot clears the interface
+    pcmk.nodes[back].boot(e2e_installed[0])
+    pcmk.wait_online([HOSTS[back], HOSTS[active_node]])
+    time.sleep(3)  # its probe and a few monitors of the active node
+    assert pcmk.where(node=active_node) == active_node
+    pcmk.wait_owner(active_node, time.monotonic(), "rejoined")
+    pcmk.wait_local(active_node)
+    t0 = time.monotonic()
+    pcmk.lab.set_link(active_node, False)
+    pcmk.nodes[active_node].crash()
+    TIMES["active node crashed (cable + processes) -> moved"] = pcmk.wait_owner(back, t0, "crash", timeout=45)
+    assert pcmk.where(node=back, expect=back) == back
+    pcmk.wait_local(back, alone=False)
 
 
 def test_pcmk_report(pcmk, capsys):
