@@ -16,7 +16,7 @@ use log::{info, warn};
 use std::path::Path;
 
 /// Errors that mean "EC2 or IMDS could not be asked", not "something drifted".
-fn cannot_tell(e: &Error) -> bool {
+pub(crate) fn cannot_tell(e: &Error) -> bool {
     matches!(e, Error::Imds(_) | Error::Ec2(_) | Error::Deadline { .. })
 }
 

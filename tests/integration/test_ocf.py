@@ -192,3 +192,17 @@ def test_pacemaker_examples_validate(binary, home):
             params["config"] = REPO / "examples" / "keepalived" / "ec2-vip.toml"
         rc, _, err = agent(binary, "validate-all", "http://127.0.0.1:9", "http://127.0.0.1:9", home, params)
         assert rc == SUCCESS, f"{file} {name} {params}: {err}"
+
+
+def test_shim_without_the_binary(home):
+    """Not installed on this node: it cannot be running here, so monitor says 7 and stop
+    succeeds; start and meta-data say 5 (OCF_ERR_INSTALLED)."""
+    env = {"PATH": "/usr/bin:/bin", "OCF_RESOURCE_INSTANCE": "vip", "OCF_RESKEY_ip": "10.1.0.10",
+           "OCF_RESKEY_binary": str(home / "no-such-ec2-vip")}
+    codes = {}
+    for action in ("monitor", "stop", "start"):
+        p = subprocess.run(["/bin/sh", str(AGENT), action], env=env, capture_output=True, text=True, timeout=10)
+        codes[action] = p.returncode
+        assert "not found" in p.stderr, p.stderr
+    if not os.path.exists("/usr/sbin/ec2-vip"):  # the shim's last resort
+        assert codes == {"monitor": NOT_RUNNING, "stop": SUCCESS, "start": INSTALLED}, codes

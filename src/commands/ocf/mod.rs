@@ -16,6 +16,7 @@ pub mod local;
 mod metadata;
 pub mod params;
 
+use super::check::cannot_tell;
 use super::events::Events;
 use super::transition::outcome;
 use crate::aws::SdkCloud;
@@ -73,11 +74,6 @@ fn as_ocf(e: Error) -> Error {
         Error::Ocf { .. } => e,
         e => ocf(code_of(&e), e.to_string()),
     }
-}
-
-/// EC2 or IMDS could not be asked (or answered too late): nothing is known.
-fn cannot_tell(e: &Error) -> bool {
-    matches!(e, Error::Imds(_) | Error::Ec2(_) | Error::Deadline { .. })
 }
 
 pub async fn run(g: &GlobalArgs, args: &OcfArgs) -> Result<(), Error> {
