@@ -284,7 +284,8 @@ fn names(res: &Resources) -> Vec<String> {
     routes.chain(res.eips.iter().map(|e| format!("Elastic IP {e}"))).chain(ips).collect()
 }
 
-fn first_duplicate(res: &Resources) -> Option<String> {
+/// The first resource a VIP names twice.
+pub fn first_duplicate(res: &Resources) -> Option<String> {
     let all = names(res);
     all.iter().enumerate().find(|(i, n)| all[..*i].contains(n)).map(|(_, n)| n.clone())
 }

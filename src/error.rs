@@ -111,6 +111,10 @@ pub enum Error {
     /// `check` could not ask EC2 or IMDS: the exit code the operator chose (--unknown-exit).
     #[error("{detail}")]
     CannotTell { detail: String, exit: u8 },
+    /// An OCF resource agent action's result other than success: its OCF exit code
+    /// (`detail` is empty when nothing needs saying, e.g. "not running").
+    #[error("{detail}")]
+    Ocf { detail: String, code: u8 },
 }
 
 impl Error {
@@ -124,6 +128,7 @@ impl Error {
             | Error::Other(_)
             | Error::StateDir(_) => EXIT_FAILED,
             Error::CannotTell { exit, .. } => *exit,
+            Error::Ocf { code, .. } => *code,
         }
     }
 }

@@ -161,6 +161,15 @@ pub enum Command {
     /// credentials, the config, each section's ENI, source/destination check, routes,
     /// addresses and write permissions (DryRun), and keepalived.conf. Changes nothing.
     Doctor(DoctorArgs),
+    /// Pacemaker's OCF resource agent (run by the shim ocf/ec2-vip): ACTION is start, stop,
+    /// monitor, validate-all or meta-data; parameters from OCF_RESKEY_*; OCF exit codes.
+    Ocf(OcfArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OcfArgs {
+    /// The OCF action; others exit 3 (OCF_ERR_UNIMPLEMENTED).
+    pub action: String,
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,7 @@ use std::path::Path;
 /// Errors that mean "EC2, IMDS or the transition records could not be read", not
 /// "something drifted": e.g. a user who may not read the state directory (root's, 0700)
 /// cannot know whether this node is MASTER.
-fn cannot_tell(e: &Error) -> bool {
+pub(crate) fn cannot_tell(e: &Error) -> bool {
     matches!(e, Error::Imds(_) | Error::Ec2(_) | Error::Deadline { .. } | Error::StateDir(_))
 }
 

@@ -6,6 +6,7 @@ pub mod check;
 pub mod doctor;
 pub mod events;
 pub mod iam_policy;
+pub mod ocf;
 pub mod status;
 pub mod transition;
 pub mod watch;
@@ -34,6 +35,7 @@ pub fn describe(cli: &Cli) -> String {
         Command::Watch(_) => "watch".into(),
         Command::IamPolicy(_) => "iam-policy".into(),
         Command::Doctor(_) => "doctor".into(),
+        Command::Ocf(o) => format!("ocf {} {}", ocf::resource_name(), o.action),
     }
 }
 
@@ -58,6 +60,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Watch(w) => watch::run(&engine, config, w, &ev).await,
         Command::IamPolicy(p) => iam_policy::run(&engine, config, p).await,
         Command::Doctor(a) => doctor::run(&engine, config, a, &deadline).await,
+        Command::Ocf(o) => ocf::run(g, o).await,
     }
 }
 
