@@ -137,6 +137,17 @@ pub enum Command {
     /// credentials, the config, each section's ENI, source/destination check, routes,
     /// addresses and write permissions (DryRun), and keepalived.conf. Changes nothing.
     Doctor(DoctorArgs),
+    /// Check the config offline (no IMDS, no credentials, no network), like `keepalived -t`:
+    /// `ok: N sections (names)`, or every error, one line each (FILE:LINE:COLUMN:
+    /// [instance.NAME] KEY: message). Exit 0 when every section is sound, 2 otherwise.
+    ConfigTest(ConfigTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigTestArgs {
+    /// Also check this keepalived.conf against the sections (doctor's offline rules).
+    #[arg(long, value_name = "PATH")]
+    pub keepalived_conf: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 //! recovery": put back what drifted (the engine's reconcile, over every scenario).
 
 use super::events::Events;
-use super::select;
+use super::{select, set_aside};
 use crate::aws::Cloud;
 use crate::cli::CheckArgs;
 use crate::config::Config;
@@ -29,7 +29,8 @@ pub async fn run<K: Cloud>(
 ) -> Result<(), Error> {
     let (mut wrong, mut unknown) = (0, Vec::new());
     let loaded = Config::load(config).ok();
-    for sel in select(config, &args.resources, args.instance.as_deref())? {
+    let selection = select(config, &args.resources, args.instance.as_deref())?;
+    for sel in selection.sound {
         let hook = ev.hook(loaded.as_ref(), &sel.key);
         let label = sel.name.as_deref().map(|n| format!("[{n}] ")).unwrap_or_default();
         let guard = Guard::new(&engine.settings.state_dir, &sel.key)?;
@@ -98,8 +99,10 @@ pub async fn run<K: Cloud>(
         }
     }
     if wrong > 0 {
+        set_aside(&selection.broken, true).ok();
         return Err(Error::Incomplete(format!("{wrong} resource(s) do not point at this node")));
     }
+    set_aside(&selection.broken, true)?;
     if !unknown.is_empty() {
         let detail = format!(
             "EC2 or IMDS could not be asked, nothing is known to have drifted: {}",
