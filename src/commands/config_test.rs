@@ -3,7 +3,7 @@
 //! every section is sound, 2 otherwise. `--keepalived-conf` adds doctor's offline
 //! keepalived.conf rules.
 
-use super::doctor::{keepalived, Level};
+use super::doctor::{keepalived, Finding, Level};
 use crate::cli::ConfigTestArgs;
 use crate::config::Config;
 use crate::error::Error;
@@ -23,11 +23,11 @@ pub fn run(config: &Path, args: &ConfigTestArgs) -> Result<(), Error> {
     let mut failed = false;
     if let Some(path) = &args.keepalived_conf {
         // Named on purpose: a file that is not there fails (doctor only warns).
-        if let Err(e) = std::fs::metadata(path) {
-            println!("{}: {e}", path.display());
-            failed = true;
-        }
-        for f in keepalived::check(path, &c.names()).into_iter().filter(|_| !failed) {
+        let findings = match std::fs::metadata(path) {
+            Ok(_) => keepalived::check(path, &c.names()),
+            Err(e) => vec![Finding::fail("keepalived", format!("{}: {e}", path.display()), "")],
+        };
+        for f in findings {
             println!("{}", f.line());
             failed |= f.level == Level::Fail;
         }
