@@ -70,8 +70,11 @@ pub fn path_at(value: &DeValue<'_>, span: &Range<usize>) -> KeyPath {
     KeyPath(best)
 }
 
+/// A child of a table or array: its step, its key's span (tables only), its value.
+type Child<'a, 'i> = (Seg, Option<Range<usize>>, &'a Spanned<DeValue<'i>>);
+
 fn deepest(value: &DeValue<'_>, span: &Range<usize>, path: &mut Vec<Seg>, best: &mut Vec<Seg>) {
-    let children: Vec<(Seg, Option<Range<usize>>, &Spanned<DeValue<'_>>)> = match value {
+    let children: Vec<Child<'_, '_>> = match value {
         DeValue::Table(t) => {
             t.iter().map(|(k, v)| (Seg::Key(k.get_ref().to_string()), Some(k.span()), v)).collect()
         }

@@ -123,6 +123,21 @@ def test_notify_for_a_sound_section_works_beside_a_broken_one(binary, moto, ec2,
     assert st.returncode == 2, st
     assert "[VI_1] this node:" in st.stdout, st
     assert f"[VI_2] FAIL: {broken_line(cfg)}" in st.stdout.splitlines(), st
+    ck = run_vip(binary, ["--config", cfg, "check"], imds_node2, moto, state)
+    assert ck.returncode == 2, ck
+    assert "[VI_1] ok: every resource points at this node" in ck.stdout, ck
+    assert f"[VI_2] FAIL: {broken_line(cfg)}" in ck.stdout.splitlines(), ck
+
+
+def test_iam_policy_refuses_to_leave_a_broken_section_out(binary, tmp_path):
+    cfg = tmp_path / "ec2-vip.toml"
+    cfg.write_text(TWO)
+    flags = ["--config", cfg, "--region", "us-east-1", "iam-policy", "--vpc", "vpc-12345678"]
+    r = run_vip(binary, flags, nowhere(), nowhere())
+    assert r.returncode == 2 and r.stdout == "", r
+    assert broken_line(cfg) in r.stderr, r
+    one = run_vip(binary, [*flags, "--instance", "VI_1"], nowhere(), nowhere())
+    assert one.returncode == 0 and "ec2:ReplaceRoute" in one.stdout, one
 
 
 def test_doctor_fails_the_broken_section(binary, tmp_path):
