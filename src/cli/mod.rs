@@ -137,9 +137,11 @@ pub enum Command {
     /// credentials, the config, each section's ENI, source/destination check, routes,
     /// addresses and write permissions (DryRun), and keepalived.conf. Changes nothing.
     Doctor(DoctorArgs),
-    /// Check the config offline (no IMDS, no credentials, no network), like `keepalived -t`:
-    /// `ok: N sections (names)`, or every error, one line each (FILE:LINE:COLUMN:
-    /// [instance.NAME] KEY: message). Exit 0 when every section is sound, 2 otherwise.
+    /// Check the config offline, like `keepalived -t`: no IMDS, no credentials, no network.
+    ///
+    /// Prints `ok: N sections (names)`, or every error, one line each (FILE:LINE:COLUMN:
+    /// [instance.NAME] KEY: message). Exit 0 when every section is sound, 2 otherwise. A
+    /// section with an error is set aside: the others still work for notify and watch.
     ConfigTest(ConfigTestArgs),
 }
 
