@@ -164,6 +164,19 @@ pub enum Command {
     /// Pacemaker's OCF resource agent (run by the shim ocf/ec2-vip): ACTION is start, stop,
     /// monitor, validate-all or meta-data; parameters from OCF_RESKEY_*; OCF exit codes.
     Ocf(OcfArgs),
+    /// Check the config offline, like `keepalived -t`: no IMDS, no credentials, no network.
+    ///
+    /// Prints `ok: N sections (names)`, or every error, one line each (FILE:LINE:COLUMN:
+    /// [instance.NAME] KEY: message). Exit 0 when every section is sound, 2 otherwise. A
+    /// section with an error is set aside: the others still work for notify and watch.
+    ConfigTest(ConfigTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigTestArgs {
+    /// Also check this keepalived.conf against the sections (doctor's offline rules).
+    #[arg(long, value_name = "PATH")]
+    pub keepalived_conf: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 //! recovery": put back what drifted (the engine's reconcile, over every scenario).
 
 use super::events::Events;
-use super::select;
+use super::{select, set_aside};
 use crate::aws::Cloud;
 use crate::cli::CheckArgs;
 use crate::config::Config;
@@ -37,7 +37,7 @@ pub async fn run<K: Cloud>(
         Err(e @ ConfigError::Untrusted(_)) => return Err(e.into()),
         Err(_) => None,
     };
-    let selected = match select(config, &args.resources, args.instance.as_deref()) {
+    let selection = match select(config, &args.resources, args.instance.as_deref()) {
         // A user that may not read the config cannot know what to check: not bad input.
         Err(Error::Config(e @ ConfigError::Denied { .. })) => {
             println!("unknown: {e}");
@@ -48,7 +48,7 @@ pub async fn run<K: Cloud>(
         }
         other => other?,
     };
-    for sel in selected {
+    for sel in selection.sound {
         let hook = ev.hook(loaded.as_ref(), &sel.key);
         let label = sel.name.as_deref().map(|n| format!("[{n}] ")).unwrap_or_default();
         let guard = Guard::new(&engine.settings.state_dir, &sel.key)?;
@@ -122,8 +122,10 @@ pub async fn run<K: Cloud>(
         }
     }
     if wrong > 0 {
+        set_aside(&selection.broken, true).ok();
         return Err(Error::Incomplete(format!("{wrong} resource(s) do not point at this node")));
     }
+    set_aside(&selection.broken, true)?;
     if !unknown.is_empty() {
         return cannot_tell_end(
             format!(
