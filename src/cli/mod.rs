@@ -27,7 +27,7 @@ keepalived discards a script's output: use --syslog or --log-file.";
 
 /// Move a virtual IP to this EC2 instance: VPC route-table entries and Elastic IPs.
 ///
-/// Run as keepalived's notify hook (`notify "/usr/local/sbin/ec2-vip --syslog notify"`)
+/// Run as keepalived's notify hook (`notify "/usr/sbin/ec2-vip --syslog notify"`)
 /// or by hand. Identity (instance, ENI, VPC, region) comes from IMDSv2.
 #[derive(Debug, Parser)]
 #[command(name = "ec2-vip", version, after_help = AFTER_HELP)]

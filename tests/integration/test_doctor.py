@@ -169,3 +169,17 @@ def test_keepalived_without_unicast_or_script_security_fails(binary, lab, tmp_pa
     assert r.returncode == 1, r
     fails = "\n".join(lines(r, "FAIL"))
     assert "enable_script_security" in fails and "multicast" in fails, r.stdout
+
+
+def test_fixes_name_the_package_binary_path(binary, lab, tmp_path):
+    """doctor's fixes name /usr/sbin/ec2-vip, where the .deb installs the binary (they said
+    /usr/local/sbin, a path the package never uses)."""
+    conf = tmp_path / "keepalived.conf"
+    text = KEEPALIVED.format(name="VI_1", bin="/usr/sbin/ec2-vip")
+    conf.write_text(text.replace('    notify "/usr/sbin/ec2-vip --syslog notify"\n', ""))
+    r = doctor(binary, lab, kconf=conf)
+    assert r.returncode == 1, r
+    fixes = [line for line in r.stdout.splitlines() if 'notify "' in line]
+    assert len(fixes) >= 2, r.stdout  # the section's fix and "nothing calls ec2-vip"'s
+    assert all('notify "/usr/sbin/ec2-vip notify"' in line for line in fixes), r.stdout
+    assert "/usr/local/sbin" not in r.stdout, r.stdout

@@ -195,7 +195,7 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str]) -> Vec<Findin
     }
     for s in sections.iter().filter(|s| !used.contains(*s)) {
         out.push(if p.instances.iter().any(|i| i.name == *s) || p.groups.iter().any(|g| g.name == *s) {
-            let fix = format!("add notify \"/usr/local/sbin/ec2-vip notify\" to {s} in keepalived.conf");
+            let fix = format!("add notify \"{PACKAGE_BINARY} notify\" to {s} in keepalived.conf");
             fail("sections", format!("section [instance.{s}]: keepalived's {s} never calls ec2-vip"), fix)
         } else {
             let m =
@@ -222,7 +222,10 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str]) -> Vec<Findin
         fail(
             "ec2-vip-called",
             "nothing in keepalived.conf calls ec2-vip: a failover moves no VIP",
-            NOTHING_FIX,
+            format!(
+                "add notify \"{PACKAGE_BINARY} notify\" to each vrrp_instance or vrrp_sync_group, \
+                 or a global_defs notify_fifo read by ec2-vip watch"
+            ),
         )
     } else {
         let names: Vec<&str> = calling.iter().chain(&groups).copied().collect();
@@ -233,9 +236,9 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str]) -> Vec<Findin
 
 const NO_MULTICAST: &str =
     "VPCs carry no multicast, so adverts never reach the peer and both nodes become MASTER";
-const NOTHING_FIX: &str =
-    "add notify \"/usr/local/sbin/ec2-vip notify\" to each vrrp_instance or vrrp_sync_group, \
-                           or a global_defs notify_fifo read by ec2-vip watch";
+/// Where the Debian package installs the binary: the path fixes name (a binary copied
+/// elsewhere by hand works as well when keepalived.conf names that path).
+const PACKAGE_BINARY: &str = "/usr/sbin/ec2-vip";
 
 /// What keepalived's script security rejects in one file or directory on a script's path.
 fn unsafe_entry(entry: &str, script: &str, meta: Option<(u32, u32)>) -> Option<Finding> {
