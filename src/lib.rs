@@ -12,8 +12,9 @@
 //!   cli/       clap definitions; `Settings` and `Resources` from them (used by main and
 //!              commands only: the library below never sees clap)
 //! engine/      transition and reconcile over every scenario; apply (throttle-aware writes,
-//!              read back); typed reports and the events built from them; sessions
-//!              (identity + clients)
+//!              read back that stops when superseded); stale (EC2 is eventually
+//!              consistent: when "already here" is not trusted); settle (split brain);
+//!              typed reports and the events built from them; sessions (identity + clients)
 //! scenario/    one folder per way of carrying a VIP (route_table, elastic_ip,
 //!              transit_gateway, private_ip, ipv6_address), each plan → uniform steps →
 //!              write → confirm; the pure planning in each folder's plan.rs

@@ -18,6 +18,7 @@ pub mod faulty;
 pub mod imds;
 mod paging;
 pub mod probe;
+mod sdk_error;
 pub mod transit_gateway;
 
 pub use ec2::{Ec2, SdkEc2};

@@ -5,7 +5,7 @@
 //! the end. Each page is one SDK call, bounded by the client's attempt and operation
 //! timeouts; the caller bounds the whole read by the run's deadline.
 
-use super::ec2::ec2_error;
+use super::sdk_error::ec2_error;
 use crate::error::Ec2Error;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;

@@ -5,6 +5,7 @@
 //! through a `Cloud` and the scenarios.
 
 pub mod apply;
+mod checked;
 pub mod event;
 pub mod progress;
 pub mod reconcile;

@@ -9,7 +9,7 @@
 //! an API error).
 
 use super::apply::{steps, Planned};
-use super::reconcile::{Checked, CONTEST_WINDOW};
+use super::checked::{Checked, CONTEST_WINDOW};
 use crate::aws::{read, Ec2};
 use crate::ordering::{boot_seconds, Contest, Guard, Record, MAX_HOLD};
 use crate::scenario::Ctx;
