@@ -6,9 +6,7 @@
 //! writes OUTDIR/man/ec2-vip.1 and ec2-vip-SUBCOMMAND.1, and OUTDIR/completions/
 //! ec2-vip.bash, _ec2-vip (zsh) and ec2-vip.fish.
 
-use clap::CommandFactory;
 use clap_complete::Shell;
-use ec2_vip::cli::Cli;
 use std::path::PathBuf;
 
 fn main() -> std::io::Result<()> {
@@ -16,7 +14,7 @@ fn main() -> std::io::Result<()> {
     let (man, completions) = (out.join("man"), out.join("completions"));
     std::fs::create_dir_all(&man)?;
     std::fs::create_dir_all(&completions)?;
-    let cmd = Cli::command();
+    let cmd = ec2_vip::cli::command();
     clap_mangen::generate_to(cmd.clone(), &man)?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         clap_complete::generate_to(shell, &mut cmd.clone(), "ec2-vip", &completions)?;

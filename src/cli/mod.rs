@@ -9,6 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use std::path::PathBuf;
 
+mod scope;
+mod transition;
+pub use scope::{command, one_line, parse_from};
+pub use transition::TransitionArgs;
+
 const AFTER_HELP: &str = "\
 Exit codes:
   0  done, or nothing to do
@@ -110,13 +115,13 @@ impl GlobalArgs {
 pub enum Command {
     /// Become the VIP's owner: repoint every route, associate every Elastic IP and assign
     /// every private IP here.
-    Master(ResourceArgs),
+    Master(TransitionArgs),
     /// Routes untouched; Elastic IPs released only with --release and only if still here.
-    Backup(ResourceArgs),
+    Backup(TransitionArgs),
     /// Same as backup.
-    Fault(ResourceArgs),
+    Fault(TransitionArgs),
     /// Same as backup.
-    Stop(ResourceArgs),
+    Stop(TransitionArgs),
     /// keepalived's generic notify: TYPE NAME STATE [PRIORITY]; resources from --config.
     Notify(NotifyArgs),
     /// Show where each resource points now and whether that is this node.

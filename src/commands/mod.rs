@@ -45,10 +45,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let config = g.config.as_path();
     let ev = Events::new(g, !matches!(cli.command, Command::Watch(_)));
     match &cli.command {
-        Command::Master(a) => transition::by_hand(&engine, Role::Master, a, &ev, &deadline).await,
-        Command::Backup(a) => transition::by_hand(&engine, Role::Backup, a, &ev, &deadline).await,
-        Command::Fault(a) => transition::by_hand(&engine, Role::Fault, a, &ev, &deadline).await,
-        Command::Stop(a) => transition::by_hand(&engine, Role::Stop, a, &ev, &deadline).await,
+        Command::Master(a) => transition::by_hand(&engine, config, Role::Master, a, &ev, &deadline).await,
+        Command::Backup(a) => transition::by_hand(&engine, config, Role::Backup, a, &ev, &deadline).await,
+        Command::Fault(a) => transition::by_hand(&engine, config, Role::Fault, a, &ev, &deadline).await,
+        Command::Stop(a) => transition::by_hand(&engine, config, Role::Stop, a, &ev, &deadline).await,
         Command::Notify(n) => transition::notify(&engine, config, n, &ev, &deadline).await,
         Command::Status(s) => status::run(&engine, config, s, &deadline).await,
         Command::Check(c) => check::run(&engine, config, c, &ev, &deadline).await,
