@@ -122,7 +122,7 @@ vrrp_instance {name} {{
     unicast_peer {{
         10.0.2.10
     }}
-    notify "{bin} --syslog notify"
+    notify "{bin} --syslog --config {cfg} notify"
 }}
 """
 
@@ -143,7 +143,7 @@ def root_owned_bin():
 
 def test_keepalived_conf_that_matches_passes(binary, lab, root_owned_bin, tmp_path):
     conf = tmp_path / "keepalived.conf"
-    conf.write_text(KEEPALIVED.format(name="VI_1", bin=root_owned_bin))
+    conf.write_text(KEEPALIVED.format(name="VI_1", bin=root_owned_bin, cfg=lab[4]))
     r = doctor(binary, lab, kconf=conf)
     assert r.returncode == 0, r.stdout
     assert not lines(r, "FAIL") and str(root_owned_bin) in r.stdout, r.stdout
@@ -151,7 +151,7 @@ def test_keepalived_conf_that_matches_passes(binary, lab, root_owned_bin, tmp_pa
 
 def test_a_section_keepalived_does_not_use_fails(binary, lab, root_owned_bin, tmp_path):
     conf = tmp_path / "keepalived.conf"
-    conf.write_text(KEEPALIVED.format(name="VI_2", bin=root_owned_bin))
+    conf.write_text(KEEPALIVED.format(name="VI_2", bin=root_owned_bin, cfg=lab[4]))
     r = doctor(binary, lab, kconf=conf)
     assert r.returncode == 1, r
     fails = "\n".join(lines(r, "FAIL"))
@@ -160,7 +160,7 @@ def test_a_section_keepalived_does_not_use_fails(binary, lab, root_owned_bin, tm
 
 def test_keepalived_without_unicast_or_script_security_fails(binary, lab, tmp_path):
     conf = tmp_path / "keepalived.conf"
-    text = KEEPALIVED.format(name="VI_1", bin="/usr/local/sbin/ec2-vip")
+    text = KEEPALIVED.format(name="VI_1", bin="/usr/local/sbin/ec2-vip", cfg=lab[4])
     text = text.replace("    enable_script_security\n", "")
     text = text.replace("    unicast_peer {\n        10.0.2.10\n    }\n", "")
     conf.write_text(text)

@@ -87,18 +87,20 @@ pub fn notify(what: &str, owner: &str, n: &Notify, cx: &Context, out: &mut Vec<F
         let m = format!("{at} logs nowhere: keepalived discards a script's stdout and stderr");
         out.push(warn("notify-log", m, "add --syslog (or --log-file PATH) before the subcommand"));
     }
+    // A by-flags run (master --route ...) reads no config; the others act on a section of it.
+    let Acts::Section(name) = &acts else { return acts };
     match config(&at, &g.config, cx, out) {
-        Some(names) => match &acts {
-            Acts::Section(name) if !names.contains(name) => {
-                let shown = g.config.display();
-                let m = format!("{what} {owner} calls ec2-vip but {shown} has no [instance.{name}]");
-                let fix = format!("add [instance.{name}] to {shown} or rename {what} {owner}");
-                out.push(fail("sections", m, fix));
-                Acts::Nothing
-            }
-            _ => acts,
-        },
-        None if acts == Acts::Flags => acts,
+        Some(names) if !names.contains(name) => {
+            let shown = g.config.display();
+            let m = format!("{what} {owner} calls ec2-vip but {shown} has no [instance.{name}]");
+            out.push(fail(
+                "sections",
+                m,
+                format!("add [instance.{name}] to {shown} or rename {what} {owner}"),
+            ));
+            Acts::Nothing
+        }
+        Some(_) => acts,
         None => Acts::Nothing,
     }
 }
