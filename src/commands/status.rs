@@ -9,6 +9,7 @@ use crate::engine::apply::{plan_all, steps, Planned};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::model::Identity;
+use crate::ordering::{boot_seconds, Guard};
 use crate::scenario::{Goal, Kind, Resource, Scenario};
 use serde::Serialize;
 use std::path::Path;
@@ -49,9 +50,37 @@ pub struct PrivateIpStatus {
     pub this_node: bool,
 }
 
+/// The version of the `status --json` object ([`Status`]); the README documents it. Fields
+/// may be added within a version; one renamed, removed or changed in meaning bumps it.
+pub const SCHEMA: u32 = 1;
+
+/// The newest transition recorded for the VIP in this boot (the state directory).
+#[derive(Debug, Serialize)]
+pub struct Recorded {
+    /// MASTER, BACKUP, FAULT or STOP.
+    pub state: String,
+    /// The process that recorded it.
+    pub pid: u32,
+}
+
+/// A split-brain hold-off: this node yields the VIP to `other` for `seconds_left` more.
+#[derive(Debug, Serialize)]
+pub struct HoldOff {
+    pub other: String,
+    pub seconds_left: f64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Status {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
     pub name: Option<String>,
+    /// The record key: the section name, or `cli-<hash>` for --route/--eip...
+    pub key: String,
+    /// null when nothing is recorded in this boot.
+    pub recorded: Option<Recorded>,
+    /// null unless this node is yielding after a split brain.
+    pub hold_off: Option<HoldOff>,
     pub instance_id: String,
     pub network_interface_id: String,
     pub vpc_id: String,
@@ -80,7 +109,10 @@ pub async fn run<K: Cloud>(
         let session = engine.connect(&sel.resources, deadline).await?;
         let cx = session.ctx(deadline);
         let plans = plan_all(&cx, &Scenario::for_resources(&sel.resources), Goal::Take).await?;
-        all.push(collect(&session.me, sel.name, &plans));
+        let mut st = collect(&session.me, sel.name, &plans);
+        (st.recorded, st.hold_off) = recorded(&engine.settings.state_dir, &sel.key);
+        st.key = sel.key;
+        all.push(st);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all).map_err(|e| Error::Other(e.to_string()))?);
@@ -95,7 +127,11 @@ pub async fn run<K: Cloud>(
 /// The status of one VIP from its MASTER plan.
 pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status {
     let mut st = Status {
+        schema: SCHEMA,
         name,
+        key: String::new(),
+        recorded: None,
+        hold_off: None,
         instance_id: me.instance_id.clone(),
         network_interface_id: me.eni_id.clone(),
         vpc_id: me.vpc_id.clone(),
@@ -155,16 +191,36 @@ pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status
     st
 }
 
+/// What the state directory says about `key`: its record, and a hold-off still running.
+/// Reads only (creates nothing); an unreadable record reads as none.
+fn recorded(dir: &Path, key: &str) -> (Option<Recorded>, Option<HoldOff>) {
+    let Ok(guard) = Guard::new(dir, key) else { return (None, None) };
+    let Some(r) = guard.latest().ok().flatten() else { return (None, None) };
+    let hold = match r.state.as_str() {
+        "MASTER" => {
+            let c = guard.contest(&r);
+            let left = c.yield_until.map(|until| until - boot_seconds()).filter(|s| *s > 0.0);
+            left.map(|seconds_left| HoldOff { other: c.other, seconds_left })
+        }
+        _ => None,
+    };
+    (Some(Recorded { state: r.state, pid: r.stamp.pid }), hold)
+}
+
 pub fn render(s: &Status) -> String {
     let mut out = String::new();
     let here = |b: bool| if b { "this node" } else { "other" };
     out.push_str(&format!(
-        "{}this node: {} {} in {}\n",
+        "{}this node: {} {} in {}{}\n",
         s.name.as_ref().map(|n| format!("[{n}] ")).unwrap_or_default(),
         s.instance_id,
         s.network_interface_id,
-        s.vpc_id
+        s.vpc_id,
+        s.recorded.as_ref().map(|r| format!(", last recorded {}", r.state)).unwrap_or_default()
     ));
+    if let Some(h) = &s.hold_off {
+        out.push_str(&format!("split brain: yielding to {} for {:.0} s more\n", h.other, h.seconds_left));
+    }
     for r in &s.routes {
         out.push_str(&format!(
             "route {:<18} {:<24} -> {:<24} {}\n",
