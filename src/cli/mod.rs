@@ -63,7 +63,8 @@ pub struct GlobalArgs {
           default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
     /// Print the plan to stdout and change nothing: no EC2 write, nothing written to the
-    /// state directory; `check --repair` and `watch` say what they would repair.
+    /// state directory; `check --repair` and `watch` say what they would repair. Exits as
+    /// the real run would (1 for a step no write can fix).
     #[arg(long, global = true)]
     pub dry_run: bool,
     /// Seconds EC2's Describe answers may lag a write (EC2 is eventually consistent). After

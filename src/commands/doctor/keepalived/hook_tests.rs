@@ -95,3 +95,39 @@ fn the_track_script_trap_fails() {
     let f = run(&tracked("/usr/local/sbin/ec2-vip chek --instance VI_1", "", ""), &["VI_1"]);
     assert!(has(&f, Level::Fail, "track-script", "would exit 2"), "{f:#?}");
 }
+
+#[test]
+fn every_shipped_keepalived_example_passes_the_hook_checks() {
+    for (name, text) in [
+        ("keepalived-check.conf", include_str!("../../../../examples/keepalived/keepalived-check.conf")),
+        (
+            "keepalived-elastic-ip.conf",
+            include_str!("../../../../examples/keepalived/keepalived-elastic-ip.conf"),
+        ),
+        (
+            "keepalived-notify-fifo.conf",
+            include_str!("../../../../examples/keepalived/keepalived-notify-fifo.conf"),
+        ),
+        (
+            "keepalived-route-table.conf",
+            include_str!("../../../../examples/keepalived/keepalived-route-table.conf"),
+        ),
+        (
+            "keepalived-secondary-ip.conf",
+            include_str!("../../../../examples/keepalived/keepalived-secondary-ip.conf"),
+        ),
+        (
+            "haproxy-pair/keepalived.conf",
+            include_str!("../../../../examples/keepalived/haproxy-pair/keepalived.conf"),
+        ),
+    ] {
+        let p = parsed(text);
+        let names: Vec<&str> =
+            p.instances.iter().map(|i| &*i.name).chain(p.groups.iter().map(|g| &*g.name)).collect();
+        let f = check(&p, BIN, &names);
+        let hooks = ["notify-command", "notify-config", "notify-log", "track-script"];
+        let bad: Vec<&Finding> =
+            f.iter().filter(|f| f.level != Level::Ok && hooks.contains(&&*f.check)).collect();
+        assert!(bad.is_empty(), "{name}: {bad:#?}");
+    }
+}
