@@ -2,7 +2,7 @@
 //! Rendered from the same steps every scenario plans for MASTER.
 
 use super::select;
-use crate::aws::Cloud;
+use crate::aws::{read, Cloud, Ec2};
 use crate::cli::StatusArgs;
 use crate::deadline::Deadline;
 use crate::engine::apply::{plan_all, steps, Planned};
@@ -10,7 +10,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::model::Identity;
 use crate::ordering::{boot_seconds, Guard};
-use crate::scenario::{Goal, Kind, Resource, Scenario};
+use crate::scenario::{Ctx, Goal, Kind, Resource, Scenario};
 use serde::Serialize;
 use std::path::Path;
 
@@ -110,6 +110,7 @@ pub async fn run<K: Cloud>(
         let cx = session.ctx(deadline);
         let plans = plan_all(&cx, &Scenario::for_resources(&sel.resources), Goal::Take).await?;
         let mut st = collect(&session.me, sel.name, &plans);
+        beyond_the_subnet(&cx, &mut st).await?;
         (st.recorded, st.hold_off) = recorded(&engine.settings.state_dir, &sel.key);
         st.key = sel.key;
         all.push(st);
@@ -189,6 +190,35 @@ pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status
         }
     }
     st
+}
+
+/// Addresses on no ENI of this node's subnet may be on a peer in another subnet: say which
+/// ENI of the VPC holds them (one more DescribeNetworkInterfaces, only when needed) rather
+/// than "unassigned".
+async fn beyond_the_subnet<C: Ec2>(cx: &Ctx<'_, C>, st: &mut Status) -> Result<(), Error> {
+    let mut nowhere: Vec<&mut PrivateIpStatus> = st
+        .private_ips
+        .iter_mut()
+        .chain(&mut st.ipv6_addresses)
+        .filter(|p| p.network_interface_id.is_none())
+        .collect();
+    if nowhere.is_empty() {
+        return Ok(());
+    }
+    let vpc = &cx.me.vpc_id;
+    let found =
+        read(cx.deadline, &format!("DescribeNetworkInterfaces {vpc}"), || cx.ec2.interfaces_in_vpc(vpc))
+            .await??;
+    for p in nowhere.iter_mut() {
+        let ip: Option<std::net::IpAddr> = p.address.parse().ok();
+        let holds = |i: &&crate::model::Interface| match ip {
+            Some(std::net::IpAddr::V4(v4)) => i.private_ips.contains(&v4),
+            Some(std::net::IpAddr::V6(v6)) => i.ipv6.contains(&v6),
+            None => false,
+        };
+        p.network_interface_id = found.iter().find(holds).map(|i| i.id.clone());
+    }
+    Ok(())
 }
 
 /// What the state directory says about `key`: its record, and a hold-off still running.

@@ -7,8 +7,9 @@ import json
 import subprocess
 import time
 
+from harness.imds_fake import start_imds
 from harness.runner import run_vip
-from harness.scenario import VIP, snapshot
+from harness.scenario import VIP, node_json, snapshot
 
 ELSEWHERE = "10.1.0.99/32"  # no route table holds it: the real run cannot move it (exit 1)
 
@@ -95,3 +96,23 @@ def test_status_json_has_a_schema_the_record_and_the_hold_off(binary, moto, figu
     assert st["hold_off"]["other"] == "eni-0peer" and 90 < st["hold_off"]["seconds_left"] <= 100, st
     text = run_vip(binary, ["--config", cfg, "status"], imds_node2, moto, state).stdout
     assert "last recorded MASTER" in text and "yielding to eni-0peer" in text, text
+
+
+def test_status_from_another_subnet_says_the_address_is_on_the_peer(binary, pair):
+    """node2 (figure 1's other subnet) asks where node1's secondary IP is: on node1's ENI,
+    not "unassigned" (its subnet holds no ENI with it; the VPC does)."""
+    ec2, seed, imds, moto = pair
+    ip = "10.0.2.100"
+    holder = seed["node1"]["eni_id"]
+    assert any(p["PrivateIpAddress"] == ip for e in ec2.describe_network_interfaces(
+        NetworkInterfaceIds=[holder])["NetworkInterfaces"] for p in e["PrivateIpAddresses"])
+    node2 = start_imds(node_json(seed, "node2", "us-east-1"), log_requests=False)
+    try:
+        r = run_vip(binary, ["status", "--private-ip", ip, "--json"], node2, moto)
+        text = run_vip(binary, ["status", "--private-ip", ip], node2, moto)
+    finally:
+        node2.stop()
+    assert r.returncode == 0, r
+    [st] = json.loads(r.stdout)
+    assert st["private_ips"] == [{"address": ip, "network_interface_id": holder, "this_node": False}], st
+    assert holder in text.stdout and "unassigned" not in text.stdout, text
