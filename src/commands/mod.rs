@@ -11,7 +11,7 @@ pub mod transition;
 pub mod watch;
 
 use crate::aws::SdkCloud;
-use crate::cli::{Cli, Command, ResourceArgs};
+use crate::cli::{Cli, Command, ResourceArgs, TransitionArgs};
 use crate::config::{Config, Resources};
 use crate::deadline::Deadline;
 use crate::engine::Engine;
@@ -23,10 +23,10 @@ use std::path::Path;
 /// The instance name and transition a command acts on, for log context.
 pub fn describe(cli: &Cli) -> String {
     match &cli.command {
-        Command::Master(_) => "MASTER".into(),
-        Command::Backup(_) => "BACKUP".into(),
-        Command::Fault(_) => "FAULT".into(),
-        Command::Stop(_) => "STOP".into(),
+        Command::Master(a) => by_hand_context("MASTER", a),
+        Command::Backup(a) => by_hand_context("BACKUP", a),
+        Command::Fault(a) => by_hand_context("FAULT", a),
+        Command::Stop(a) => by_hand_context("STOP", a),
         Command::Notify(n) => format!("{} {}", n.name, n.state.to_ascii_uppercase()),
         Command::Status(_) => "status".into(),
         Command::Check(c) if c.repair => "check --repair".into(),
@@ -35,6 +35,10 @@ pub fn describe(cli: &Cli) -> String {
         Command::IamPolicy(_) => "iam-policy".into(),
         Command::Doctor(_) => "doctor".into(),
     }
+}
+
+fn by_hand_context(role: &str, a: &TransitionArgs) -> String {
+    a.instance.as_ref().map(|n| format!("{n} {role}")).unwrap_or_else(|| role.into())
 }
 
 pub async fn run(cli: Cli) -> Result<(), Error> {

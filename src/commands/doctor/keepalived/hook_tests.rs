@@ -22,6 +22,8 @@ fn a_hook_the_binary_rejects_fails_with_clap_reason() {
     let f =
         run(&one_instance("  notify \"/usr/local/sbin/ec2-vip --syslog --timeout 5m notify\"\n"), &["VI_1"]);
     assert!(has(&f, Level::Fail, "notify-command", "invalid value '5m' for '--timeout <SECS>'"), "{f:#?}");
+    let f = run(&one_instance("  notify \"/usr/local/sbin/ec2-vip --syslog notify --dry-run\"\n"), &["VI_1"]);
+    assert!(has(&f, Level::Fail, "notify-command", "has --dry-run"), "{f:#?}");
 }
 
 #[test]

@@ -83,6 +83,10 @@ pub fn notify(what: &str, owner: &str, n: &Notify, cx: &Context, out: &mut Vec<F
         }
     };
     let g = &cli.global;
+    if g.dry_run {
+        let m = format!("{at} has --dry-run: every transition only prints its plan, nothing moves");
+        out.push(fail("notify-command", m, "remove --dry-run from the hook"));
+    }
     if !g.syslog && g.log_file.is_none() {
         let m = format!("{at} logs nowhere: keepalived discards a script's stdout and stderr");
         out.push(warn("notify-log", m, "add --syslog (or --log-file PATH) before the subcommand"));
