@@ -71,10 +71,50 @@ pub enum ImdsError {
 pub enum ConfigError {
     #[error("config {path}: {detail}")]
     Read { path: String, detail: String },
+    /// Not readable by the running user (`check` then cannot tell, see `--unknown-exit`).
+    #[error("config {path}: {detail}")]
+    Denied { path: String, detail: String },
     #[error("config {path}: {detail}")]
     Parse { path: String, detail: String },
     #[error("config {path}: no [instance.{name}] section (keepalived instance or sync group name)")]
     UnknownInstance { path: String, name: String },
+    /// Someone other than root (or the running user) could have written it (see `trust`).
+    #[error("{0}")]
+    Untrusted(String),
+    /// A bad value, unknown key or syntax error at a place in the file.
+    #[error("{0}")]
+    At(ConfigProblem),
+}
+
+/// A config error where it is: `PATH:LINE:COLUMN: [instance.NAME] KEY: message` (the
+/// parts not known are left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub path: String,
+    /// 1-based line and column (in characters).
+    pub at: Option<(usize, usize)>,
+    /// The section's name (`VI_1` for `[instance.VI_1]`).
+    pub section: Option<String>,
+    /// The key within the section, e.g. `routes[1]` or `sites[0].vpc_id`.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:", self.path)?;
+        if let Some((line, column)) = self.at {
+            write!(f, "{line}:{column}:")?;
+        }
+        if let Some(s) = &self.section {
+            write!(f, " [instance.{s}]")?;
+        }
+        match &self.key {
+            Some(k) => write!(f, " {k}: {}", self.message),
+            None if self.section.is_some() => write!(f, ": {}", self.message),
+            None => write!(f, " {}", self.message),
+        }
+    }
 }
 
 /// Everything `run` can fail with.
@@ -105,6 +145,10 @@ pub enum Error {
     /// `check` could not ask EC2 or IMDS: the exit code the operator chose (--unknown-exit).
     #[error("{detail}")]
     CannotTell { detail: String, exit: u8 },
+    /// An OCF resource agent action's result other than success: its OCF exit code
+    /// (`detail` is empty when nothing needs saying, e.g. "not running").
+    #[error("{detail}")]
+    Ocf { detail: String, code: u8 },
 }
 
 impl Error {
@@ -118,6 +162,7 @@ impl Error {
             | Error::Other(_)
             | Error::StateDir(_) => EXIT_FAILED,
             Error::CannotTell { exit, .. } => *exit,
+            Error::Ocf { code, .. } => *code,
         }
     }
 }

@@ -23,7 +23,8 @@
 //!                          stamps, records
 //! foundation   model (plain data), config, error (exit codes), deadline, logging,
 //!              hook (runs the operator's event command, bounded), arena (the binary's
-//!              global allocator: a bump arena in front of musl's)
+//!              global allocator: a bump arena in front of musl's), trust (who may own
+//!              and write the config, the notify FIFO and the log file)
 //! ```
 //!
 //! The rule: `main → commands → engine → scenario → aws → foundation`; `keepalived` and
@@ -45,3 +46,4 @@ pub mod logging;
 pub mod model;
 pub mod ordering;
 pub mod scenario;
+pub mod trust;

@@ -3,10 +3,21 @@
 //! (instance, transition, run id). Credentials are never logged: the SDK's own logs are
 //! off unless -vv, and no code here formats a credential. `--log-file` can be reopened at
 //! its path ([`reopen_log_file`], on SIGHUP in `watch`: logrotate's postrotate).
+//!
+//! Under systemd, when stderr is the journal (`JOURNAL_STREAM` names stderr's device and
+//! inode: a notify script keepalived started inherits the variable but not the stream),
+//! every stderr line starts with its sd-daemon priority (`<3>` error, `<4>` warning, `<6>`
+//! info, `<7>` debug), so `journalctl -p err` finds them, and `--syslog` is not used: the
+//! journal would get every line twice.
+//!
+//! The SDK's errors reach people as one line built from their Display chain (see
+//! `aws::ec2::ec2_error`); their Debug dump is logged only at -vv ([`sdk_debug`]).
 
+use crate::error::Error;
 use log::{LevelFilter, Log, Metadata, Record};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
@@ -80,6 +91,55 @@ fn current_context() -> String {
     CONTEXT.read().map(|c| c.clone()).unwrap_or_default()
 }
 
+/// The log target of the SDK's error Debug dumps: like the SDK's own logs, shown at -vv only.
+const SDK_DUMP: &str = "aws_sdk_error_dump";
+
+/// Log an SDK error's Debug form (every field, the whole source chain) for -vv.
+pub fn sdk_debug(operation: &str, err: &dyn std::fmt::Debug) {
+    log::debug!(target: SDK_DUMP, "{operation}: {err:?}");
+}
+
+/// syslog and sd-daemon severity of a level.
+fn severity(level: log::Level) -> u8 {
+    match level {
+        log::Level::Error => 3,
+        log::Level::Warn => 4,
+        log::Level::Info => 6,
+        log::Level::Debug | log::Level::Trace => 7,
+    }
+}
+
+/// Whether stderr is connected to the journal: `JOURNAL_STREAM` is `DEVICE:INODE` of the
+/// stream systemd gave the service, and stderr must still be that stream.
+fn stderr_is_journal() -> bool {
+    let Ok(v) = std::env::var("JOURNAL_STREAM") else { return false };
+    let Ok(st) = nix::sys::stat::fstat(2) else { return false };
+    journal_stream_matches(&v, st.st_dev, st.st_ino)
+}
+
+fn journal_stream_matches(var: &str, dev: u64, ino: u64) -> bool {
+    match var.split_once(':') {
+        Some((d, i)) => d.parse() == Ok(dev) && i.parse() == Ok(ino),
+        None => false,
+    }
+}
+
+/// Write `text` to stderr's buffer: each line with its sd-daemon priority for the journal.
+fn write_stderr(buf: &mut dyn Write, journal: bool, level: log::Level, text: &str) -> std::io::Result<()> {
+    if !journal {
+        return writeln!(buf, "{text}");
+    }
+    for line in text.lines() {
+        writeln!(buf, "<{}>{line}", severity(level))?;
+    }
+    Ok(())
+}
+
+/// A warning before the logger is installed.
+fn early_warn(journal: bool, text: &str) {
+    let _ = write_stderr(&mut std::io::stderr(), journal, log::Level::Warn, &format!("ec2-vip WARN  {text}"));
+}
+
 struct Tee {
     format: Format,
     stderr: env_logger::Logger,
@@ -111,13 +171,7 @@ impl Log for Tee {
         }
         if let Some(s) = &self.syslog {
             // facility daemon (3); severity from the level.
-            let sev = match r.level() {
-                log::Level::Error => 3,
-                log::Level::Warn => 4,
-                log::Level::Info => 6,
-                log::Level::Debug | log::Level::Trace => 7,
-            };
-            let msg = format!("<{}>ec2-vip[{}]: {line}", 3 * 8 + sev, std::process::id());
+            let msg = format!("<{}>ec2-vip[{}]: {line}", 3 * 8 + severity(r.level()), std::process::id());
             let _ = s.send(msg.as_bytes());
         }
     }
@@ -130,9 +184,27 @@ impl Log for Tee {
     }
 }
 
-/// Open `--log-file` for appending (at start and on every reopen).
-fn open_log_file(p: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(p)
+/// Open (create) `--log-file` for appending, without following a symlink: root must not
+/// append to, or create, whatever a link another user planted points at. A symlink, or a
+/// file owned by anyone but root (or the running user), is refused (`Error::BadInput`);
+/// any other failure is `Error::Other`.
+pub fn open_log_file(path: &Path) -> Result<File, Error> {
+    let shown = path.display();
+    let file =
+        OpenOptions::new().create(true).append(true).custom_flags(nix::libc::O_NOFOLLOW).open(path).map_err(
+            |e| match e.raw_os_error() {
+                Some(nix::libc::ELOOP) => Error::BadInput(format!(
+                    "log file {shown}: a symbolic link; refused (it is opened without following links: \
+                 give the real path)"
+                )),
+                _ => Error::Other(format!("--log-file {shown}: {e}")),
+            },
+        )?;
+    let meta = file.metadata().map_err(|e| Error::Other(format!("--log-file {shown}: {e}")))?;
+    match crate::trust::foreign_owner(path, &meta, "log file") {
+        Some(why) => Err(Error::BadInput(why)),
+        None => Ok(file),
+    }
 }
 
 /// Open `--log-file` again at its path (after logrotate moved it away): later lines go to
@@ -148,7 +220,7 @@ pub fn reopen_log_file() -> Option<Result<(), String>> {
             *file = f;
             Ok(())
         }
-        Err(e) => Err(format!("--log-file {}: {e}; still writing to the file opened before", path.display())),
+        Err(e) => Err(format!("{e}; still writing to the file opened before")),
     })
 }
 
@@ -176,37 +248,41 @@ pub fn init(
     if let Ok(spec) = std::env::var("RUST_LOG") {
         b.parse_filters(&spec);
     }
+    let journal = stderr_is_journal();
     match format {
-        Format::Text => {
-            b.format(|buf, r| writeln!(buf, "ec2-vip {:<5} {}: {}", r.level(), context(), r.args()))
-        }
-        Format::Json => b.format(|buf, r| {
-            writeln!(
-                buf,
-                "{}",
-                json_line(r.level(), &current_context(), &current_run(), &r.args().to_string())
-            )
+        Format::Text => b.format(move |buf, r| {
+            let text = format!("ec2-vip {:<5} {}: {}", r.level(), context(), r.args());
+            write_stderr(buf, journal, r.level(), &text)
+        }),
+        Format::Json => b.format(move |buf, r| {
+            let text = json_line(r.level(), &current_context(), &current_run(), &r.args().to_string());
+            write_stderr(buf, journal, r.level(), &text)
         }),
     };
     // Nothing auxiliary may stop a failover: a log file that cannot be opened or a syslog
     // that is not there is warned about on stderr, and the run goes on.
-    let file = log_file.and_then(|p| match open_log_file(p) {
-        Ok(f) => Some((p.to_path_buf(), f)),
+    // A log file planted by someone else is refused, though (see `open_log_file`).
+    let file = match log_file.map(|p| open_log_file(p).map(|f| (p.to_path_buf(), f))).transpose() {
+        Ok(f) => f,
+        Err(e @ Error::BadInput(_)) => return Err(e.to_string()),
         Err(e) => {
-            eprintln!("ec2-vip WARN  --log-file {}: {e}; logging to stderr only", p.display());
+            early_warn(journal, &format!("{e}; logging to stderr only"));
             None
         }
-    });
+    };
     if let Ok(mut g) = LOG_FILE.lock() {
         *g = file;
     }
-    let syslog = if syslog {
+    // Under the journal, stderr already reaches it (and syslog through it): a syslog copy
+    // would be a second line for every line.
+    let skipped_syslog = syslog && journal;
+    let syslog = if syslog && !journal {
         // Non-blocking: a stalled syslog daemon drops our lines instead of stalling us.
         let s = UnixDatagram::unbound().and_then(|s| s.set_nonblocking(true).map(|_| s));
         match s.and_then(|s| s.connect("/dev/log").map(|_| s)) {
             Ok(s) => Some(s),
             Err(e) => {
-                eprintln!("ec2-vip WARN  --syslog: /dev/log: {e}; logging to stderr only");
+                early_warn(journal, &format!("--syslog: /dev/log: {e}; logging to stderr only"));
                 None
             }
         }
@@ -217,6 +293,9 @@ pub fn init(
     let max = stderr.filter();
     log::set_boxed_logger(Box::new(Tee { format, stderr, syslog })).map_err(|e| e.to_string())?;
     log::set_max_level(max);
+    if skipped_syslog {
+        log::debug!("--syslog not used: stderr is the journal (JOURNAL_STREAM), which has every line");
+    }
     Ok(())
 }
 
@@ -236,5 +315,22 @@ mod tests {
         let w: serde_json::Value =
             serde_json::from_str(&json_line(log::Level::Warn, "check --repair", "x", "a \"q\"\n")).unwrap();
         assert!(w.get("instance").is_none() && w["message"] == "a \"q\"\n");
+    }
+
+    #[test]
+    fn journal_stream_must_name_stderr() {
+        assert!(journal_stream_matches("64769:1234", 64769, 1234));
+        assert!(!journal_stream_matches("64769:1234", 64769, 1235), "another stream: /dev/null, a pipe");
+        assert!(!journal_stream_matches("", 0, 0));
+        assert!(!journal_stream_matches("x:y", 0, 0));
+    }
+
+    #[test]
+    fn journal_lines_carry_their_priority() {
+        let mut out = Vec::new();
+        write_stderr(&mut out, true, log::Level::Error, "a\nb").unwrap();
+        write_stderr(&mut out, true, log::Level::Info, "c").unwrap();
+        write_stderr(&mut out, false, log::Level::Warn, "d").unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "<3>a\n<3>b\n<6>c\nd\n");
     }
 }

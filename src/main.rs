@@ -25,7 +25,9 @@ fn main() -> ExitCode {
     let code = match rt.block_on(ec2_vip::commands::run(cli)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            log::error!("{e}");
+            if !e.to_string().is_empty() {
+                log::error!("{e}");
+            }
             e.exit_code()
         }
     };

@@ -2,11 +2,12 @@
 //! `SdkEc2` implements it with aws-sdk-ec2 and turns SDK types into plain `model` data.
 
 use super::paging::{every_page, pages};
-use crate::error::Ec2Error;
+use crate::error::{error_chain, Ec2Error};
 use crate::model::{Address, EipRef, EniAttachment, Interface, Route, RouteTable, RouteTarget};
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::RequestId;
 use aws_sdk_ec2::types::Filter;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use ipnet::IpNet;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -93,22 +94,27 @@ pub(crate) fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Fi
     Filter::builder().name(name).set_values(Some(values.into_iter().collect())).build()
 }
 
-/// Turn any SDK error into an `Ec2Error` naming the call, the resources and AWS's answer.
-pub(crate) fn ec2_error<E, R>(
+/// Turn any SDK error into an `Ec2Error` naming the call, the resources and AWS's answer:
+/// its code, message and request id; an answer without them, its HTTP status; no answer
+/// at all (connection refused, a timeout, DNS), the cause chain's text. One line for a
+/// person: the SDK's Debug dump of the error goes to the debug log only at `-vv`.
+pub(crate) fn ec2_error<E>(
     operation: &'static str,
     resources: impl Into<String>,
-    err: SdkError<E, R>,
+    err: SdkError<E, HttpResponse>,
 ) -> Ec2Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-    SdkError<E, R>: RequestId,
 {
+    crate::logging::sdk_debug(operation, &err);
     let code = err.code().map(String::from);
     let message = match (&err, err.message()) {
         (_, Some(m)) => Some(m.to_string()),
+        (SdkError::ServiceError(s), None) if code.is_none() => {
+            Some(format!("HTTP {} with no AWS error code", s.raw().status().as_u16()))
+        }
         (SdkError::ServiceError(_), None) => None,
-        (other, None) => Some(DisplayErrorContext(other).to_string()),
+        (other, None) => Some(error_chain(other)),
     };
     Ec2Error {
         operation,

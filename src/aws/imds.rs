@@ -158,6 +158,16 @@ impl Imds {
         })
     }
 
+    /// The name of the instance role (its profile's credentials path), for `doctor`.
+    pub async fn role_name(&self, deadline: &Deadline) -> Result<String, Error> {
+        let names = self.get(deadline, "iam/security-credentials/").await?;
+        match names.lines().next() {
+            Some(n) if !n.is_empty() => Ok(n.to_string()),
+            _ => Err(ImdsError::BadValue { path: format!("{META}/iam/security-credentials/"), value: names }
+                .into()),
+        }
+    }
+
     /// `--eni`: the MAC of this instance's interface that carries that ENI id.
     async fn mac_of_eni(&self, deadline: &Deadline, instance_id: &str, eni: &str) -> Result<String, Error> {
         let macs = self.get(deadline, "network/interfaces/macs/").await?;

@@ -5,9 +5,11 @@
 //! fault-injecting wrapper (`faulty`).
 //!
 //! The SDK configuration: explicit timeouts and retries, so that no call outlives the run's
-//! deadline. The default credential chain, AWS_ENDPOINT_URL(_EC2) and AWS_PROFILE apply.
+//! deadline. The default credential chain, AWS_ENDPOINT_URL(_EC2) and AWS_PROFILE apply;
+//! a named profile must exist, and doctor names the chain's source ([`credentials`]).
 
 mod alive;
+pub mod credentials;
 pub mod ec2;
 #[cfg(test)]
 pub mod fake;

@@ -8,7 +8,7 @@
 use super::ec2::ec2_error;
 use crate::error::Ec2Error;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::operation::RequestId;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use std::collections::HashSet;
 use std::future::Future;
 
@@ -16,17 +16,15 @@ use std::future::Future;
 /// page (None first) and answers the page's items and its `NextToken`. A failed page is an
 /// `Ec2Error` naming `operation`, `resources` and the page; a token EC2 already gave is
 /// an error too (a loop, not "the rest is empty").
-pub(crate) async fn every_page<T, E, R, F, Fut>(
+pub(crate) async fn every_page<T, E, F, Fut>(
     operation: &'static str,
     resources: &str,
     mut page: F,
 ) -> Result<Vec<T>, Ec2Error>
 where
     F: FnMut(Option<String>) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, Option<String>), SdkError<E, R>>>,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-    SdkError<E, R>: RequestId,
 {
     let mut out = Vec::new();
     let mut token = None;

@@ -18,16 +18,21 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  done, or nothing to do
   1  the failover (or status lookup) failed or is incomplete; the log says which resources
-  2  bad usage, bad config or bad input; nothing was changed
-  check --unknown-exit CODE: CODE when EC2 or IMDS cannot be asked (default 0)
+  2  bad usage, bad config or bad input; nothing was changed; also a config, FIFO or log
+     file another user could write (not root's or the running user's, group/world-writable,
+     or under a directory others can write; a symlinked --log-file)
+  check --unknown-exit CODE: CODE when EC2, IMDS or the transition records cannot be read
+     (default 0)
 
-Environment: AWS_REGION, AWS_PROFILE and the default credential chain (env, profile,
-instance role), AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2, AWS_EC2_METADATA_SERVICE_ENDPOINT,
-AWS_MAX_ATTEMPTS, RUST_LOG. keepalived discards a script's output: use --syslog or --log-file.";
+Environment: AWS_REGION, else AWS_DEFAULT_REGION; AWS_PROFILE (a profile that does not
+exist is bad input) and the default credential chain (env, profile, instance role);
+AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2, AWS_EC2_METADATA_SERVICE_ENDPOINT,
+AWS_MAX_ATTEMPTS, RUST_LOG; JOURNAL_STREAM (systemd: stderr lines get <N> priorities).
+keepalived discards a script's output: use --syslog or --log-file.";
 
 /// Move a virtual IP to this EC2 instance: VPC route-table entries and Elastic IPs.
 ///
-/// Run as keepalived's notify hook (`notify "/usr/local/sbin/ec2-vip --syslog notify"`)
+/// Run as keepalived's notify hook (`notify "/usr/sbin/ec2-vip --syslog notify"`)
 /// or by hand. Identity (instance, ENI, VPC, region) comes from IMDSv2.
 #[derive(Debug, Parser)]
 #[command(name = "ec2-vip", version, after_help = AFTER_HELP)]
@@ -41,6 +46,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Config file (TOML) with resources per keepalived instance; needed by `notify`.
+    /// Refused unless owned by root (or the running user) and writable by nobody else,
+    /// nor any directory above it.
     #[arg(long, global = true, value_name = "FILE", default_value = "/etc/ec2-vip.toml")]
     pub config: PathBuf,
     /// Where per-instance lock and transition-record files live (created 0700).
@@ -52,7 +59,8 @@ pub struct GlobalArgs {
         default_value = "/run/ec2-vip"
     )]
     pub state_dir: PathBuf,
-    /// AWS region [default: AWS_REGION, else the instance's region from IMDS].
+    /// AWS region [default: AWS_REGION, else AWS_DEFAULT_REGION, else the instance's
+    /// region from IMDS; an override that differs from the instance's region is warned about].
     #[arg(long, global = true, env = "AWS_REGION", hide_env = true)]
     pub region: Option<String>,
     /// One deadline in seconds for the whole run: every IMDS and EC2 call and retry fits in it.
@@ -79,10 +87,11 @@ pub struct GlobalArgs {
     /// Only warnings and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Also append log lines to this file.
+    /// Also append log lines to this file (a symlink, or a file of another user, is refused).
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
-    /// Also send log lines to syslog (/dev/log, facility daemon).
+    /// Also send log lines to syslog (/dev/log, facility daemon); not when stderr is the
+    /// journal (systemd's JOURNAL_STREAM), which has every line already.
     #[arg(long, global = true)]
     pub syslog: bool,
     /// text, or json: one JSON object per line (time, level, pid, run, instance,
@@ -100,10 +109,25 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
+    /// The region override and where it came from, as the AWS CLI orders them: --region,
+    /// AWS_REGION, AWS_DEFAULT_REGION (None: the instance's region, from IMDS).
+    fn region(&self) -> (Option<String>, &'static str) {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let given = self.region.clone().filter(|r| !r.is_empty());
+        match (given, env("AWS_REGION"), env("AWS_DEFAULT_REGION")) {
+            (Some(r), Some(e), _) if r == e => (Some(e), "AWS_REGION"),
+            (Some(r), _, _) => (Some(r), "--region"),
+            (None, _, Some(d)) => (Some(d), "AWS_DEFAULT_REGION"),
+            (None, _, None) => (None, ""),
+        }
+    }
+
     pub fn settings(&self) -> Settings {
+        let (region, region_from) = self.region();
         Settings {
             state_dir: self.state_dir.clone(),
-            region: self.region.clone(),
+            region,
+            region_from,
             timeout: std::time::Duration::from_secs_f64(self.timeout),
             max_attempts: self.max_attempts,
             dry_run: self.dry_run,
@@ -143,6 +167,28 @@ pub enum Command {
     /// credentials, the config, each section's ENI, source/destination check, routes,
     /// addresses and write permissions (DryRun), and keepalived.conf. Changes nothing.
     Doctor(DoctorArgs),
+    /// Pacemaker's OCF resource agent (run by the shim ocf/ec2-vip): ACTION is start, stop,
+    /// monitor, validate-all or meta-data; parameters from OCF_RESKEY_*; OCF exit codes.
+    Ocf(OcfArgs),
+    /// Check the config offline, like `keepalived -t`: no IMDS, no credentials, no network.
+    ///
+    /// Prints `ok: N sections (names)`, or every error, one line each (FILE:LINE:COLUMN:
+    /// [instance.NAME] KEY: message). Exit 0 when every section is sound, 2 otherwise. A
+    /// section with an error is set aside: the others still work for notify and watch.
+    ConfigTest(ConfigTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigTestArgs {
+    /// Also check this keepalived.conf against the sections (doctor's offline rules).
+    #[arg(long, value_name = "PATH")]
+    pub keepalived_conf: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct OcfArgs {
+    /// The OCF action; others exit 3 (OCF_ERR_UNIMPLEMENTED).
+    pub action: String,
 }
 
 #[derive(Debug, Args)]
@@ -205,7 +251,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub repair: bool,
     /// Exit code when EC2 or IMDS cannot be asked (unreachable, throttled past the
-    /// deadline, 5xx, expired credentials). Default 0: a monitoring failure is no reason to
+    /// deadline, 5xx, expired credentials) or the transition records cannot be read (a
+    /// user that may not open the state directory). Default 0: a monitoring failure is no reason to
     /// fail a healthy master over. 1 and 2 keep their meanings; 3 is a good choice.
     #[arg(long, value_name = "CODE", default_value_t = 0, value_parser = parse_unknown_exit)]
     pub unknown_exit: u8,
@@ -213,7 +260,9 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// keepalived's notify_fifo path (global_defs { notify_fifo PATH }).
+    /// keepalived's notify_fifo path (global_defs { notify_fifo PATH }); refused unless
+    /// owned by root (or the running user) and writable by nobody else, nor any directory
+    /// above it (a sticky one like /tmp is fine).
     #[arg(long, value_name = "PATH")]
     pub fifo: PathBuf,
     /// Seconds between reconciles of MASTER instances; 0 turns local recovery off.

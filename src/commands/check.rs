@@ -2,7 +2,7 @@
 //! recovery": put back what drifted (the engine's reconcile, over every scenario).
 
 use super::events::Events;
-use super::select;
+use super::{select, set_aside};
 use crate::aws::Cloud;
 use crate::cli::CheckArgs;
 use crate::config::Config;
@@ -10,14 +10,16 @@ use crate::deadline::Deadline;
 use crate::engine::event::Kind;
 use crate::engine::reconcile::Checked;
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::ordering::Guard;
 use log::{info, warn};
 use std::path::Path;
 
-/// Errors that mean "EC2 or IMDS could not be asked", not "something drifted".
-fn cannot_tell(e: &Error) -> bool {
-    matches!(e, Error::Imds(_) | Error::Ec2(_) | Error::Deadline { .. })
+/// Errors that mean "EC2, IMDS or the transition records could not be read", not
+/// "something drifted": e.g. a user who may not read the state directory (root's, 0700)
+/// cannot know whether this node is MASTER.
+pub(crate) fn cannot_tell(e: &Error) -> bool {
+    matches!(e, Error::Imds(_) | Error::Ec2(_) | Error::Deadline { .. } | Error::StateDir(_))
 }
 
 pub async fn run<K: Cloud>(
@@ -28,17 +30,41 @@ pub async fn run<K: Cloud>(
     deadline: &Deadline,
 ) -> Result<(), Error> {
     let (mut wrong, mut unknown) = (0, Vec::new());
-    let loaded = Config::load(config).ok();
-    for sel in select(config, &args.resources, args.instance.as_deref())? {
+    // The config's event hooks run even for --route: a config nobody may trust is refused;
+    // a missing or broken one only means no hooks.
+    let loaded = match Config::load(config) {
+        Ok(c) => Some(c),
+        Err(e @ ConfigError::Untrusted(_)) => return Err(e.into()),
+        Err(_) => None,
+    };
+    let selection = match select(config, &args.resources, args.instance.as_deref()) {
+        // A user that may not read the config cannot know what to check: not bad input.
+        Err(Error::Config(e @ ConfigError::Denied { .. })) => {
+            println!("unknown: {e}");
+            return cannot_tell_end(
+                format!("the config could not be read as uid {}: {e}", nix::unistd::geteuid()),
+                args,
+            );
+        }
+        other => other?,
+    };
+    for sel in selection.sound {
         let hook = ev.hook(loaded.as_ref(), &sel.key);
         let label = sel.name.as_deref().map(|n| format!("[{n}] ")).unwrap_or_default();
         let guard = Guard::new(&engine.settings.state_dir, &sel.key)?;
         // A node whose last transition is not MASTER has nothing to check: answer from the
         // record before asking IMDS or EC2 anything (a standby's check must not depend on
         // them, or an IMDS outage would turn every standby FAULT).
-        if let Some(r) = guard.latest()?.filter(|r| r.state != "MASTER") {
-            skipped(&label, &r.state);
-            continue;
+        match guard.latest() {
+            Ok(Some(r)) if r.state != "MASTER" => {
+                skipped(&label, &r.state);
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                unknown.push(cannot_tell_line(&label, e));
+                continue;
+            }
         }
         let checked = async {
             let session = engine.connect(&sel.resources, deadline).await?;
@@ -48,9 +74,7 @@ pub async fn run<K: Cloud>(
         let (me, outcome) = match checked.await {
             Ok(done) => done,
             Err(e) if cannot_tell(&e) => {
-                warn!("{label}cannot tell: {e}");
-                println!("{label}unknown: {e}");
-                unknown.push(e.to_string());
+                unknown.push(cannot_tell_line(&label, e));
                 continue;
             }
             Err(e) => return Err(e),
@@ -98,25 +122,50 @@ pub async fn run<K: Cloud>(
         }
     }
     if wrong > 0 {
+        set_aside(&selection.broken, true).ok();
         return Err(Error::Incomplete(format!("{wrong} resource(s) do not point at this node")));
     }
+    set_aside(&selection.broken, true)?;
     if !unknown.is_empty() {
-        let detail = format!(
-            "EC2 or IMDS could not be asked, nothing is known to have drifted: {}",
-            unknown.join("; ")
+        return cannot_tell_end(
+            format!(
+                "EC2, IMDS or the transition records could not be read, nothing is known to have drifted: {}",
+                unknown.join("; ")
+            ),
+            args,
         );
-        if args.unknown_exit == 0 {
-            warn!("{detail}");
-            return Ok(());
-        }
-        return Err(Error::CannotTell { detail, exit: args.unknown_exit });
     }
     Ok(())
+}
+
+/// Say that this selection cannot be told (EC2, IMDS or the records could not be read);
+/// returns the reason for the summary.
+fn cannot_tell_line(label: &str, e: Error) -> String {
+    let e = match e {
+        Error::StateDir(why) => format!(
+            "transition records unreadable as uid {}: {why} (run check as the user that runs \
+             the transitions, usually root)",
+            nix::unistd::geteuid()
+        ),
+        e => e.to_string(),
+    };
+    warn!("{label}cannot tell: {e}");
+    println!("{label}unknown: {e}");
+    e
 }
 
 fn skipped(label: &str, state: &str) {
     info!("{label}this node is {state} (last recorded transition): not checked");
     println!("{label}skipped: this node is {state}");
+}
+
+/// End a check that could not tell: a warning (exit 0), or `--unknown-exit`.
+fn cannot_tell_end(detail: String, args: &CheckArgs) -> Result<(), Error> {
+    if args.unknown_exit == 0 {
+        warn!("{detail}");
+        return Ok(());
+    }
+    Err(Error::CannotTell { detail, exit: args.unknown_exit })
 }
 
 fn report_drift(label: &str, lines: &[String]) -> usize {

@@ -3,7 +3,7 @@
 //! policy of a Transit Gateway site's role. Offline, except that a config whose writes are
 //! scoped to the node's VPC asks IMDS for it when `--vpc` is not given.
 
-use super::{select, Selected};
+use super::{select, set_aside, Selected};
 use crate::aws::Cloud;
 use crate::cli::PolicyArgs;
 use crate::deadline::Deadline;
@@ -29,7 +29,10 @@ pub const SPLIT_BRAIN_ACTIONS: [&str; 2] = ["ec2:DescribeInstances", "ec2:Descri
 const IMDS_WAIT: Duration = Duration::from_secs(5);
 
 pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &PolicyArgs) -> Result<(), Error> {
-    let selected = select(config, &args.resources, args.instance.as_deref())?;
+    let selection = select(config, &args.resources, args.instance.as_deref())?;
+    // A policy without a broken section's resources would fail that section's failover.
+    set_aside(&selection.broken, false)?;
+    let selected = selection.sound;
     check_sites(&selected, args.role.as_deref())?;
     let scenarios: Vec<Scenario> =
         selected.iter().flat_map(|s| Scenario::for_resources(&s.resources)).collect();

@@ -3,9 +3,11 @@
 //! code.
 
 pub mod check;
+pub mod config_test;
 pub mod doctor;
 pub mod events;
 pub mod iam_policy;
+pub mod ocf;
 pub mod status;
 pub mod transition;
 pub mod watch;
@@ -15,7 +17,7 @@ use crate::cli::{Cli, Command, ResourceArgs, TransitionArgs};
 use crate::config::{Config, Resources};
 use crate::deadline::Deadline;
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{ConfigError, ConfigProblem, Error};
 use crate::keepalived::Role;
 use events::Events;
 use std::path::Path;
@@ -34,6 +36,8 @@ pub fn describe(cli: &Cli) -> String {
         Command::Watch(_) => "watch".into(),
         Command::IamPolicy(_) => "iam-policy".into(),
         Command::Doctor(_) => "doctor".into(),
+        Command::Ocf(o) => format!("ocf {} {}", ocf::resource_name(), o.action),
+        Command::ConfigTest(_) => "config-test".into(),
     }
 }
 
@@ -47,6 +51,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let deadline = Deadline::after(engine.settings.timeout);
     log::debug!("ec2-vip {} starting, deadline {}s", env!("CARGO_PKG_VERSION"), g.timeout);
     let config = g.config.as_path();
+    if !matches!(cli.command, Command::IamPolicy(_)) {
+        crate::aws::credentials::check_profile().await?;
+    }
     let ev = Events::new(g, !matches!(cli.command, Command::Watch(_)));
     match &cli.command {
         Command::Master(a) => transition::by_hand(&engine, config, Role::Master, a, &ev, &deadline).await,
@@ -59,6 +66,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Watch(w) => watch::run(&engine, config, w, &ev).await,
         Command::IamPolicy(p) => iam_policy::run(&engine, config, p).await,
         Command::Doctor(a) => doctor::run(&engine, config, a, &deadline).await,
+        Command::Ocf(o) => ocf::run(g, o).await,
+        Command::ConfigTest(a) => config_test::run(config, a),
     }
 }
 
@@ -84,23 +93,52 @@ pub struct Selected {
     pub resources: Resources,
 }
 
+/// What status, check and iam-policy look at: the sound sections (or the command line's
+/// resources) and the config sections set aside, each with its error.
+pub struct Selection {
+    pub sound: Vec<Selected>,
+    pub broken: Vec<ConfigProblem>,
+}
+
 /// Resources for status/check: `--instance NAME` from the config, else --route/--eip, else
-/// every section of the config.
-pub fn select(config: &Path, flags: &ResourceArgs, instance: Option<&str>) -> Result<Vec<Selected>, Error> {
+/// every section of the config (the broken ones apart).
+pub fn select(config: &Path, flags: &ResourceArgs, instance: Option<&str>) -> Result<Selection, Error> {
     let from_flags = flags.resources().map_err(Error::BadInput)?;
     if let Some(name) = instance {
         let c = Config::load(config)?;
         let resources = c.instance(name)?.clone();
-        return Ok(vec![Selected { key: name.to_string(), name: Some(name.to_string()), resources }]);
+        let one = Selected { key: name.to_string(), name: Some(name.to_string()), resources };
+        return Ok(Selection { sound: vec![one], broken: Vec::new() });
     }
     if !from_flags.is_empty() {
-        return Ok(vec![Selected { key: cli_key(&from_flags), name: None, resources: from_flags }]);
+        let one = Selected { key: cli_key(&from_flags), name: None, resources: from_flags };
+        return Ok(Selection { sound: vec![one], broken: Vec::new() });
     }
-    let c = Config::load(config).map_err(|e| {
-        Error::BadInput(format!("give --route/--eip, --instance, or a readable config ({e})"))
+    let c = Config::load(config).map_err(|e| match e {
+        ConfigError::Untrusted(_) | ConfigError::Denied { .. } => e.into(),
+        _ => Error::BadInput(format!("give --route/--eip, --instance, or a readable config ({e})")),
     })?;
-    Ok(c.instances
-        .into_iter()
-        .map(|(n, resources)| Selected { key: n.clone(), name: Some(n), resources })
-        .collect())
+    let broken = c.problems().into_iter().cloned().collect();
+    let sound =
+        c.instances.into_iter().map(|(n, resources)| Selected { key: n.clone(), name: Some(n), resources });
+    Ok(Selection { sound: sound.collect(), broken })
+}
+
+/// Config sections set aside: an error line each in the log (and `[NAME] FAIL: ...` on
+/// stdout when `print`); the error (exit 2) a command ends with when there are any.
+pub fn set_aside(broken: &[ConfigProblem], print: bool) -> Result<(), Error> {
+    for p in broken {
+        log::error!("{p}");
+        if print {
+            println!("[{}] FAIL: {p}", p.section.as_deref().unwrap_or_default());
+        }
+    }
+    let names: Vec<&str> = broken.iter().filter_map(|p| p.section.as_deref()).collect();
+    match names.len() {
+        0 => Ok(()),
+        n => Err(Error::BadInput(format!(
+            "{n} config section(s) set aside, errors above: {}",
+            names.join(", ")
+        ))),
+    }
 }

@@ -1,7 +1,7 @@
 //! `ec2-vip status`: where each resource points now, and whether that is this node.
 //! Rendered from the same steps every scenario plans for MASTER.
 
-use super::select;
+use super::{select, set_aside};
 use crate::aws::{read, Cloud, Ec2};
 use crate::cli::StatusArgs;
 use crate::deadline::Deadline;
@@ -105,7 +105,8 @@ pub async fn run<K: Cloud>(
     deadline: &Deadline,
 ) -> Result<(), Error> {
     let mut all = Vec::new();
-    for sel in select(config, &args.resources, args.instance.as_deref())? {
+    let selection = select(config, &args.resources, args.instance.as_deref())?;
+    for sel in selection.sound {
         let session = engine.connect(&sel.resources, deadline).await?;
         let cx = session.ctx(deadline);
         let plans = plan_all(&cx, &Scenario::for_resources(&sel.resources), Goal::Take).await?;
@@ -122,7 +123,7 @@ pub async fn run<K: Cloud>(
             print!("{}", render(s));
         }
     }
-    Ok(())
+    set_aside(&selection.broken, !args.json)
 }
 
 /// The status of one VIP from its MASTER plan.

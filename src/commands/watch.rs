@@ -40,6 +40,9 @@ fn absorb(line: &str, inbox: &mut Inbox<'_>, states: &HashMap<String, Role>) -> 
     match parse_fifo_line(line) {
         Err(e) => warn!("{e}; skipped"),
         Ok(None) => debug!("not a VRRP line, ignored: {line:?}"),
+        Ok(Some(ev)) if config.broken.contains_key(&ev.name) => {
+            error!("{} {}: not acted on: {}", ev.kind, ev.name, config.broken[&ev.name])
+        }
         Ok(Some(ev)) if !config.instances.contains_key(&ev.name) => {
             warn!("{} {:?}: no [instance.{}] in {}; ignored", ev.kind, ev.name, ev.name, config.path)
         }
@@ -158,6 +161,10 @@ pub async fn run<K: Cloud>(
     ev: &Events,
 ) -> Result<(), Error> {
     let config = Config::load(config)?;
+    // A broken section breaks only itself: the others are watched.
+    for p in config.problems() {
+        error!("{p}; its transitions are not acted on until the config is fixed and watch restarted");
+    }
     let path = &args.fifo;
     let mut lines =
         FifoReader::open(path).map_err(|e| Error::BadInput(format!("--fifo {}: {e}", path.display())))?;

@@ -35,6 +35,9 @@ pub struct Settings {
     pub state_dir: PathBuf,
     /// Region of the node's EC2 client; None: the instance's region from IMDS.
     pub region: Option<String>,
+    /// Where `region` came from (`--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`), for the
+    /// lines that name it.
+    pub region_from: &'static str,
     /// One deadline for a whole run.
     pub timeout: Duration,
     /// Attempts per API call (first try plus retries).
@@ -44,6 +47,22 @@ pub struct Settings {
     /// How long EC2's Describe answers may lag a write (EC2 is eventually consistent): a
     /// read that could be that stale is not trusted to skip a write (see `stale`).
     pub consistency_window: Duration,
+}
+
+/// The region-override warning is said once per run (`watch` connects per transition).
+static REGION_WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl Settings {
+    /// A region override that differs from the instance's region (IMDS), in words: the
+    /// node's ENI and VPC live in the instance's region, and EC2 calls go elsewhere.
+    pub fn region_mismatch(&self, instance_region: &str) -> Option<String> {
+        let r = self.region.as_deref().filter(|r| *r != instance_region)?;
+        Some(format!(
+            "{}={r} differs from this instance's region {instance_region} (IMDS): EC2 calls go to \
+             {r}, where this node's ENI and VPC are not; unset it unless that is meant",
+            self.region_from
+        ))
+    }
 }
 
 /// Settings plus where sessions come from.
@@ -89,6 +108,11 @@ impl<K: Cloud> Engine<K> {
         let me = self.cloud.identity(&res.eni, deadline).await?;
         log::debug!("identity from IMDS after {} ms", (deadline.total() - deadline.remaining()).as_millis());
         let region = self.settings.region.clone().unwrap_or_else(|| me.region.clone());
+        if let Some(w) = self.settings.region_mismatch(&me.region) {
+            if !REGION_WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                log::warn!("{w}");
+            }
+        }
         info!("this node: {} {} in {} ({region})", me.instance_id, me.eni_id, me.vpc_id);
         let ec2 = self.cloud.client(&region, deadline).await;
         let mut sites = Vec::with_capacity(res.sites.len());

@@ -45,6 +45,14 @@ fn drift(plans: &[Planned]) -> Vec<String> {
     steps(plans).filter_map(|s| s.drift_line()).collect()
 }
 
+/// Where a VIP's resources point now: how many point at this node, and a drift line for
+/// each of the others (no record, no lock: OCF's monitor decides with these).
+#[derive(Debug, PartialEq)]
+pub struct Survey {
+    pub here: usize,
+    pub drift: Vec<String>,
+}
+
 impl<K: Cloud> Engine<K> {
     /// Wait until the consistency window has passed since `since`: the next read is past
     /// any stale answer `since`'s read could have had. Err when the deadline comes first
@@ -62,6 +70,25 @@ impl<K: Cloud> Engine<K> {
             });
         }
         Ok(())
+    }
+
+    /// Where the resources point now. Drift, as for `reconcile`, is believed only when a
+    /// read a consistency window after the first still shows it (a monitor right after a
+    /// start must not fail on a stale answer).
+    pub async fn survey(
+        &self,
+        session: &Session<K::Client>,
+        res: &Resources,
+        deadline: &Deadline,
+    ) -> Result<Survey, Error> {
+        let (cx, scenarios) = (session.ctx(deadline), Scenario::for_resources(res));
+        let first_read = tokio::time::Instant::now();
+        let mut plans = plan_all(&cx, &scenarios, Goal::Take).await?;
+        if !drift(&plans).is_empty() {
+            self.wait_out_window(first_read, deadline).await?;
+            plans = plan_all(&cx, &scenarios, Goal::Take).await?;
+        }
+        Ok(Survey { here: steps(&plans).filter(|s| s.is_keep()).count(), drift: drift(&plans) })
     }
 
     pub async fn reconcile(

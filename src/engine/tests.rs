@@ -137,6 +137,7 @@ fn engine<C: Ec2 + TransitGateways + Clone>(name: &str, client: C) -> Engine<Fak
     let settings = Settings {
         state_dir: state_dir(name),
         region: None,
+        region_from: "",
         timeout: Duration::from_secs(10),
         max_attempts: 1,
         dry_run: false,

@@ -117,6 +117,9 @@ pub fn open_fifo(path: &Path) -> Result<(Receiver, (u64, u64)), String> {
         PathIs::Fifo(id) => id,
         PathIs::Gone(why) => return Err(why),
     };
+    // Whoever can write the FIFO steers root: checked at every (re)open, as keepalived
+    // checks its scripts.
+    crate::trust::check_trusted(path, "notify FIFO").map_err(|e| e.to_string())?;
     let rx = tokio::net::unix::pipe::OpenOptions::new()
         .read_write(true)
         .open_receiver(path)

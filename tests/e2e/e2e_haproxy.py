@@ -64,7 +64,7 @@ class HaproxyNode(Node):
             "unicast_src_ip 10.0.2.10": f"unicast_src_ip {NODE_IPS[name]}",
             "        10.0.4.10\n": f"        {NODE_IPS[peer]}\n",
             'script "/usr/local/sbin/check-haproxy"': f'script "{Path(binary).parent / CHECK}"',
-            'notify "/usr/local/sbin/ec2-vip --syslog notify"':
+            'notify "/usr/sbin/ec2-vip --syslog notify"':
                 f'notify "{stamp} {self.notify_log} {hook}"',
         }
         if variant == "watch":

@@ -33,10 +33,11 @@ def lab(moto_ext_session, tmp_path):
     imds.stop()
 
 
-def doctor(binary, lab, *extra, moto=None, kconf="/nonexistent/keepalived.conf"):
+def doctor(binary, lab, *extra, moto=None, kconf="/nonexistent/keepalived.conf", env=None):
     ec2, seed, imds, server, cfg = lab
     before = snapshot(ec2, seed)
-    r = run_vip(binary, ["--config", cfg, "doctor", "--keepalived-conf", kconf, *extra], imds, moto or server)
+    r = run_vip(binary, ["--config", cfg, "doctor", "--keepalived-conf", kconf, *extra], imds, moto or server,
+                extra_env=env)
     assert snapshot(ec2, seed) == before, "doctor changed something"
     return r
 
@@ -168,3 +169,18 @@ def test_keepalived_without_unicast_or_script_security_fails(binary, lab, tmp_pa
     assert r.returncode == 1, r
     fails = "\n".join(lines(r, "FAIL"))
     assert "enable_script_security" in fails and "multicast" in fails, r.stdout
+
+
+def test_fixes_name_the_package_binary_path(binary, lab, tmp_path):
+    """doctor's fixes name /usr/sbin/ec2-vip, where the .deb installs the binary (they said
+    /usr/local/sbin, a path the package never uses)."""
+    conf = tmp_path / "keepalived.conf"
+    text = KEEPALIVED.format(name="VI_1", bin="/usr/sbin/ec2-vip", cfg=lab[4])
+    conf.write_text(text.replace(f'    notify "/usr/sbin/ec2-vip --syslog --config {lab[4]} notify"\n', ""))
+    r = doctor(binary, lab, kconf=conf)
+    assert r.returncode == 1, r
+    fixes = [line for line in r.stdout.splitlines() if 'notify "' in line]
+    assert len(fixes) >= 2, r.stdout  # the section's fix and "nothing calls ec2-vip"'s
+    # with --syslog: doctor warns about a hook that logs nowhere, so its own fix logs
+    assert all('notify "/usr/sbin/ec2-vip --syslog notify"' in line for line in fixes), r.stdout
+    assert "/usr/local/sbin" not in r.stdout, r.stdout

@@ -73,7 +73,10 @@ def test_the_same_vip_in_two_sections_is_bad_input(binary, moto, ec2, figure1, i
     cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\n[instance.VI_2]\nroutes = ["{VIP}"]\n')
     before = snapshot(ec2, figure1)
     r = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", "MASTER"], imds_node2, moto)
-    assert r.returncode == 2 and "[instance.VI_1] and [instance.VI_2]" in r.stderr, r
+    assert r.returncode == 2 and f"[instance.VI_1] routes[0]: route {VIP} is also in [instance.VI_2]" in r.stderr, r
+    # Both sections are set aside: neither may move a VIP the other also claims.
+    r = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_2", "MASTER"], imds_node2, moto)
+    assert r.returncode == 2 and f"[instance.VI_2] routes[0]: route {VIP} is also in [instance.VI_1]" in r.stderr, r
     assert changes(before, snapshot(ec2, figure1)) == {}
 
 

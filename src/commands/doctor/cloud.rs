@@ -1,8 +1,10 @@
-//! doctor's AWS side: IMDSv2, credentials and region, and per config section the ENI, its
+//! doctor's AWS side: IMDSv2, the region and where it came from, the credentials' source
+//! and the caller's ARN (STS GetCallerIdentity), and per config section the ENI, its
 //! source/destination check, the VIP routes and addresses, and every write the section
 //! needs, proven with DryRun. Read-only: DryRun changes nothing.
 
 use super::{Finding, Level};
+use crate::aws::credentials;
 use crate::aws::probe::{Probe, Verdict, NO_DRY_RUN};
 use crate::aws::{Cloud, Ec2, SdkCloud, SdkEc2};
 use crate::config::Resources;
@@ -17,7 +19,10 @@ const HOP_LIMIT: &str = "if ec2-vip runs in a container, raise the token hop lim
 const POLICY: &str =
     "grant it to the instance role: `ec2-vip iam-policy` prints the policy this config needs";
 
-/// IMDSv2 and credentials, once; None when IMDS cannot be asked (nothing else can be then).
+const STS: &str = "harmless for a failover unless a Transit Gateway site has a role_arn \
+    (AssumeRole needs STS): give a VPC without internet access an STS interface endpoint";
+
+/// IMDSv2, region and credentials (their source and the caller's ARN), once; None when IMDS cannot be asked (nothing else can be then).
 pub async fn node(
     engine: &Engine<SdkCloud>,
     out: &mut Vec<Finding>,
@@ -34,28 +39,29 @@ pub async fn node(
         "imds",
         format!("IMDSv2 answers with a token: {} in {}", me.instance_id, me.vpc_id),
     ));
-    let (region, from) = match &engine.settings.region {
-        Some(r) => (r.clone(), "--region / AWS_REGION"),
-        None => (me.region.clone(), "IMDS"),
-    };
+    let s = &engine.settings;
+    let region = s.region.clone().unwrap_or_else(|| me.region.clone());
+    out.push(match s.region_mismatch(&me.region) {
+        Some(w) => Finding::new(Level::Warn, "region", w, &format!("unset {}", s.region_from)),
+        None if s.region.is_some() => Finding::ok("region", format!("{region} (from {})", s.region_from)),
+        None => Finding::ok("region", format!("{region} (from IMDS)")),
+    });
     let ec2 = engine.cloud.client(&region, d).await;
-    let creds = match ec2.config.credentials_provider() {
-        None => Err("no credential provider".to_string()),
-        Some(p) => {
-            use aws_credential_types::provider::ProvideCredentials;
-            d.run("credentials", p.provide_credentials()).await.map_err(|e| e.to_string()).and_then(|r| {
-                r.map(|_| ()).map_err(|e| aws_sdk_ec2::error::DisplayErrorContext(e).to_string())
-            })
+    let imds = crate::aws::imds::Imds::new(d.total());
+    match credentials::source(&ec2.config, &imds, d).await {
+        Ok(from) => {
+            out.push(Finding::ok("credentials", format!("credentials resolve, from {from}")));
+            out.push(match credentials::caller_arn(&ec2.config, d).await {
+                Ok(arn) => Finding::ok("caller", format!("AWS says the caller is {arn}")),
+                Err(e) => Finding::new(Level::Warn, "caller", e, STS),
+            });
         }
-    };
-    out.push(match creds {
-        Ok(()) => Finding::ok("credentials", format!("credentials resolve; region {region} (from {from})")),
-        Err(e) => Finding::fail(
+        Err(e) => out.push(Finding::fail(
             "credentials",
             format!("no credentials: {e}"),
             "attach an instance profile (IAM role) to the instance, or set AWS_PROFILE",
-        ),
-    });
+        )),
+    }
     Some((me, ec2))
 }
 

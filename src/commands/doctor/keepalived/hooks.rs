@@ -96,7 +96,10 @@ pub fn notify(what: &str, owner: &str, n: &Notify, cx: &Context, out: &mut Vec<F
     match config(&at, &g.config, cx, out) {
         Some(names) if !names.contains(name) => {
             let shown = g.config.display();
-            let m = format!("{what} {owner} calls ec2-vip but {shown} has no [instance.{name}]");
+            let m = format!(
+                "{what} {owner} calls ec2-vip but {shown} has no usable [instance.{name}] (none, or one \
+                 set aside as broken: ec2-vip config-test says why)"
+            );
             out.push(fail(
                 "sections",
                 m,

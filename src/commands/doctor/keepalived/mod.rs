@@ -50,8 +50,53 @@ pub fn check(path: &Path, sections: &[&str], own_config: &Path) -> Vec<Finding> 
         f.message = format!("{owner}: {}", f.message);
         out.push(f);
     }
+    out.extend(trust(&parsed));
     out
 }
+
+/// What keepalived.conf says a root ec2-vip reads or writes, judged as ec2-vip itself will
+/// (see `crate::trust`): every existing notify_fifo, and every `--log-file` of a command
+/// calling ec2-vip. Nothing is reported for a path that does not exist yet.
+fn trust(parsed: &conf::Parsed) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (owner, fifo) in rules::fifo_paths(parsed) {
+        if std::fs::symlink_metadata(&fifo).is_err() {
+            continue;
+        }
+        out.push(match crate::trust::untrusted(Path::new(&fifo), "notify FIFO") {
+            Some(why) => Finding::fail("trust", format!("{owner}: {why}"), FIX),
+            None => Finding::ok("trust", format!("{owner}: notify FIFO {fifo} may only be written by root")),
+        });
+    }
+    let mut logs: Vec<(String, String)> = Vec::new();
+    for (owner, cmd) in rules::ec2_vip_commands(parsed, &BINARY_NAMES) {
+        let args = conf::argv(cmd);
+        let named = args.windows(2).filter(|w| w[0] == "--log-file").map(|w| w[1].clone());
+        let joined = args.iter().filter_map(|a| a.strip_prefix("--log-file=").map(String::from));
+        for path in named.chain(joined) {
+            if !logs.iter().any(|(_, p)| *p == path) {
+                logs.push((owner.clone(), path));
+            }
+        }
+    }
+    for (owner, path) in logs {
+        let why = match std::fs::symlink_metadata(&path) {
+            Err(_) => continue,
+            Ok(m) if m.file_type().is_symlink() => {
+                Some(format!("log file {path}: a symbolic link; ec2-vip refuses it (exit 2)"))
+            }
+            Ok(m) => crate::trust::foreign_owner(Path::new(&path), &m, "log file"),
+        };
+        out.push(match why {
+            Some(why) => Finding::fail("trust", format!("{owner}: {why}"), FIX),
+            None => Finding::ok("trust", format!("{owner}: log file {path} is a file of ours")),
+        });
+    }
+    out
+}
+
+const FIX: &str = "chown root, chmod go-w, and keep it in a directory only root can write (or a \
+                   sticky one like /tmp, the entry in it root's); no symlink for --log-file";
 
 /// The script and every directory above it, with (uid, mode) where it exists.
 fn entries(script: &Path) -> Vec<(String, Option<(u32, u32)>)> {
@@ -66,7 +111,11 @@ fn entries(script: &Path) -> Vec<(String, Option<(u32, u32)>)> {
 fn config_sections(path: &Path) -> Result<Vec<String>, String> {
     match Config::load(path) {
         Ok(c) => Ok(c.instances.into_keys().collect()),
-        Err(ConfigError::Read { detail, .. } | ConfigError::Parse { detail, .. }) => Err(detail),
+        Err(
+            ConfigError::Read { detail, .. }
+            | ConfigError::Denied { detail, .. }
+            | ConfigError::Parse { detail, .. },
+        ) => Err(detail),
         Err(e) => Err(e.to_string()),
     }
 }

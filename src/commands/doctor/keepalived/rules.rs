@@ -29,14 +29,19 @@ fn notifies(p: &Parsed) -> impl Iterator<Item = (&'static str, &str, &Notify)> {
     inst.chain(p.groups.iter().flat_map(|g| g.notifies.iter().map(|n| (GROUP, g.name.as_str(), n))))
 }
 
-/// `(owner, executable)` of every command that calls ec2-vip, for the caller's file checks.
-pub fn script_paths(p: &Parsed, binary_names: &[&str]) -> Vec<(String, String)> {
+/// `(owner, command)` of every notify command and vrrp_script that calls ec2-vip.
+pub fn ec2_vip_commands<'a>(p: &'a Parsed, binary_names: &[&str]) -> Vec<(String, &'a str)> {
     let scripts =
         p.scripts.iter().filter_map(|s| Some((format!("vrrp_script {}", s.name), s.script.as_deref()?)));
     let all =
         notifies(p).map(|(what, owner, n)| (format!("{what} {owner}"), n.command.as_str())).chain(scripts);
+    all.filter(|(_, c)| calls_binary(c, binary_names)).collect()
+}
+
+/// `(owner, executable)` of every command that calls ec2-vip, for the caller's file checks.
+pub fn script_paths(p: &Parsed, binary_names: &[&str]) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (owner, cmd) in all.filter(|(_, c)| calls_binary(c, binary_names)) {
+    for (owner, cmd) in ec2_vip_commands(p, binary_names) {
         let entry = (owner, argv(cmd).swap_remove(0));
         if !out.contains(&entry) {
             out.push(entry);
@@ -140,8 +145,7 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str], cx: &Context)
                 format!("add --instance {s} to its notify_* commands, or use notify \"... notify\""),
             )
         } else if p.instances.iter().any(|i| i.name == *s) || p.groups.iter().any(|g| g.name == *s) {
-            let fix =
-                format!("add notify \"/usr/local/sbin/ec2-vip --syslog notify\" to {s} in keepalived.conf");
+            let fix = format!("add notify \"{PACKAGE_BINARY} --syslog notify\" to {s} in keepalived.conf");
             fail("sections", format!("section [instance.{s}]: keepalived's {s} never calls ec2-vip"), fix)
         } else {
             let m =
@@ -172,7 +176,10 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str], cx: &Context)
         out.push(fail(
             "ec2-vip-called",
             "nothing in keepalived.conf calls ec2-vip: a failover moves no VIP",
-            NOTHING_FIX,
+            format!(
+                "add notify \"{PACKAGE_BINARY} --syslog notify\" to each vrrp_instance or vrrp_sync_group, \
+                 or a global_defs notify_fifo read by ec2-vip watch"
+            ),
         ));
     }
     out
@@ -180,9 +187,9 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str], cx: &Context)
 
 const NO_MULTICAST: &str =
     "VPCs carry no multicast, so adverts never reach the peer and both nodes become MASTER";
-const NOTHING_FIX: &str =
-    "add notify \"/usr/local/sbin/ec2-vip --syslog notify\" to each vrrp_instance or vrrp_sync_group, \
-                           or a global_defs notify_fifo read by ec2-vip watch";
+/// Where the Debian package installs the binary: the path fixes name (a binary copied
+/// elsewhere by hand works as well when keepalived.conf names that path).
+const PACKAGE_BINARY: &str = "/usr/sbin/ec2-vip";
 
 /// What keepalived's script security rejects in one file or directory on a script's path.
 fn unsafe_entry(entry: &str, script: &str, meta: Option<(u32, u32)>) -> Option<Finding> {

@@ -170,7 +170,7 @@ fn a_calling_instance_without_a_section_fails() {
         &f,
         Level::Fail,
         "sections",
-        "vrrp_instance VI_9 calls ec2-vip but /etc/ec2-vip.toml has no [instance.VI_9]"
+        "vrrp_instance VI_9 calls ec2-vip but /etc/ec2-vip.toml has no usable [instance.VI_9]"
     ));
     assert!(has(
         &f,
