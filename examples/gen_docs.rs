@@ -7,10 +7,8 @@
 //! /usr/sbin), and OUTDIR/completions/ec2-vip.bash, _ec2-vip (zsh) and ec2-vip.fish. The
 //! config file's page, ec2-vip.toml(5), is written by hand: man/ec2-vip.toml.5.
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 use clap_mangen::Man;
-use ec2_vip::cli::Cli;
 use std::path::{Path, PathBuf};
 
 /// Section 8: system administration commands.
@@ -21,7 +19,7 @@ fn main() -> std::io::Result<()> {
     let (man, completions) = (out.join("man"), out.join("completions"));
     std::fs::create_dir_all(&man)?;
     std::fs::create_dir_all(&completions)?;
-    let mut cmd = Cli::command().disable_help_subcommand(true);
+    let mut cmd = ec2_vip::cli::command().disable_help_subcommand(true);
     cmd.build();
     pages(&cmd, &man)?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {

@@ -1,5 +1,3 @@
-use clap::Parser;
-use ec2_vip::cli::Cli;
 use ec2_vip::error::{EXIT_BAD_INPUT, EXIT_OK};
 use std::process::ExitCode;
 
@@ -7,7 +5,7 @@ use std::process::ExitCode;
 static ALLOC: ec2_vip::arena::Arena = ec2_vip::arena::Arena::new();
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = ec2_vip::cli::parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let g = &cli.global;
     let verbosity = if g.quiet { -1 } else { g.verbose.min(2) as i8 };
     let context = ec2_vip::commands::describe(&cli);

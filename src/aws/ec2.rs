@@ -41,6 +41,9 @@ pub trait Ec2 {
     async fn disassociate_address(&self, association_id: &str) -> Result<(), Ec2Error>;
     /// Every network interface of a subnet, with its private IPv4 addresses.
     async fn interfaces_in_subnet(&self, subnet_id: &str) -> Result<Vec<Interface>, Ec2Error>;
+    /// Every network interface of a VPC (`status`: where is an address that is on no ENI of
+    /// this node's subnet — a peer in another subnet).
+    async fn interfaces_in_vpc(&self, vpc_id: &str) -> Result<Vec<Interface>, Ec2Error>;
     /// AssignPrivateIpAddresses with AllowReassignment: takes `ip` from another ENI.
     async fn assign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error>;
     async fn unassign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error>;
@@ -139,6 +142,31 @@ fn convert_address(a: &aws_sdk_ec2::types::Address) -> Address {
         association_id: non_empty(a.association_id()),
         network_interface_id: non_empty(a.network_interface_id()),
         private_ip: non_empty(a.private_ip_address()),
+    }
+}
+
+impl SdkEc2 {
+    /// DescribeNetworkInterfaces filtered by `name = value`, every page.
+    async fn interfaces_where(&self, name: &str, value: &str) -> Result<Vec<Interface>, Ec2Error> {
+        let req = self.client.describe_network_interfaces().filters(filter(name, [value.to_string()]));
+        let found = every_page(
+            "DescribeNetworkInterfaces",
+            &format!("{name}={value}"),
+            pages!(req, network_interfaces),
+        )
+        .await?;
+        Ok(found
+            .iter()
+            .map(|n| Interface {
+                id: n.network_interface_id().unwrap_or_default().to_string(),
+                private_ips: n
+                    .private_ip_addresses()
+                    .iter()
+                    .filter_map(|p| p.private_ip_address()?.parse().ok())
+                    .collect(),
+                ipv6: n.ipv6_addresses().iter().filter_map(|a| a.ipv6_address()?.parse().ok()).collect(),
+            })
+            .collect())
     }
 }
 
@@ -262,26 +290,11 @@ impl Ec2 for SdkEc2 {
     }
 
     async fn interfaces_in_subnet(&self, subnet_id: &str) -> Result<Vec<Interface>, Ec2Error> {
-        let req =
-            self.client.describe_network_interfaces().filters(filter("subnet-id", [subnet_id.to_string()]));
-        let found = every_page(
-            "DescribeNetworkInterfaces",
-            &format!("subnet-id={subnet_id}"),
-            pages!(req, network_interfaces),
-        )
-        .await?;
-        Ok(found
-            .iter()
-            .map(|n| Interface {
-                id: n.network_interface_id().unwrap_or_default().to_string(),
-                private_ips: n
-                    .private_ip_addresses()
-                    .iter()
-                    .filter_map(|p| p.private_ip_address()?.parse().ok())
-                    .collect(),
-                ipv6: n.ipv6_addresses().iter().filter_map(|a| a.ipv6_address()?.parse().ok()).collect(),
-            })
-            .collect())
+        self.interfaces_where("subnet-id", subnet_id).await
+    }
+
+    async fn interfaces_in_vpc(&self, vpc_id: &str) -> Result<Vec<Interface>, Ec2Error> {
+        self.interfaces_where("vpc-id", vpc_id).await
     }
 
     async fn assign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error> {

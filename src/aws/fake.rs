@@ -208,6 +208,11 @@ impl Ec2 for FakeEc2 {
         Ok(w.interfaces.iter().filter(|(s, _)| s == subnet_id).map(|(_, i)| i.clone()).collect())
     }
 
+    async fn interfaces_in_vpc(&self, _vpc_id: &str) -> Result<Vec<Interface>, Ec2Error> {
+        self.count("DescribeNetworkInterfaces");
+        Ok(self.world.borrow().interfaces.iter().map(|(_, i)| i.clone()).collect())
+    }
+
     async fn assign_private_ip(&self, eni: &str, ip: std::net::Ipv4Addr) -> Result<(), Ec2Error> {
         self.count("AssignPrivateIpAddresses");
         let mut w = self.world.borrow_mut();

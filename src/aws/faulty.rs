@@ -129,6 +129,11 @@ impl<C: Ec2> Ec2 for Faulty<C> {
         self.inner.interfaces_in_subnet(subnet_id).await
     }
 
+    async fn interfaces_in_vpc(&self, vpc_id: &str) -> Result<Vec<Interface>, Ec2Error> {
+        self.gate("DescribeNetworkInterfaces", vpc_id.into()).await?;
+        self.inner.interfaces_in_vpc(vpc_id).await
+    }
+
     async fn assign_private_ip(&self, eni: &str, ip: std::net::Ipv4Addr) -> Result<(), Ec2Error> {
         self.gate("AssignPrivateIpAddresses", format!("{ip} -> {eni}")).await?;
         self.inner.assign_private_ip(eni, ip).await

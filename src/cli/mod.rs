@@ -9,6 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use std::path::PathBuf;
 
+mod scope;
+mod transition;
+pub use scope::{command, one_line, parse_from};
+pub use transition::TransitionArgs;
+
 const AFTER_HELP: &str = "\
 Exit codes:
   0  done, or nothing to do
@@ -66,7 +71,8 @@ pub struct GlobalArgs {
           default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
     /// Print the plan to stdout and change nothing: no EC2 write, nothing written to the
-    /// state directory; `check --repair` and `watch` say what they would repair.
+    /// state directory; `check --repair` and `watch` say what they would repair. Exits as
+    /// the real run would (1 for a step no write can fix).
     #[arg(long, global = true)]
     pub dry_run: bool,
     /// Seconds EC2's Describe answers may lag a write (EC2 is eventually consistent). After
@@ -134,13 +140,13 @@ impl GlobalArgs {
 pub enum Command {
     /// Become the VIP's owner: repoint every route, associate every Elastic IP and assign
     /// every private IP here.
-    Master(ResourceArgs),
+    Master(TransitionArgs),
     /// Routes untouched; Elastic IPs released only with --release and only if still here.
-    Backup(ResourceArgs),
+    Backup(TransitionArgs),
     /// Same as backup.
-    Fault(ResourceArgs),
+    Fault(TransitionArgs),
     /// Same as backup.
-    Stop(ResourceArgs),
+    Stop(TransitionArgs),
     /// keepalived's generic notify: TYPE NAME STATE [PRIORITY]; resources from --config.
     Notify(NotifyArgs),
     /// Show where each resource points now and whether that is this node.

@@ -24,7 +24,7 @@ pub fn run(config: &Path, args: &ConfigTestArgs) -> Result<(), Error> {
     if let Some(path) = &args.keepalived_conf {
         // Named on purpose: a file that is not there fails (doctor only warns).
         let findings = match std::fs::metadata(path) {
-            Ok(_) => keepalived::check(path, &c.names()),
+            Ok(_) => keepalived::check(path, &c.names(), config),
             Err(e) => vec![Finding::fail("keepalived", format!("{}: {e}", path.display()), "")],
         };
         for f in findings {

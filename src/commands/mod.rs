@@ -13,7 +13,7 @@ pub mod transition;
 pub mod watch;
 
 use crate::aws::SdkCloud;
-use crate::cli::{Cli, Command, ResourceArgs};
+use crate::cli::{Cli, Command, ResourceArgs, TransitionArgs};
 use crate::config::{Config, Resources};
 use crate::deadline::Deadline;
 use crate::engine::Engine;
@@ -25,10 +25,10 @@ use std::path::Path;
 /// The instance name and transition a command acts on, for log context.
 pub fn describe(cli: &Cli) -> String {
     match &cli.command {
-        Command::Master(_) => "MASTER".into(),
-        Command::Backup(_) => "BACKUP".into(),
-        Command::Fault(_) => "FAULT".into(),
-        Command::Stop(_) => "STOP".into(),
+        Command::Master(a) => by_hand_context("MASTER", a),
+        Command::Backup(a) => by_hand_context("BACKUP", a),
+        Command::Fault(a) => by_hand_context("FAULT", a),
+        Command::Stop(a) => by_hand_context("STOP", a),
         Command::Notify(n) => format!("{} {}", n.name, n.state.to_ascii_uppercase()),
         Command::Status(_) => "status".into(),
         Command::Check(c) if c.repair => "check --repair".into(),
@@ -39,6 +39,10 @@ pub fn describe(cli: &Cli) -> String {
         Command::Ocf(o) => format!("ocf {} {}", ocf::resource_name(), o.action),
         Command::ConfigTest(_) => "config-test".into(),
     }
+}
+
+fn by_hand_context(role: &str, a: &TransitionArgs) -> String {
+    a.instance.as_ref().map(|n| format!("{n} {role}")).unwrap_or_else(|| role.into())
 }
 
 pub async fn run(cli: Cli) -> Result<(), Error> {
@@ -52,10 +56,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     }
     let ev = Events::new(g, !matches!(cli.command, Command::Watch(_)));
     match &cli.command {
-        Command::Master(a) => transition::by_hand(&engine, Role::Master, a, &ev, &deadline).await,
-        Command::Backup(a) => transition::by_hand(&engine, Role::Backup, a, &ev, &deadline).await,
-        Command::Fault(a) => transition::by_hand(&engine, Role::Fault, a, &ev, &deadline).await,
-        Command::Stop(a) => transition::by_hand(&engine, Role::Stop, a, &ev, &deadline).await,
+        Command::Master(a) => transition::by_hand(&engine, config, Role::Master, a, &ev, &deadline).await,
+        Command::Backup(a) => transition::by_hand(&engine, config, Role::Backup, a, &ev, &deadline).await,
+        Command::Fault(a) => transition::by_hand(&engine, config, Role::Fault, a, &ev, &deadline).await,
+        Command::Stop(a) => transition::by_hand(&engine, config, Role::Stop, a, &ev, &deadline).await,
         Command::Notify(n) => transition::notify(&engine, config, n, &ev, &deadline).await,
         Command::Status(s) => status::run(&engine, config, s, &deadline).await,
         Command::Check(c) => check::run(&engine, config, c, &ev, &deadline).await,

@@ -2,14 +2,15 @@
 //! Rendered from the same steps every scenario plans for MASTER.
 
 use super::{select, set_aside};
-use crate::aws::Cloud;
+use crate::aws::{read, Cloud, Ec2};
 use crate::cli::StatusArgs;
 use crate::deadline::Deadline;
 use crate::engine::apply::{plan_all, steps, Planned};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::model::Identity;
-use crate::scenario::{Goal, Kind, Resource, Scenario};
+use crate::ordering::{boot_seconds, Guard};
+use crate::scenario::{Ctx, Goal, Kind, Resource, Scenario};
 use serde::Serialize;
 use std::path::Path;
 
@@ -49,9 +50,37 @@ pub struct PrivateIpStatus {
     pub this_node: bool,
 }
 
+/// The version of the `status --json` object ([`Status`]); the README documents it. Fields
+/// may be added within a version; one renamed, removed or changed in meaning bumps it.
+pub const SCHEMA: u32 = 1;
+
+/// The newest transition recorded for the VIP in this boot (the state directory).
+#[derive(Debug, Serialize)]
+pub struct Recorded {
+    /// MASTER, BACKUP, FAULT or STOP.
+    pub state: String,
+    /// The process that recorded it.
+    pub pid: u32,
+}
+
+/// A split-brain hold-off: this node yields the VIP to `other` for `seconds_left` more.
+#[derive(Debug, Serialize)]
+pub struct HoldOff {
+    pub other: String,
+    pub seconds_left: f64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Status {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
     pub name: Option<String>,
+    /// The record key: the section name, or `cli-<hash>` for --route/--eip...
+    pub key: String,
+    /// null when nothing is recorded in this boot.
+    pub recorded: Option<Recorded>,
+    /// null unless this node is yielding after a split brain.
+    pub hold_off: Option<HoldOff>,
     pub instance_id: String,
     pub network_interface_id: String,
     pub vpc_id: String,
@@ -81,7 +110,11 @@ pub async fn run<K: Cloud>(
         let session = engine.connect(&sel.resources, deadline).await?;
         let cx = session.ctx(deadline);
         let plans = plan_all(&cx, &Scenario::for_resources(&sel.resources), Goal::Take).await?;
-        all.push(collect(&session.me, sel.name, &plans));
+        let mut st = collect(&session.me, sel.name, &plans);
+        beyond_the_subnet(&cx, &mut st).await?;
+        (st.recorded, st.hold_off) = recorded(&engine.settings.state_dir, &sel.key);
+        st.key = sel.key;
+        all.push(st);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all).map_err(|e| Error::Other(e.to_string()))?);
@@ -96,7 +129,11 @@ pub async fn run<K: Cloud>(
 /// The status of one VIP from its MASTER plan.
 pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status {
     let mut st = Status {
+        schema: SCHEMA,
         name,
+        key: String::new(),
+        recorded: None,
+        hold_off: None,
         instance_id: me.instance_id.clone(),
         network_interface_id: me.eni_id.clone(),
         vpc_id: me.vpc_id.clone(),
@@ -156,16 +193,65 @@ pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status
     st
 }
 
+/// Addresses on no ENI of this node's subnet may be on a peer in another subnet: say which
+/// ENI of the VPC holds them (one more DescribeNetworkInterfaces, only when needed) rather
+/// than "unassigned".
+async fn beyond_the_subnet<C: Ec2>(cx: &Ctx<'_, C>, st: &mut Status) -> Result<(), Error> {
+    let mut nowhere: Vec<&mut PrivateIpStatus> = st
+        .private_ips
+        .iter_mut()
+        .chain(&mut st.ipv6_addresses)
+        .filter(|p| p.network_interface_id.is_none())
+        .collect();
+    if nowhere.is_empty() {
+        return Ok(());
+    }
+    let vpc = &cx.me.vpc_id;
+    let found =
+        read(cx.deadline, &format!("DescribeNetworkInterfaces {vpc}"), || cx.ec2.interfaces_in_vpc(vpc))
+            .await??;
+    for p in nowhere.iter_mut() {
+        let ip: Option<std::net::IpAddr> = p.address.parse().ok();
+        let holds = |i: &&crate::model::Interface| match ip {
+            Some(std::net::IpAddr::V4(v4)) => i.private_ips.contains(&v4),
+            Some(std::net::IpAddr::V6(v6)) => i.ipv6.contains(&v6),
+            None => false,
+        };
+        p.network_interface_id = found.iter().find(holds).map(|i| i.id.clone());
+    }
+    Ok(())
+}
+
+/// What the state directory says about `key`: its record, and a hold-off still running.
+/// Reads only (creates nothing); an unreadable record reads as none.
+fn recorded(dir: &Path, key: &str) -> (Option<Recorded>, Option<HoldOff>) {
+    let Ok(guard) = Guard::new(dir, key) else { return (None, None) };
+    let Some(r) = guard.latest().ok().flatten() else { return (None, None) };
+    let hold = match r.state.as_str() {
+        "MASTER" => {
+            let c = guard.contest(&r);
+            let left = c.yield_until.map(|until| until - boot_seconds()).filter(|s| *s > 0.0);
+            left.map(|seconds_left| HoldOff { other: c.other, seconds_left })
+        }
+        _ => None,
+    };
+    (Some(Recorded { state: r.state, pid: r.stamp.pid }), hold)
+}
+
 pub fn render(s: &Status) -> String {
     let mut out = String::new();
     let here = |b: bool| if b { "this node" } else { "other" };
     out.push_str(&format!(
-        "{}this node: {} {} in {}\n",
+        "{}this node: {} {} in {}{}\n",
         s.name.as_ref().map(|n| format!("[{n}] ")).unwrap_or_default(),
         s.instance_id,
         s.network_interface_id,
-        s.vpc_id
+        s.vpc_id,
+        s.recorded.as_ref().map(|r| format!(", last recorded {}", r.state)).unwrap_or_default()
     ));
+    if let Some(h) = &s.hold_off {
+        out.push_str(&format!("split brain: yielding to {} for {:.0} s more\n", h.other, h.seconds_left));
+    }
     for r in &s.routes {
         out.push_str(&format!(
             "route {:<18} {:<24} -> {:<24} {}\n",

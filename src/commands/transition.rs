@@ -3,7 +3,7 @@
 use super::cli_key;
 use super::events::Events;
 use crate::aws::Cloud;
-use crate::cli::{NotifyArgs, ResourceArgs};
+use crate::cli::{NotifyArgs, TransitionArgs};
 use crate::config::{Config, Resources};
 use crate::deadline::Deadline;
 use crate::engine::progress;
@@ -16,15 +16,23 @@ use crate::ordering::Stamp;
 use log::info;
 use std::path::Path;
 
-/// master/backup/fault/stop from the command line.
+/// master/backup/fault/stop from the command line: the resources by flag (recorded under a
+/// key of their own), or `--instance NAME`'s section (recorded under NAME, as keepalived's
+/// notify for NAME records).
 pub async fn by_hand<K: Cloud>(
     engine: &Engine<K>,
+    config: &Path,
     role: Role,
-    a: &ResourceArgs,
+    a: &TransitionArgs,
     ev: &Events,
     deadline: &Deadline,
 ) -> Result<(), Error> {
-    let res = a.resources().map_err(Error::BadInput)?;
+    if let Some(name) = &a.instance {
+        let config = Config::load(config)?;
+        let res = config.instance(name)?;
+        return run(engine, role, res, name, (ev, ev.hook(Some(&config), name)), deadline).await;
+    }
+    let res = a.resources.resources().map_err(Error::BadInput)?;
     let key = cli_key(&res);
     run(engine, role, &res, &key, (ev, ev.hook(None, &key)), deadline).await
 }
@@ -110,11 +118,17 @@ pub fn outcome(role: Role, ran: Ran, dry_run: bool) -> Result<(), Error> {
             Ok(())
         }
         Ran::NothingToDo | Ran::Superseded(_) => Ok(()),
-        Ran::DryRun(lines) => {
+        Ran::DryRun { lines, failing } => {
             for l in &lines {
                 println!("{l}");
             }
-            Ok(())
+            // The exit code the real run would have: a step no write can fix fails it.
+            match failing {
+                0 => Ok(()),
+                n => Err(Error::Incomplete(format!(
+                    "dry run: {role} would be incomplete: {n} resource(s) cannot be moved here (see the plan)"
+                ))),
+            }
         }
         Ran::Applied { report, ms, .. } => report.finish(role, ms),
     }

@@ -34,8 +34,9 @@ pub enum Ran {
     NothingToDo,
     /// A newer transition was recorded before anything was written.
     Superseded(Record),
-    /// --dry-run: the plan's lines.
-    DryRun(Vec<String>),
+    /// --dry-run: the plan's lines, and how many of its steps the real run would report
+    /// as failed (not ours, missing, blocked: exit 1).
+    DryRun { lines: Vec<String>, failing: usize },
     Applied {
         report: Report,
         ms: u128,
@@ -128,7 +129,8 @@ impl<K: Cloud> Engine<K> {
             info!("plan: {l}");
         }
         if dry {
-            return Ok(Ran::DryRun(lines));
+            let failing = steps(&plans).filter(|s| s.fails_as_is()).count();
+            return Ok(Ran::DryRun { lines, failing });
         }
         // Planning took time: a newer transition may have arrived meanwhile.
         if let Some(r) = newer() {

@@ -188,6 +188,11 @@ impl Step {
         matches!(self.action, Action::Keep(_))
     }
 
+    /// A step no write can fix, which a run reports as failed: not ours, missing, blocked.
+    pub fn fails_as_is(&self) -> bool {
+        matches!(self.action, Action::NotOwned(_) | Action::Missing(_) | Action::Blocked(_))
+    }
+
     pub fn current_or(&self, none: &str) -> String {
         self.current.clone().unwrap_or_else(|| none.to_string())
     }

@@ -123,7 +123,7 @@ vrrp_instance {name} {{
     unicast_peer {{
         10.0.2.10
     }}
-    notify "{bin} --syslog notify"
+    notify "{bin} --syslog --config {cfg} notify"
 }}
 """
 
@@ -144,7 +144,7 @@ def root_owned_bin():
 
 def test_keepalived_conf_that_matches_passes(binary, lab, root_owned_bin, tmp_path):
     conf = tmp_path / "keepalived.conf"
-    conf.write_text(KEEPALIVED.format(name="VI_1", bin=root_owned_bin))
+    conf.write_text(KEEPALIVED.format(name="VI_1", bin=root_owned_bin, cfg=lab[4]))
     r = doctor(binary, lab, kconf=conf)
     assert r.returncode == 0, r.stdout
     assert not lines(r, "FAIL") and str(root_owned_bin) in r.stdout, r.stdout
@@ -152,7 +152,7 @@ def test_keepalived_conf_that_matches_passes(binary, lab, root_owned_bin, tmp_pa
 
 def test_a_section_keepalived_does_not_use_fails(binary, lab, root_owned_bin, tmp_path):
     conf = tmp_path / "keepalived.conf"
-    conf.write_text(KEEPALIVED.format(name="VI_2", bin=root_owned_bin))
+    conf.write_text(KEEPALIVED.format(name="VI_2", bin=root_owned_bin, cfg=lab[4]))
     r = doctor(binary, lab, kconf=conf)
     assert r.returncode == 1, r
     fails = "\n".join(lines(r, "FAIL"))
@@ -161,7 +161,7 @@ def test_a_section_keepalived_does_not_use_fails(binary, lab, root_owned_bin, tm
 
 def test_keepalived_without_unicast_or_script_security_fails(binary, lab, tmp_path):
     conf = tmp_path / "keepalived.conf"
-    text = KEEPALIVED.format(name="VI_1", bin="/usr/local/sbin/ec2-vip")
+    text = KEEPALIVED.format(name="VI_1", bin="/usr/local/sbin/ec2-vip", cfg=lab[4])
     text = text.replace("    enable_script_security\n", "")
     text = text.replace("    unicast_peer {\n        10.0.2.10\n    }\n", "")
     conf.write_text(text)
@@ -175,11 +175,12 @@ def test_fixes_name_the_package_binary_path(binary, lab, tmp_path):
     """doctor's fixes name /usr/sbin/ec2-vip, where the .deb installs the binary (they said
     /usr/local/sbin, a path the package never uses)."""
     conf = tmp_path / "keepalived.conf"
-    text = KEEPALIVED.format(name="VI_1", bin="/usr/sbin/ec2-vip")
-    conf.write_text(text.replace('    notify "/usr/sbin/ec2-vip --syslog notify"\n', ""))
+    text = KEEPALIVED.format(name="VI_1", bin="/usr/sbin/ec2-vip", cfg=lab[4])
+    conf.write_text(text.replace(f'    notify "/usr/sbin/ec2-vip --syslog --config {lab[4]} notify"\n', ""))
     r = doctor(binary, lab, kconf=conf)
     assert r.returncode == 1, r
     fixes = [line for line in r.stdout.splitlines() if 'notify "' in line]
     assert len(fixes) >= 2, r.stdout  # the section's fix and "nothing calls ec2-vip"'s
-    assert all('notify "/usr/sbin/ec2-vip notify"' in line for line in fixes), r.stdout
+    # with --syslog: doctor warns about a hook that logs nowhere, so its own fix logs
+    assert all('notify "/usr/sbin/ec2-vip --syslog notify"' in line for line in fixes), r.stdout
     assert "/usr/local/sbin" not in r.stdout, r.stdout

@@ -115,7 +115,7 @@ pub async fn run(
         }
     }
     let names: Vec<&str> = loaded.iter().flat_map(|c| c.names()).collect();
-    out.extend(keepalived::check(&args.keepalived_conf, &names));
+    out.extend(keepalived::check(&args.keepalived_conf, &names, config));
     log::debug!("doctor: {} checks in {} ms", out.len(), started.elapsed().as_millis());
     let mut stdout = std::io::stdout();
     if args.json {

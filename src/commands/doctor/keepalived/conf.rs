@@ -71,6 +71,8 @@ pub struct Instance {
     pub notify_fifo: Option<String>,
     pub notifies: Vec<Notify>,
     pub track_scripts: Vec<String>,
+    /// `track_script { NAME weight N }`: (NAME, N) where a weight is given.
+    pub track_weights: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,6 +87,8 @@ pub struct SyncGroup {
 pub struct VrrpScript {
     pub name: String,
     pub script: Option<String>,
+    /// `weight N`: a failing script changes the priority by N instead of FAULT (0 or none).
+    pub weight: Option<String>,
 }
 
 /// What a keepalived.conf (with its includes) says about VRRP and scripts.
@@ -219,7 +223,7 @@ fn apply(p: &mut Parsed, ctx: &[&str], words: &[String]) -> Result<(), String> {
             match key {
                 "vrrp_instance" => p.instances.push(Instance { name, ..Instance::default() }),
                 "vrrp_sync_group" => p.groups.push(SyncGroup { name, ..SyncGroup::default() }),
-                _ => p.scripts.push(VrrpScript { name, script: None }),
+                _ => p.scripts.push(VrrpScript { name, ..VrrpScript::default() }),
             }
         }
         ["global_defs"] => match key {
@@ -228,9 +232,9 @@ fn apply(p: &mut Parsed, ctx: &[&str], words: &[String]) -> Result<(), String> {
             "notify_fifo" | "vrrp_notify_fifo" => p.global_fifos.extend(arg),
             _ => {}
         },
-        ["vrrp_script"] if key == "script" => {
+        ["vrrp_script"] if matches!(key, "script" | "weight") => {
             if let Some(s) = p.scripts.last_mut() {
-                s.script = arg;
+                *(if key == "script" { &mut s.script } else { &mut s.weight }) = arg;
             }
         }
         ["vrrp_sync_group", rest @ ..] => {
@@ -254,7 +258,12 @@ fn apply(p: &mut Parsed, ctx: &[&str], words: &[String]) -> Result<(), String> {
                 ([], "notify_fifo") => i.notify_fifo = arg,
                 ([], _) => i.notifies.extend(notify(words)),
                 (["unicast_peer"], _) => i.has_unicast_peer = true,
-                (["track_script"], name) => i.track_scripts.push(name.to_string()),
+                (["track_script"], name) => {
+                    i.track_scripts.push(name.to_string());
+                    if let (Some("weight"), Some(w)) = (words.get(1).map(String::as_str), words.get(2)) {
+                        i.track_weights.push((name.to_string(), w.clone()));
+                    }
+                }
                 _ => {}
             }
         }

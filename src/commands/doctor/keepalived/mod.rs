@@ -3,19 +3,28 @@
 //! the file's and its directories' owners and modes.
 
 mod conf;
+#[cfg(test)]
+#[path = "hook_tests.rs"]
+mod hook_tests;
+mod hooks;
 mod rules;
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
 
 use super::{Finding, Level};
+use crate::cli::{parse_from, Cli, Command};
+use crate::config::Config;
+use crate::error::ConfigError;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// File names that count as calling ec2-vip.
 const BINARY_NAMES: [&str; 1] = ["ec2-vip"];
 
-pub fn check(path: &Path, sections: &[&str]) -> Vec<Finding> {
+/// Check keepalived.conf at `path` against `sections` of the config doctor was given
+/// (`own_config`); every hook line is read as the binary would read it.
+pub fn check(path: &Path, sections: &[&str], own_config: &Path) -> Vec<Finding> {
     let shown = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -33,7 +42,9 @@ pub fn check(path: &Path, sections: &[&str]) -> Vec<Finding> {
             return vec![Finding::fail("keepalived", format!("{shown}: {e}"), &fix)];
         }
     };
-    let mut out = rules::check(&parsed, &BINARY_NAMES, sections);
+    let readers = fifo_readers();
+    let cx = hooks::Context { own_config, sections: &config_sections, fifo_readers: &readers };
+    let mut out = rules::check(&parsed, &BINARY_NAMES, sections, &cx);
     for (owner, script) in rules::script_paths(&parsed, &BINARY_NAMES) {
         let mut f = rules::check_script_path(&script, &entries(Path::new(&script)));
         f.message = format!("{owner}: {}", f.message);
@@ -94,4 +105,55 @@ fn entries(script: &Path) -> Vec<(String, Option<(u32, u32)>)> {
         .filter(|p| !p.as_os_str().is_empty())
         .map(|p| (p.display().to_string(), std::fs::metadata(p).ok().map(|m| (m.uid(), m.mode()))))
         .collect()
+}
+
+/// The section names of the config at `path`, or why a hook reading it would fail.
+fn config_sections(path: &Path) -> Result<Vec<String>, String> {
+    match Config::load(path) {
+        Ok(c) => Ok(c.instances.into_keys().collect()),
+        Err(
+            ConfigError::Read { detail, .. }
+            | ConfigError::Denied { detail, .. }
+            | ConfigError::Parse { detail, .. },
+        ) => Err(detail),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The FIFO of an ec2-vip command line, if it is `watch --fifo PATH` as the binary parses it.
+fn watched_fifo(args: &[String]) -> Option<PathBuf> {
+    let is_ours = |a: &String| BINARY_NAMES.contains(&a.rsplit('/').next().unwrap_or(a));
+    match parse_from(args).ok().filter(|_| args.first().is_some_and(is_ours))? {
+        Cli { command: Command::Watch(w), .. } => Some(w.fifo),
+        _ => None,
+    }
+}
+
+/// Every `ec2-vip watch --fifo PATH` doctor can see offline: running processes (/proc) and
+/// units enabled in /etc/systemd/system (their ExecStart lines), as `(who, fifo)`.
+fn fifo_readers() -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let dir = |p: &str| std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path());
+    for proc in dir("/proc") {
+        let Some(pid) = proc.file_name().and_then(|n| n.to_str()).filter(|n| n.parse::<u32>().is_ok()) else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(proc.join("cmdline")) else { continue };
+        let args: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into())
+            .collect();
+        out.extend(watched_fifo(&args).map(|f| (format!("pid {pid} (ec2-vip watch)"), f)));
+    }
+    let wants = dir("/etc/systemd/system").filter(|p| p.extension().is_some_and(|e| e == "wants"));
+    for unit in wants.flat_map(|w| dir(&w.display().to_string()).collect::<Vec<_>>()) {
+        let text = std::fs::read_to_string(&unit).unwrap_or_default();
+        let name = unit.file_name().unwrap_or_default().to_string_lossy().to_string();
+        for line in text.lines().filter_map(|l| l.trim().strip_prefix("ExecStart=")) {
+            let args = conf::argv(line.trim_start_matches(['-', '@', ':', '+', '!']));
+            out.extend(watched_fifo(&args).map(|f| (format!("enabled unit {name}"), f)));
+        }
+    }
+    out
 }

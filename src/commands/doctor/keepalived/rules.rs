@@ -17,6 +17,7 @@
 //! `include` lines whose file the caller loads (patterns taken literally, no glob expansion).
 
 use super::conf::*;
+use super::hooks::{self, Acts, Context};
 use std::collections::BTreeSet;
 
 const INST: &str = "vrrp_instance";
@@ -59,73 +60,6 @@ pub fn fifo_paths(p: &Parsed) -> Vec<(String, String)> {
     out
 }
 
-/// ec2-vip's global options that take a value: the subcommand is the first other word.
-const VALUE_OPTIONS: [&str; 9] = [
-    "--config",
-    "--state-dir",
-    "--region",
-    "--timeout",
-    "--max-attempts",
-    "--log-file",
-    "--log-format",
-    "--on-event",
-    "--event-timeout",
-];
-
-fn subcommand(args: &[String]) -> Option<&str> {
-    let mut words = args.iter().skip(1);
-    while let Some(w) = words.next() {
-        if VALUE_OPTIONS.contains(&w.as_str()) {
-            words.next();
-        } else if !w.starts_with('-') {
-            return Some(w);
-        }
-    }
-    None
-}
-
-/// Problems of one ec2-vip notify command, and the section name ec2-vip acts on, if known.
-fn target<'a>(
-    what: &str,
-    owner: &'a str,
-    n: &Notify,
-    sections: &[&'a str],
-    out: &mut Vec<Finding>,
-) -> Option<&'a str> {
-    let (args, cmd, kind) = (argv(&n.command), &n.command, n.kind);
-    let (at, extra) = (format!("{what} {owner}: {kind} \"{cmd}\""), n.extra.join(" "));
-    let fix = format!("use notify \"{} notify\"", args[0]);
-    let problem = match subcommand(&args) {
-        None if extra.is_empty() => Some((format!("{at} gives ec2-vip no subcommand"), fix.clone())),
-        None => Some((
-            format!("{at} {extra} runs ec2-vip without a subcommand: `{extra}` is read as user and group"),
-            format!("quote the whole command: {kind} \"{cmd} {extra}\""),
-        )),
-        Some(sub) if kind == "notify" && sub != "notify" => {
-            Some((format!("{at}: generic notify appends TYPE NAME STATE PRIORITY"), fix.clone()))
-        }
-        Some("notify") if kind != "notify" => {
-            Some((format!("{at} passes no TYPE NAME STATE to `ec2-vip notify`"), fix.clone()))
-        }
-        Some(_) => None,
-    };
-    if let Some((message, fix)) = problem {
-        out.push(fail("notify-command", message, fix));
-    }
-    if !cmd.starts_with('/') {
-        out.push(warn("notify-command", format!("{at} is not an absolute path"), "give its absolute path"));
-    }
-    if kind == "notify" {
-        return Some(owner);
-    }
-    let named = |s: &&str| args.iter().skip(2).any(|a| a == s || a.strip_prefix("--instance=") == Some(*s));
-    let name = sections.iter().copied().find(named);
-    if name.is_none() {
-        out.push(warn("sections", format!("{at}: cannot tell which [instance.NAME] it acts on"), fix));
-    }
-    name
-}
-
 fn script_security(p: &Parsed) -> Finding {
     let (check, fix) =
         ("script-security", "add `enable_script_security` and `script_user root` to global_defs");
@@ -139,8 +73,9 @@ fn script_security(p: &Parsed) -> Finding {
     }
 }
 
-/// Check a parsed config against ec2-vip's binary names and its `[instance.NAME]` section names.
-pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str]) -> Vec<Finding> {
+/// Check a parsed config against ec2-vip's binary names and its `[instance.NAME]` section
+/// names (of the config doctor was given); `cx` says what else doctor found on this node.
+pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str], cx: &Context) -> Vec<Finding> {
     let include =
         |i: &String| warn("include", format!("include {i} was not read"), format!("make {i} readable"));
     let mut out: Vec<Finding> = p.unresolved_includes.iter().map(include).collect();
@@ -148,15 +83,24 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str]) -> Vec<Findin
     let is_section = |n: &str| sections.contains(&n);
     let group_of = |i: &str| p.groups.iter().find(|g| g.members.iter().any(|m| m == i));
     let (mut used, mut calling, mut groups) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    // Owners whose hooks act on their own flags / cannot work; instances whose transitions
+    // are recorded under a section's name (what `check` must look up).
+    let (mut by_flags, mut broken, mut records, mut working) =
+        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     for (what, owner, n) in notifies(p).filter(|(_, _, n)| calls_binary(&n.command, binary_names)) {
         (if what == INST { &mut calling } else { &mut groups }).insert(owner);
-        match target(what, owner, n, sections, &mut out) {
-            Some(name) if is_section(name) => _ = used.insert(name),
-            Some(name) => {
-                let m = format!("{what} {owner} calls ec2-vip but ec2-vip's config has no [instance.{name}]");
-                out.push(fail("sections", m, format!("add [instance.{name}] or rename {what} {owner}")));
+        match hooks::notify(what, owner, n, cx, &mut out) {
+            Acts::Section(name) => {
+                used.insert(name);
+                let group = p.groups.iter().filter(|g| what == GROUP && g.name == owner);
+                records.extend(group.flat_map(|g| g.members.iter().map(String::as_str)));
+                if what == INST {
+                    records.insert(owner);
+                }
+                working.insert(owner);
             }
-            None => {}
+            Acts::Flags => _ = (by_flags.insert(owner), working.insert(owner)),
+            Acts::Nothing => _ = broken.insert(owner),
         }
     }
     for (i, g) in calling.iter().filter_map(|i| Some((i, &group_of(i)?.name))) {
@@ -171,31 +115,37 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str]) -> Vec<Findin
         calling.extend(g.members.iter().map(String::as_str));
     }
     for s in p.scripts.iter().filter(|s| s.script.as_deref().is_some_and(|c| calls_binary(c, binary_names))) {
-        calling.extend(p.instances.iter().filter(|i| i.track_scripts.contains(&s.name)).map(|i| &*i.name));
+        let trackers = p.instances.iter().filter(|i| i.track_scripts.contains(&s.name)).map(|i| &*i.name);
+        calling.extend(trackers.clone());
+        working.extend(trackers);
     }
     let fifos = fifo_paths(p);
+    let notifying: Vec<&str> = working.iter().copied().collect();
     if !fifos.is_empty() {
         // A FIFO carries every instance's and group's lines; ec2-vip watch acts on those with a section.
-        used.extend(
-            p.instances
-                .iter()
-                .map(|i| &*i.name)
-                .chain(p.groups.iter().map(|g| &*g.name))
-                .filter(|n| is_section(n)),
-        );
+        let named = p.instances.iter().map(|i| &*i.name).chain(p.groups.iter().map(|g| &*g.name));
+        used.extend(named.filter(|n| is_section(n)).map(String::from));
         let reached =
             |i: &&Instance| is_section(&i.name) || group_of(&i.name).is_some_and(|g| is_section(&g.name));
         calling.extend(p.instances.iter().filter(reached).map(|i| &*i.name));
+        records.extend(p.instances.iter().filter(reached).map(|i| &*i.name));
+        working.extend(p.instances.iter().filter(reached).map(|i| &*i.name));
     }
-    for (owner, path) in &fifos {
-        out.push(ok(
-            "fifo",
-            format!("notify_fifo {path} ({owner}): ec2-vip watch --fifo {path} must read it"),
-        ));
-    }
-    for s in sections.iter().filter(|s| !used.contains(*s)) {
-        out.push(if p.instances.iter().any(|i| i.name == *s) || p.groups.iter().any(|g| g.name == *s) {
-            let fix = format!("add notify \"{PACKAGE_BINARY} notify\" to {s} in keepalived.conf");
+    hooks::fifos(&fifos, &notifying, cx, &mut out);
+    hooks::scripts(p, binary_names, &records.iter().copied().collect::<Vec<_>>(), &mut out);
+    for s in sections.iter().filter(|s| !used.contains(**s) && !broken.contains(*s)) {
+        out.push(if by_flags.contains(s) {
+            let m = format!(
+                "section [instance.{s}]: keepalived's {s} calls ec2-vip with its own --route/--eip... flags, \
+                 never with this section (check --instance {s} and watch do not see its records)"
+            );
+            warn(
+                "sections",
+                m,
+                format!("add --instance {s} to its notify_* commands, or use notify \"... notify\""),
+            )
+        } else if p.instances.iter().any(|i| i.name == *s) || p.groups.iter().any(|g| g.name == *s) {
+            let fix = format!("add notify \"{PACKAGE_BINARY} --syslog notify\" to {s} in keepalived.conf");
             fail("sections", format!("section [instance.{s}]: keepalived's {s} never calls ec2-vip"), fix)
         } else {
             let m =
@@ -203,7 +153,7 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str]) -> Vec<Findin
             fail("sections", m, format!("rename [instance.{s}] after one, or remove it"))
         });
     }
-    if !used.is_empty() && sections.iter().all(|s| used.contains(s)) {
+    if !used.is_empty() && sections.iter().all(|s| used.contains(*s)) {
         out.push(ok("sections", format!("keepalived runs every section: {}", sections.join(", "))));
     }
     for i in p.instances.iter().filter(|i| calling.contains(&*i.name)) {
@@ -218,19 +168,20 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str]) -> Vec<Findin
             )
         });
     }
-    out.push(if calling.is_empty() && groups.is_empty() {
-        fail(
+    // Only commands that would work count as calling ec2-vip; broken ones have their FAIL.
+    if !working.is_empty() {
+        let names: Vec<&str> = working.iter().copied().collect();
+        out.push(ok("ec2-vip-called", format!("keepalived calls ec2-vip for {}", names.join(", "))));
+    } else if broken.is_empty() {
+        out.push(fail(
             "ec2-vip-called",
             "nothing in keepalived.conf calls ec2-vip: a failover moves no VIP",
             format!(
-                "add notify \"{PACKAGE_BINARY} notify\" to each vrrp_instance or vrrp_sync_group, \
+                "add notify \"{PACKAGE_BINARY} --syslog notify\" to each vrrp_instance or vrrp_sync_group, \
                  or a global_defs notify_fifo read by ec2-vip watch"
             ),
-        )
-    } else {
-        let names: Vec<&str> = calling.iter().chain(&groups).copied().collect();
-        ok("ec2-vip-called", format!("keepalived calls ec2-vip for {}", names.join(", ")))
-    });
+        ));
+    }
     out
 }
 

@@ -1,31 +1,48 @@
 use super::conf::*;
+use super::hooks::Context;
 use super::rules::*;
+use std::path::{Path, PathBuf};
 
-const BIN: &[&str] = &["ec2-vip"];
+pub(super) const BIN: &[&str] = &["ec2-vip"];
 
 fn no_includes(_: &str) -> Option<String> {
     None
 }
 
-fn parsed(text: &str) -> Parsed {
+pub(super) fn parsed(text: &str) -> Parsed {
     parse(text, &mut no_includes).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn run(text: &str, sections: &[&str]) -> Vec<Finding> {
+/// The config every hook reads when it gives no --config.
+pub(super) const DEFAULT_CONFIG: &str = "/etc/ec2-vip.toml";
+
+/// `rules::check` on a node where every config a hook reads has `sections`, and `readers`
+/// read FIFOs.
+pub(super) fn check_with(p: &Parsed, sections: &[&str], readers: &[(String, PathBuf)]) -> Vec<Finding> {
+    let names = |_: &Path| Ok(sections.iter().map(|s| s.to_string()).collect());
+    let cx = Context { own_config: Path::new(DEFAULT_CONFIG), sections: &names, fifo_readers: readers };
+    super::rules::check(p, BIN, sections, &cx)
+}
+
+pub(super) fn check(p: &Parsed, _bin: &[&str], sections: &[&str]) -> Vec<Finding> {
+    check_with(p, sections, &[])
+}
+
+pub(super) fn run(text: &str, sections: &[&str]) -> Vec<Finding> {
     check(&parsed(text), BIN, sections)
 }
 
-fn has(findings: &[Finding], level: Level, check: &str, needle: &str) -> bool {
+pub(super) fn has(findings: &[Finding], level: Level, check: &str, needle: &str) -> bool {
     findings.iter().any(|f| f.level == level && f.check == check && f.message.contains(needle))
 }
 
-fn not_ok(findings: &[Finding]) -> Vec<&Finding> {
+pub(super) fn not_ok(findings: &[Finding]) -> Vec<&Finding> {
     findings.iter().filter(|f| f.level != Level::Ok).collect()
 }
 
-const SECURITY: &str = "global_defs {\n  enable_script_security\n  script_user root\n}\n";
+pub(super) const SECURITY: &str = "global_defs {\n  enable_script_security\n  script_user root\n}\n";
 
-fn instance(name: &str, body: &str) -> String {
+pub(super) fn instance(name: &str, body: &str) -> String {
     format!(
         "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
          priority 150\n  \
@@ -34,7 +51,7 @@ fn instance(name: &str, body: &str) -> String {
 }
 
 fn good() -> String {
-    let notify = "  notify \"/usr/local/sbin/ec2-vip notify\"\n";
+    let notify = "  notify \"/usr/local/sbin/ec2-vip --syslog notify\"\n";
     format!("{SECURITY}{}{}", instance("VI_1", notify), instance("VI_2", notify))
 }
 
@@ -53,7 +70,11 @@ fn correct_two_instance_config_is_all_ok() {
     assert_eq!((i.unicast_src_ip.as_deref(), i.has_unicast_peer), (Some("10.0.1.10"), true));
     assert_eq!(
         i.notifies,
-        vec![Notify { kind: "notify", command: "/usr/local/sbin/ec2-vip notify".into(), extra: vec![] }]
+        vec![Notify {
+            kind: "notify",
+            command: "/usr/local/sbin/ec2-vip --syslog notify".into(),
+            extra: vec![]
+        }]
     );
     assert!(p.script_security && p.script_user.as_deref() == Some("root"));
     let f = check(&p, BIN, &["VI_1", "VI_2"]);
@@ -65,7 +86,7 @@ fn correct_two_instance_config_is_all_ok() {
 fn sync_group_notify_uses_the_group_name() {
     let text = format!(
         "{SECURITY}{}{}vrrp_sync_group VG_1 {{\n  group {{\n    VI_1\n    VI_2\n  }}\n  \
-         notify \"/usr/bin/ec2-vip notify\" root\n}}\n",
+         notify \"/usr/bin/ec2-vip --syslog notify\" root\n}}\n",
         instance("VI_1", ""),
         instance("VI_2", "")
     );
@@ -81,7 +102,7 @@ fn sync_group_notify_uses_the_group_name() {
 #[test]
 fn instance_in_a_group_with_its_own_notify_warns_of_double_calls() {
     let text = format!(
-        "{}vrrp_sync_group VG_1 {{\n  group {{ VI_1 VI_2 }}\n  notify \"/usr/bin/ec2-vip notify\"\n}}\n",
+        "{}vrrp_sync_group VG_1 {{\n  group {{ VI_1 VI_2 }}\n  notify \"/usr/bin/ec2-vip --syslog notify\"\n}}\n",
         good()
     );
     assert_eq!(parsed(&text).groups[0].members, ["VI_1", "VI_2"]);
@@ -91,15 +112,22 @@ fn instance_in_a_group_with_its_own_notify_warns_of_double_calls() {
 
 #[test]
 fn notify_master_and_backup_name_the_instance_in_their_args() {
-    let body = "  notify_master \"/usr/local/sbin/ec2-vip master VI_1\"\n  \
-                notify_backup \"/usr/local/sbin/ec2-vip backup --instance=VI_1\"\n";
+    let body = "  notify_master \"/usr/local/sbin/ec2-vip --syslog master --instance VI_1\"\n  \
+                notify_backup \"/usr/local/sbin/ec2-vip --syslog backup --instance=VI_1\"\n";
     let f = run(&format!("{SECURITY}{}", instance("VI_1", body)), &["VI_1"]);
     assert!(not_ok(&f).is_empty(), "{f:#?}");
-    let body = "  notify_master \"/usr/local/sbin/ec2-vip master --route 10.1.0.10/32\"\n";
+    // Legacy: the hook moves the VIP by its own flags. One verdict: a warning on the section,
+    // no FAIL saying VI_1 never calls ec2-vip next to an ok saying it does.
+    let body = "  notify_master \"/usr/local/sbin/ec2-vip --syslog master --route 10.1.0.10/32\"\n";
     let f = run(&format!("{SECURITY}{}", instance("VI_1", body)), &["VI_1"]);
-    assert!(has(&f, Level::Warn, "sections", "cannot tell which"), "{f:#?}");
-    assert!(has(&f, Level::Fail, "sections", "[instance.VI_1]: keepalived's VI_1 never calls"));
-    assert!(has(&f, Level::Ok, "unicast", "VI_1"));
+    assert!(has(&f, Level::Warn, "sections", "with its own --route/--eip... flags"), "{f:#?}");
+    assert!(f.iter().all(|f| f.level != Level::Fail), "{f:#?}");
+    assert!(has(&f, Level::Ok, "unicast", "VI_1") && has(&f, Level::Ok, "ec2-vip-called", "VI_1"));
+    // A positional name is not what the binary takes: it would exit 2.
+    let body = "  notify_master \"/usr/local/sbin/ec2-vip --syslog master VI_1\"\n";
+    let f = run(&format!("{SECURITY}{}", instance("VI_1", body)), &["VI_1"]);
+    assert!(has(&f, Level::Fail, "notify-command", "unexpected argument 'VI_1'"), "{f:#?}");
+    assert!(!f.iter().any(|f| f.check == "ec2-vip-called" || f.check == "sections"), "{f:#?}");
 }
 
 #[test]
@@ -119,9 +147,15 @@ fn notify_fifo_users_cover_every_instance_and_group() {
             ("vrrp_instance VI_2".into(), "/run/vi2.fifo".into())
         ]
     );
-    let f = check(&p, BIN, &["VI_1"]);
+    let readers =
+        [("pid 7".to_string(), "/run/keepalived.fifo".into()), ("pid 8".to_string(), "/run/vi2.fifo".into())];
+    let f = check_with(&p, &["VI_1"], &readers);
     assert!(not_ok(&f).is_empty(), "{f:#?}");
-    assert!(has(&f, Level::Ok, "fifo", "ec2-vip watch --fifo /run/keepalived.fifo"));
+    assert!(has(&f, Level::Ok, "fifo", "/run/keepalived.fifo (global_defs) is read by pid 7"));
+    let f = check_with(&p, &["VI_1"], &readers[1..]);
+    assert!(has(&f, Level::Warn, "fifo", "no running `ec2-vip watch --fifo /run/keepalived.fifo`"), "{f:#?}");
+    assert_eq!(not_ok(&f).len(), 1, "{f:#?}");
+    let f = check_with(&p, &["VI_1"], &readers);
     assert!(has(&f, Level::Ok, "unicast", "VI_1") && !has(&f, Level::Ok, "unicast", "VI_2"));
     let f = check(&p, BIN, &["VI_9"]);
     assert!(has(&f, Level::Fail, "ec2-vip-called", "nothing") && has(&f, Level::Fail, "sections", "VI_9"));
@@ -129,13 +163,14 @@ fn notify_fifo_users_cover_every_instance_and_group() {
 
 #[test]
 fn a_calling_instance_without_a_section_fails() {
-    let text = format!("{SECURITY}{}", instance("VI_9", "  notify \"/usr/local/sbin/ec2-vip notify\"\n"));
+    let text =
+        format!("{SECURITY}{}", instance("VI_9", "  notify \"/usr/local/sbin/ec2-vip --syslog notify\"\n"));
     let f = run(&text, &["VI_1"]);
     assert!(has(
         &f,
         Level::Fail,
         "sections",
-        "vrrp_instance VI_9 calls ec2-vip but ec2-vip's config has no [instance.VI_9]"
+        "vrrp_instance VI_9 calls ec2-vip but /etc/ec2-vip.toml has no usable [instance.VI_9]"
     ));
     assert!(has(
         &f,
@@ -159,8 +194,8 @@ fn unused_sections_fail() {
 fn missing_unicast_peer_fails() {
     let text = format!(
         "{SECURITY}vrrp_instance VI_1 {{\n  interface eth0\n  notify /usr/local/sbin/ec2-vip\n  \
-         notify \"/usr/local/sbin/ec2-vip notify\"\n}}\n\
-         vrrp_instance VI_2 {{\n  unicast_peer {{\n  }}\n  notify \"/usr/local/sbin/ec2-vip notify\"\n}}\n"
+         notify \"/usr/local/sbin/ec2-vip --syslog notify\"\n}}\n\
+         vrrp_instance VI_2 {{\n  unicast_peer {{\n  }}\n  notify \"/usr/local/sbin/ec2-vip --syslog notify\"\n}}\n"
     );
     let f = run(&text, &["VI_1", "VI_2"]);
     assert!(has(
@@ -170,12 +205,20 @@ fn missing_unicast_peer_fails() {
         "vrrp_instance VI_1 calls ec2-vip but has no unicast_peer: VPCs carry no multicast"
     ));
     assert!(has(&f, Level::Fail, "unicast", "vrrp_instance VI_2"));
-    assert!(has(&f, Level::Fail, "notify-command", "gives ec2-vip no subcommand"));
+    assert!(
+        has(
+            &f,
+            Level::Fail,
+            "notify-command",
+            "would exit 2 before logging anything (unrecognized subcommand 'INSTANCE')"
+        ),
+        "{f:#?}"
+    );
 }
 
 #[test]
 fn missing_script_security_fails_and_missing_script_user_warns() {
-    let body = "  notify \"/usr/local/sbin/ec2-vip notify\"\n";
+    let body = "  notify \"/usr/local/sbin/ec2-vip --syslog notify\"\n";
     let f = run(&instance("VI_1", body), &["VI_1"]);
     assert!(has(&f, Level::Fail, "script-security", "no enable_script_security"));
     let f =
@@ -217,10 +260,7 @@ fn quoted_commands_keep_their_words() {
     assert_eq!(argv(cmds[1]), ["/usr/local/sbin/ec2-vip", "master", "VI_1"]);
     assert_eq!(argv(cmds[3]), ["ec2-vip", "fault", "VI 1"]);
     let f = check(&p, BIN, &["VI_1"]);
-    assert!(
-        has(&f, Level::Fail, "notify-command", "backup VI_1 runs ec2-vip without a subcommand"),
-        "{f:#?}"
-    );
+    assert!(has(&f, Level::Fail, "notify-command", "`backup VI_1` is read as user and group"), "{f:#?}");
     assert!(f.iter().any(|f| f.fix.as_deref().is_some_and(|x| x.starts_with("quote the whole command"))));
     assert!(has(&f, Level::Warn, "notify-command", "\"ec2-vip fault 'VI 1'\" is not an absolute path"));
 }
@@ -228,10 +268,18 @@ fn quoted_commands_keep_their_words() {
 #[test]
 fn wrong_subcommand_for_the_notify_kind_fails() {
     let body =
-        "  notify \"/usr/local/sbin/ec2-vip master\"\n  notify_master \"/usr/local/sbin/ec2-vip notify\"\n";
+        "  notify \"/usr/local/sbin/ec2-vip master\"\n  notify_master \"/usr/local/sbin/ec2-vip --syslog notify\"\n";
     let f = run(&format!("{SECURITY}{}", instance("VI_1", body)), &["VI_1"]);
-    assert!(has(&f, Level::Fail, "notify-command", "generic notify appends TYPE NAME STATE PRIORITY"));
-    assert!(has(&f, Level::Fail, "notify-command", "passes no TYPE NAME STATE to `ec2-vip notify`"));
+    assert!(
+        has(
+            &f,
+            Level::Fail,
+            "notify-command",
+            "\"/usr/local/sbin/ec2-vip master\" + TYPE NAME STATE PRIORITY: ec2-vip would exit 2"
+        ),
+        "{f:#?}"
+    );
+    assert!(has(&f, Level::Fail, "notify-command", "required arguments were not provided"), "{f:#?}");
 }
 
 #[test]
@@ -262,7 +310,7 @@ fn includes_are_loaded_through_the_caller() {
     let mut load = |path: &str| {
         asked.push(path.to_string());
         (path == "/etc/keepalived/conf.d/vi1.conf")
-            .then(|| instance("VI_1", "  notify \"/usr/local/sbin/ec2-vip notify\"\n"))
+            .then(|| instance("VI_1", "  notify \"/usr/local/sbin/ec2-vip --syslog notify\"\n"))
     };
     let p = parse(&main, &mut load).unwrap();
     assert_eq!(asked, ["/etc/keepalived/conf.d/vi1.conf", "/etc/keepalived/missing/*.conf"]);
@@ -301,7 +349,7 @@ fn nothing_calling_ec2_vip_fails() {
 
 #[test]
 fn script_paths_are_listed_once_per_owner() {
-    let body = "  notify \"/usr/local/sbin/ec2-vip notify\"\n  \
+    let body = "  notify \"/usr/local/sbin/ec2-vip --syslog notify\"\n  \
      notify_master \"/usr/local/sbin/ec2-vip master VI_1\"\n";
     let p = parsed(&format!("{SECURITY}{}", instance("VI_1", body)));
     assert_eq!(script_paths(&p, BIN), [("vrrp_instance VI_1".into(), "/usr/local/sbin/ec2-vip".into())]);
@@ -347,7 +395,11 @@ fn global_options_before_the_subcommand_are_fine() {
             "{SECURITY}vrrp_instance VI_1 {{\n unicast_peer {{\n 10.0.0.2\n }}\n notify \"{cmd}\"\n}}\n"
         );
         let f = run(&text, &["VI_1"]);
-        assert!(f.iter().all(|f| f.level == Level::Ok), "{cmd}: {f:?}");
+        let other = |f: &Finding| {
+            f.level == Level::Warn && f.message.contains("reads /etc/x.toml, not /etc/ec2-vip.toml")
+        };
+        let logs = |f: &Finding| f.level == Level::Warn && f.check == "notify-log";
+        assert!(f.iter().all(|f| f.level == Level::Ok || other(f) || logs(f)), "{cmd}: {f:?}");
     }
     let f = run(
         &format!("{SECURITY}vrrp_instance VI_1 {{\n notify \"/usr/sbin/ec2-vip --config notify\"\n}}\n"),
