@@ -20,8 +20,8 @@
 //!              write → confirm; the pure planning in each folder's plan.rs
 //! aws/         the seams: `Ec2`, `TransitGateways`, `Cloud` (IMDS identity, clients per
 //!              region and per site through STS); SDK implementations; test fakes
-//! keepalived/  ordering/   VRRP states, notify_fifo lines and their reader; lock, fork
-//!                          stamps, records
+//! keepalived/  ordering/   VRRP states, notify_fifo lines and their reader, keepalived.conf;
+//!                          lock, fork stamps, records
 //! foundation   model (plain data), config, error (exit codes), deadline, logging,
 //!              hook (runs the operator's event command, bounded), arena (the binary's
 //!              global allocator: a bump arena in front of musl's), trust (who may own

@@ -1,6 +1,8 @@
 //! keepalived's vocabulary: the VRRP state a notify names, and its notify_fifo lines; a
-//! reader of the notify FIFO that survives keepalived re-creating it.
+//! reader of the notify FIFO that survives keepalived re-creating it; keepalived.conf
+//! (its syntax, instances, sync groups, notify commands and scripts).
 
+pub mod conf;
 pub mod fifo;
 pub mod liveness;
 pub mod reader;
