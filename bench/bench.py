@@ -300,7 +300,7 @@ def print_report(bench):
                   f"ReplaceRoute calls; max {o.stats['max_in_flight']} in flight; exit "
                   f"{o.returncode}; read back: {o.good}/{n} moved, {o.bad} not")
     size = os.path.getsize(args.binary)
-    print(f"- binary size: {size / 1e6:.1f} MB ({size} bytes; target <= 5 MB)")
+    print(f"- binary size: {size / 1e6:.1f} MB ({size} bytes; gate 6.0 MB, scripts/build-static)")
     if "help" in bench.extra:
         t = bench.extra["help"]
         base = med(bench.extra.get("spawn", [0.0]))

@@ -135,6 +135,8 @@ class ProxyState:
         # Requests at the upstream right now, and since when it has been busy: kept across
         # reset(), which only zeroes the counters.
         self._upstream_open, self._busy_since = 0, 0.0
+        # EC2's lagging answers are state, not counters: reset() keeps them.
+        self.stale = StaleReads()
         self._zero()
         self.configure(**settings)
 
@@ -146,7 +148,6 @@ class ProxyState:
         # under the GIL, so this is close to its total service time).
         self.upstream_busy = 0.0
         self.buckets = {}
-        self.stale = StaleReads()
 
     def configure(self, **settings):
         unknown = set(settings) - set(DEFAULTS)
@@ -235,7 +236,7 @@ class ProxyState:
                 "upstream_errors": self.upstream_errors,
                 "max_in_flight": self.max_in_flight,
                 "upstream_busy": round(self.upstream_busy, 4),
-                "stale_served": self.stale.served,
+                "stale_served": self.stale.served,  # since start (not reset)
                 "config": json.loads(json.dumps(self.cfg)),
             }
 
