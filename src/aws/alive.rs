@@ -3,7 +3,7 @@
 //! instance's state (DescribeInstances). Filters, not ids: an id EC2 no longer knows is an
 //! empty answer (None), not an error.
 
-use super::ec2::{ec2_error, filter, SdkEc2};
+use super::ec2::{filter, SdkEc2};
 use super::paging::{every_page, pages};
 use crate::error::Ec2Error;
 use crate::model::EniAttachment;
@@ -32,14 +32,11 @@ impl SdkEc2 {
     }
 
     pub(crate) async fn state_of(&self, id: &str) -> Result<Option<String>, Ec2Error> {
-        let res = self
-            .client
-            .describe_instances()
-            .filters(filter("instance-id", [id.to_string()]))
-            .send()
-            .await
-            .map_err(|e| ec2_error("DescribeInstances", id, e))?;
-        let instance = res.reservations().iter().flat_map(|r| r.instances()).next();
+        let req = self.client.describe_instances().filters(filter("instance-id", [id.to_string()]));
+        // Every page: an empty first page with a token must not read as "no such instance"
+        // (that would end a hold-off and take the VIP from a live winner).
+        let reservations = every_page("DescribeInstances", id, pages!(req, reservations)).await?;
+        let instance = reservations.iter().flat_map(|r| r.instances()).next();
         Ok(instance
             .map(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()).unwrap_or("unknown").to_string()))
     }

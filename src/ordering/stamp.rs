@@ -21,15 +21,14 @@ impl Stamp {
     pub fn now(seq: u64) -> Result<Stamp, String> {
         use nix::time::{clock_gettime, ClockId};
         let t = clock_gettime(ClockId::CLOCK_BOOTTIME).map_err(|e| format!("clock_gettime: {e}"))?;
-        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as u64;
+        let hz = ticks_per_second();
         let ticks = t.tv_sec() as u64 * hz + t.tv_nsec() as u64 * hz / 1_000_000_000;
         Ok(Stamp { start_ticks: ticks, pid: std::process::id(), seq })
     }
 
     /// Seconds from `earlier` to `self` (0 if `earlier` is not earlier).
     pub fn seconds_since(&self, earlier: &Stamp) -> f64 {
-        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
-        self.start_ticks.saturating_sub(earlier.start_ticks) as f64 / hz
+        self.start_ticks.saturating_sub(earlier.start_ticks) as f64 / ticks_per_second() as f64
     }
 
     /// Whether `self` happened after `other`. Within one clock tick pids decide; they grow
@@ -47,6 +46,11 @@ impl Stamp {
         let ahead = (i64::from(self.pid) - i64::from(other.pid)).rem_euclid(max);
         ahead != 0 && ahead < max / 2
     }
+}
+
+/// The kernel's clock ticks per second (USER_HZ), the unit of start times in /proc.
+fn ticks_per_second() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as u64
 }
 
 /// Field 22 of /proc/<pid>/stat (starttime), counted after the command name's ')'.

@@ -66,3 +66,23 @@ def run_vip(binary, args, imds, moto, extra_env=None, timeout=60, input=None):
         return VipResult(argv, proc.returncode, proc.stdout, proc.stderr, elapsed)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def start_watch(binary, cfg, imds, moto, home, interval="1"):
+    """Start `ec2-vip watch` on a new FIFO in `home` (logging to home/watch.log, state in
+    home/state) and wait until it says it is watching. Returns (process, a read-write fd on
+    the FIFO to write lines with, the log's path); the caller closes and kills them."""
+    home.mkdir(exist_ok=True)
+    fifo, log = home / "notify.fifo", home / "watch.log"
+    os.mkfifo(fifo, 0o600)
+    env = vip_env(imds, moto, str(home), {"EC2_VIP_STATE_DIR": home / "state"})
+    argv = [str(binary), "--config", str(cfg), "--log-file", str(log), "watch", "--fifo", str(fifo),
+            "--interval", str(interval)]
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    fd = os.open(fifo, os.O_RDWR)
+    end = time.monotonic() + 15
+    while not (log.exists() and "watching" in log.read_text()):
+        assert time.monotonic() < end and proc.poll() is None, "watcher did not start"
+        time.sleep(0.1)
+    return proc, fd, log

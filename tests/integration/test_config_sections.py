@@ -5,10 +5,9 @@ work beside it; acting on the broken one is exit 2 with its located error)."""
 import os
 import re
 import socket
-import subprocess
 import time
 
-from harness.runner import run_vip, vip_env
+from harness.runner import run_vip, start_watch
 from harness.scenario import VIP, changes, snapshot
 
 OTHER = "10.1.0.30/32"
@@ -154,16 +153,8 @@ def test_doctor_fails_the_broken_section(binary, tmp_path):
 def test_watch_starts_and_names_the_broken_section(binary, moto, ec2, figure1, imds_node2, tmp_path):
     cfg = tmp_path / "ec2-vip.toml"
     cfg.write_text(TWO)
-    fifo, log = tmp_path / "notify.fifo", tmp_path / "watch.log"
-    os.mkfifo(fifo, 0o600)
-    env = vip_env(imds_node2, moto, str(tmp_path), {"EC2_VIP_STATE_DIR": tmp_path / "state"})
-    argv = [str(binary), "--config", str(cfg), "--log-file", str(log), "watch", "--fifo", str(fifo),
-            "--interval", "0"]
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    fd = os.open(fifo, os.O_RDWR)
+    proc, fd, log = start_watch(binary, cfg, imds_node2, moto, tmp_path, interval="0")
     try:
-        wait_for(lambda: log.exists() and "watching" in log.read_text(), what="watcher start")
         started = log.read_text()
         assert proc.poll() is None, started
         assert any("ERROR" in line and broken_line(cfg) in line for line in started.splitlines()), started

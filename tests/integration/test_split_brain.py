@@ -2,12 +2,11 @@
 watchers reconcile every second. The pair must settle on one node and stay there."""
 
 import os
-import subprocess
 import time
 
 import pytest
 
-from harness.runner import vip_env
+from harness.runner import start_watch
 from harness.scenario import VIP
 
 # Also run under an eventually consistent EC2 (stale reads for a while after each write).
@@ -19,20 +18,7 @@ SETTLED = 8.0   # no flip after this
 
 
 def start_watcher(binary, cfg, imds, moto, home):
-    home.mkdir()
-    fifo, log = home / "notify.fifo", home / "watch.log"
-    os.mkfifo(fifo, 0o600)
-    env = vip_env(imds, moto, str(home), {"EC2_VIP_STATE_DIR": home / "state"})
-    argv = [str(binary), "--config", str(cfg), "--log-file", str(log), "watch", "--fifo", str(fifo),
-            "--interval", "1"]
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    fd = os.open(fifo, os.O_RDWR)
-    end = time.monotonic() + 15
-    while not (log.exists() and "watching" in log.read_text()):
-        assert time.monotonic() < end, "watcher did not start"
-        time.sleep(0.1)
-    return proc, fd, log
+    return start_watch(binary, cfg, imds, moto, home, interval="1")
 
 
 @pytest.fixture
