@@ -1,9 +1,10 @@
-"""The e2e lab's network: three namespaces of its own, a bridge, two nodes.
+"""The e2e lab's network: namespaces of its own, a bridge, two nodes (or more: `Lab(ips)`).
 
     sw (switch)                    node a                node b
     br0 10.200.0.1/24  --- vA ---  eth0 10.200.0.11/24
                        --- vB ---                        eth0 10.200.0.12/24
                                    lo 169.254.169.254    lo 169.254.169.254
+    (a third node, c, for the 3-node Pacemaker cluster: vC, eth0 10.200.0.13/24)
 
 Every link is created directly inside these namespaces (`ip -n NS link add ...
 netns OTHER`), so no interface is ever created in, or moved through, the host's
@@ -23,7 +24,8 @@ from contextlib import contextmanager
 CLONE_NEWNET = 0x40000000
 SUBNET_PREFIX = 24
 SWITCH_IP = "10.200.0.1"
-NODE_IPS = {"a": "10.200.0.11", "b": "10.200.0.12"}
+NODE_IPS = {"a": "10.200.0.11", "b": "10.200.0.12"}  # the pair every lab has
+THIRD_NODE_IP = {"c": "10.200.0.13"}  # Lab({**NODE_IPS, **THIRD_NODE_IP}): three nodes
 IMDS_IP = "169.254.169.254"
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -68,13 +70,15 @@ def ip(*args, check=True):
 
 
 class Lab:
-    """Namespaces `<prefix>-sw`, `<prefix>-a`, `<prefix>-b`; `close()` undoes everything."""
+    """Namespaces `<prefix>-sw` and `<prefix>-<node>` per node of `ips` (default a and b,
+    NODE_IPS); `close()` undoes everything."""
 
-    def __init__(self):
+    def __init__(self, ips=None):
         # Unique per run: pid plus random, short enough for any tool that shows it.
         self.prefix = f"e2v{os.getpid()}{secrets.token_hex(2)}"
         self.sw = f"{self.prefix}-sw"
-        self.ns = {"a": f"{self.prefix}-a", "b": f"{self.prefix}-b"}
+        self.ips = dict(ips or NODE_IPS)
+        self.ns = {node: f"{self.prefix}-{node}" for node in self.ips}
         self.created = []
 
     def _add_ns(self, name):
@@ -94,7 +98,7 @@ class Lab:
                "peer", "name", "eth0", "netns", ns)
             ip("-n", self.sw, "link", "set", port, "master", "br0")
             ip("-n", self.sw, "link", "set", port, "up")
-            ip("-n", ns, "addr", "add", f"{NODE_IPS[node]}/{SUBNET_PREFIX}", "dev", "eth0")
+            ip("-n", ns, "addr", "add", f"{self.ips[node]}/{SUBNET_PREFIX}", "dev", "eth0")
             ip("-n", ns, "link", "set", "eth0", "up")
             # The real default IMDS endpoint, on this node's own loopback.
             ip("-n", ns, "addr", "add", f"{IMDS_IP}/32", "dev", "lo")

@@ -1,4 +1,5 @@
-"""A 2-node Pacemaker + corosync cluster in the e2e lab, with ec2-vip's OCF agent as the VIP.
+"""A Pacemaker + corosync cluster in the e2e lab, with ec2-vip's OCF agent as the VIP: two
+nodes (`two_node`), or three with quorum (`PacemakerCluster(..., nodes=3)`).
 
 The network, moto, the IMDSv2 fakes and figure 1 are the keepalived lab's (`Cluster`,
 `e2e_net.Lab`); each node is its network namespace plus a mount and UTS namespace of its
@@ -16,14 +17,20 @@ import time
 import xml.etree.ElementTree as ET
 
 from e2e_cluster import Cluster, _quietly
-from e2e_net import NODE_IPS, tool
+from e2e_net import NODE_IPS, THIRD_NODE_IP, Lab, tool
 
-HOSTS = {"a": "pcmk-a", "b": "pcmk-b"}
+HOSTS = {"a": "pcmk-a", "b": "pcmk-b"}  # the 2-node cluster's; any node's: host()
 AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "ocf", "ec2-vip")
 TOOLS = ("cibadmin", "crmadmin", "corosync", "pacemakerd", "crm", "crm_mon", "corosync-cfgtool", "nsenter", "unshare")
 ENV_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-COROSYNC_CONF = """totem {
+
+def host(node):
+    """The cluster node name (and hostname) of lab node `node`."""
+    return f"pcmk-{node}"
+
+
+COROSYNC_TOTEM = """totem {
     version: 2
     cluster_name: ec2vip-e2e
     transport: knet
@@ -31,23 +38,14 @@ COROSYNC_CONF = """totem {
     crypto_hash: none
     token: 3000
 }
-nodelist {
-    node {
-        ring0_addr: %(a)s
-        name: pcmk-a
-        nodeid: 1
+"""
+COROSYNC_NODE = """    node {
+        ring0_addr: %s
+        name: %s
+        nodeid: %d
     }
-    node {
-        ring0_addr: %(b)s
-        name: pcmk-b
-        nodeid: 2
-    }
-}
-quorum {
-    provider: corosync_votequorum
-    two_node: 1
-}
-logging {
+"""
+COROSYNC_REST = """logging {
     to_logfile: yes
     logfile: /var/log/corosync/corosync.log
     to_stderr: no
@@ -56,12 +54,23 @@ logging {
 }
 """
 
+
+def corosync_conf(ips):
+    """corosync.conf for the nodes of `ips` (lab node -> address): votequorum, `two_node`
+    only for a pair (with three, the side holding two votes is quorate, the other stops)."""
+    nodes = "".join(COROSYNC_NODE % (addr, host(n), i) for i, (n, addr) in enumerate(ips.items(), 1))
+    two_node = "    two_node: 1\n" if len(ips) == 2 else ""
+    return (COROSYNC_TOTEM + "nodelist {\n" + nodes + "}\nquorum {\n    provider: corosync_votequorum\n"
+            + two_node + "}\n" + COROSYNC_REST)
+
 # What a node's empty CIB (`cibadmin --empty`, this Pacemaker's feature set) starts with:
-# no fencing device here, a short DC election (default 20 s), resources stay where they run.
+# no fencing device here, a short DC election (default 20 s), a partition without quorum
+# stops its resources (the default, said), resources stay where they run.
 CRM_CONFIG = """<crm_config>
       <cluster_property_set id="cib-bootstrap-options">
         <nvpair id="opt-stonith" name="stonith-enabled" value="false"/>
         <nvpair id="opt-dc-deadtime" name="dc-deadtime" value="2s"/>
+        <nvpair id="opt-no-quorum-policy" name="no-quorum-policy" value="stop"/>
       </cluster_property_set>
     </crm_config>"""
 RSC_DEFAULTS = """<constraints/>
@@ -108,8 +117,9 @@ def missing():
 class PcmkNode:
     """One cluster node: its holder, corosync and pacemakerd."""
 
-    def __init__(self, name, netns, work, moto_url):
-        self.name, self.netns, self.host = name, netns, HOSTS[name]
+    def __init__(self, name, netns, work, moto_url, ips=None):
+        self.name, self.netns, self.host = name, netns, host(name)
+        self.ips = dict(ips or NODE_IPS)  # the cluster's nodes: lab node -> address
         self.dir = work / f"node-{name}"
         self.moto_url = moto_url
         self.holder = self.corosync = self.pacemakerd = None
@@ -121,7 +131,7 @@ class PcmkNode:
         for sub in ("cib", "pengine", "blackbox", "cores"):
             (d / "var/lib/pacemaker" / sub).mkdir(parents=True, exist_ok=True)
         (d / "var/log/pacemaker/bundles").mkdir(parents=True, exist_ok=True)
-        (d / "etc/corosync/corosync.conf").write_text(COROSYNC_CONF % NODE_IPS)
+        (d / "etc/corosync/corosync.conf").write_text(corosync_conf(self.ips))
         for old in (d / "var/lib/pacemaker/cib").iterdir():  # a reboot: the DC's CIB wins
             old.unlink()
         (d / "ready").unlink(missing_ok=True)
@@ -129,7 +139,7 @@ class PcmkNode:
         subprocess.run(["chown", "-R", "hacluster:haclient", str(d / "var/lib/pacemaker"),
                         str(d / "var/log/pacemaker"), str(d / "var/log/crmsh")], check=True)
         (d / "var/lib/pacemaker/cib/cib.xml").chmod(0o600)
-        hosts = "127.0.0.1 localhost\n" + "".join(f"{NODE_IPS[n]} {h}\n" for n, h in HOSTS.items())
+        hosts = "127.0.0.1 localhost\n" + "".join(f"{a} {host(n)}\n" for n, a in self.ips.items())
         (d / "hosts").write_text(hosts)
         agent_dir = d / "resource.d" / "ec2-vip"
         agent_dir.mkdir(parents=True, exist_ok=True)
@@ -237,16 +247,33 @@ class PcmkNode:
 
 
 class PacemakerCluster(Cluster):
-    """Figure 1's VIP routes and Elastic IP follow Pacemaker's placement of one ec2-vip resource."""
+    """Figure 1's VIP routes and Elastic IP follow Pacemaker's placement of one ec2-vip resource.
+    nodes=3: a third node, c, is figure 1's node1's peer node3 (its own instance and ENI in
+    node1's subnet), and there is no `two_node`: quorum is two votes of three."""
 
-    def __init__(self, work, binary, venv):
+    def __init__(self, work, binary, venv, nodes=2):
         super().__init__("pacemaker", work, binary, None, venv, [])
+        if nodes not in (2, 3):
+            raise ValueError(f"a lab of {nodes} Pacemaker nodes: only 2 or 3")
+        if nodes == 3:
+            self.lab = Lab({**NODE_IPS, **THIRD_NODE_IP})
+            self.SEED_NODE = {**self.SEED_NODE, "c": "node3"}
+        self.hosts = {n: host(n) for n in self.lab.ips}
+
+    def seed_ec2(self):
+        from harness.scenario import _instance, seed_figure1
+
+        seed = seed_figure1(self.ec2)
+        if "c" in self.SEED_NODE:
+            node1 = seed["node1"]
+            seed["node3"] = _instance(self.ec2, node1["subnet_id"], node1["az"], "10.0.2.30", "node3")
+        return seed
 
     def setup(self):
         self.lab.build()
         from harness.imds_fake import start_imds
         from harness.moto import ec2_client, start_moto
-        from harness.scenario import node_json, seed_figure1
+        from harness.scenario import node_json
         from e2e_cluster import REGION
         from e2e_net import IMDS_IP, SWITCH_IP, in_netns
 
@@ -254,7 +281,7 @@ class PacemakerCluster(Cluster):
             self.moto = start_moto(str(self.venv), log_path=str(self.work / "moto.log"),
                                    region=REGION, host=SWITCH_IP)
             self.ec2 = ec2_client(self.moto.url, REGION)
-            self.seed = seed_figure1(self.ec2)
+            self.seed = self.seed_ec2()
         self.baseline = self.snapshot()
         self.eni = {n: self.seed[self.SEED_NODE[n]]["eni_id"] for n in self.SEED_NODE}
         for node, ns in self.lab.ns.items():
@@ -262,9 +289,9 @@ class PacemakerCluster(Cluster):
                 self.imds.append(start_imds(node_json(self.seed, self.SEED_NODE[node], REGION),
                                             host=IMDS_IP, port=80, log_requests=False))
         for node, ns in self.lab.ns.items():
-            self.nodes[node] = PcmkNode(node, ns, self.work, self.moto.url)
+            self.nodes[node] = PcmkNode(node, ns, self.work, self.moto.url, self.lab.ips)
             self.nodes[node].prepare(self.binary)
-        for n in self.nodes.values():  # both at once: the election waits for both
+        for n in self.nodes.values():  # all at once: the election waits for them
             n.start_corosync()
         for n in self.nodes.values():
             n.wait_corosync()
@@ -292,11 +319,20 @@ class PacemakerCluster(Cluster):
                 running[r.get("id")] = [n.get("name") for n in r.iter("node")]
         return online, standby, running
 
-    def wait_online(self, names, timeout=60):
+    def quorate(self, node):
+        """Whether `node`'s partition has quorum, as its Pacemaker sees it (None: no DC yet)."""
+        p = self.nodes[node].run(tool("crm_mon"), "--one-shot", "--output-as=xml", check=False)
+        dc = ET.fromstring(p.stdout).find("summary/current_dc") if p.returncode == 0 else None
+        if dc is None or dc.get("present") != "true":
+            return None
+        return dc.get("with_quorum") == "true"
+
+    def wait_online(self, names, timeout=60, via="a"):
+        """Until `via` sees `names` online and a DC."""
         deadline = time.monotonic() + timeout
         while True:
-            online = self.status()[0] if self.nodes["a"].running() else set()
-            if set(names) <= online and self.nodes["a"].run(tool("crmadmin"), "-D", check=False).returncode == 0:
+            online = self.status(via)[0] if self.nodes[via].running() else set()
+            if set(names) <= online and self.nodes[via].run(tool("crmadmin"), "-D", check=False).returncode == 0:
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"cluster not formed: online={online}\n{self.diagnostics()}")
@@ -308,7 +344,7 @@ class PacemakerCluster(Cluster):
         deadline = time.monotonic() + timeout
         while True:
             hosts = self.status(node)[2].get(rsc, [])
-            found = next((n for n, h in HOSTS.items() if hosts == [h]), None)
+            found = next((n for n, h in self.hosts.items() if hosts == [h]), None)
             if expect is None or found == expect or time.monotonic() > deadline:
                 return found
             time.sleep(0.1)

@@ -1,0 +1,199 @@
+"""A real 3-node Pacemaker + corosync cluster with quorum (no `two_node`) moves the VIP
+through ec2-vip's OCF agent when the active node is cut off from the other two.
+
+The active node's cable is unplugged at the switch (a partition, not a crash: its
+Pacemaker keeps running). It alone has one vote of three: it loses quorum and, with
+`no-quorum-policy=stop`, stops the resource (its eth0 loses the VIP's address; it never
+writes EC2 again). The two others keep quorum and start the resource on one of them: both
+private tables' VIP route and the Elastic IP point at that node's ENI, and stay there.
+Then the cable is plugged in again: the node rejoins, stickiness keeps the VIP where it
+is, and nothing in EC2 flaps. What a keepalived pair cannot do: the side that cannot see
+the others gives the VIP up instead of fighting for it. Cases run in order on one cluster.
+"""
+
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+from harness.scenario import VIP
+
+TIMES = {}
+WRITES = re.compile(r"via (ReplaceRoute|CreateRoute|AssociateAddress|DisassociateAddress)")
+FINISHED = re.compile(r"vip (start|stop) \(call \d+, PID \d+\) exited with status (\d+)")
+HOLD = 3.0  # how long the outcome must stay put (longer than a monitor interval)
+
+
+class Owners(threading.Thread):
+    """Who EC2 says owns the VIP (both routes + the EIP, else None), sampled every 50 ms
+    from the switch's namespace with a client of its own: [(monotonic time, owner), ...]
+    at each change."""
+
+    def __init__(self, pcmk):
+        super().__init__(daemon=True)
+        self.pcmk, self.changes, self.halt, self.error = pcmk, [], threading.Event(), None
+
+    def run(self):
+        from harness.moto import ec2_client
+        from harness.scenario import snapshot
+        from e2e_cluster import REGION
+        from e2e_net import in_netns
+
+        p = self.pcmk
+        try:
+            with in_netns(p.lab.sw):
+                ec2 = ec2_client(p.moto.url, REGION)
+                while not self.halt.is_set():
+                    owner = p.owner(snapshot(ec2, p.seed))
+                    if not self.changes or self.changes[-1][1] != owner:
+                        self.changes.append((time.monotonic(), owner))
+                    self.halt.wait(0.05)
+        except Exception as err:  # the test reads it: a dead sampler must not look like calm
+            self.error = err
+
+    def since(self, t0):
+        """The owners seen from t0 on, the one at t0 first."""
+        assert self.error is None and self.is_alive(), f"the EC2 owner sampler died: {self.error}"
+        before = [o for t, o in self.changes if t < t0][-1:]
+        return before + [o for t, o in self.changes if t >= t0]
+
+    def stop(self):
+        self.halt.set()
+        self.join(5)
+
+
+@pytest.fixture(scope="module")
+def pcmk3(e2e_installed, e2e_venv, tmp_path_factory):
+    from e2e_pacemaker import PacemakerCluster, missing
+
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    binary, _ = e2e_installed
+    work = tmp_path_factory.mktemp("e2e-pacemaker-quorum")
+    old_term = signal.signal(signal.SIGTERM, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt()))
+    c = PacemakerCluster(work, binary, e2e_venv, nodes=3)
+    owners = None
+    try:
+        t0 = time.monotonic()
+        c.setup()
+        c.wait_online(list(c.hosts.values()))
+        TIMES["cluster formed (3 nodes online, DC elected)"] = time.monotonic() - t0
+        c.crm("a", "configure", "primitive", "vip", "ocf:ec2-vip:ec2-vip",
+              "params", "ip=" + VIP.split("/")[0], f"elastic_ips={c.seed['eip']['allocation_id']}",
+              "timeout=10",
+              "op", "start", "timeout=30s", "op", "stop", "timeout=30s",
+              "op", "monitor", "interval=2s", "timeout=20s")
+        c.owners = owners = Owners(c)
+        owners.start()
+        yield c
+    finally:
+        if owners is not None:
+            owners.stop()
+        for n in c.nodes:
+            c.lab.set_link(n, True)
+        c.close()
+        signal.signal(signal.SIGTERM, old_term)
+        print(f"\nPacemaker 3-node e2e logs: {work}")
+
+
+def log_size(pcmk, node):
+    log = pcmk.nodes[node].dir / "var/log/pacemaker/pacemaker.log"
+    return log.stat().st_size if log.exists() else 0
+
+
+def log_since(pcmk, node, offset):
+    """What `node`'s Pacemaker logged (its agent runs' output included) after `offset`."""
+    with open(pcmk.nodes[node].dir / "var/log/pacemaker/pacemaker.log", errors="replace") as f:
+        f.seek(offset)
+        return f.read()
+
+
+def wait_for(what, cond, pcmk, timeout):
+    """Poll cond() every 0.1 s until it is truthy; its value and the seconds it took."""
+    t0 = time.monotonic()
+    while not (got := cond()):
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"{what}: not after {timeout:.0f} s\n{pcmk.diagnostics()}")
+        time.sleep(0.1)
+    return got, time.monotonic() - t0
+
+
+def test_pcmk3_quorate_cluster_starts_the_vip(pcmk3):
+    node, _ = wait_for("vip started", pcmk3.where, pcmk3, 30)
+    pcmk3.wait_owner(node, time.monotonic(), "started")
+    pcmk3.wait_local(node)
+    assert all(pcmk3.quorate(n) for n in pcmk3.nodes), "a node of the full cluster sees no quorum"
+    pcmk3.first = node
+
+
+def test_pcmk3_partitioned_active_node_loses_quorum_and_the_majority_takes_the_vip(pcmk3):
+    iso = pcmk3.first
+    majority = [n for n in pcmk3.nodes if n != iso]
+    pcmk3.wait_owner(iso, time.monotonic(), "before the partition")
+    offset = log_size(pcmk3, iso)
+    t0 = time.monotonic()
+    pcmk3.lab.set_link(iso, False)  # a partition: iso's cluster stack keeps running
+    pcmk3.t_partition = t0
+
+    def new_owner():
+        owner = pcmk3.owner(pcmk3.snapshot())
+        return owner if owner in majority else None
+
+    new, moved = wait_for("the majority takes the VIP", new_owner, pcmk3, 45)
+    TIMES["partition -> routes + EIP on a majority node"] = moved
+    assert pcmk3.where(node=new, expect=new) == new
+    assert pcmk3.quorate(new) is True, f"the majority ({majority}) has no quorum"
+    _, lost = wait_for(f"{iso} loses quorum", lambda: pcmk3.quorate(iso) is False, pcmk3, 30)
+    TIMES["partition -> the isolated node sees no quorum (poll)"] = time.monotonic() - t0
+
+    def stopped():
+        done = FINISHED.findall(log_since(pcmk3, iso, offset))
+        return done if ("stop", "0") in done else None
+
+    done, _ = wait_for(f"{iso} stops the resource", stopped, pcmk3, 40)
+    TIMES["partition -> the isolated node's stop exited 0 (poll)"] = time.monotonic() - t0
+    assert ("start", "0") not in done, f"{iso} started the VIP again without quorum: {done}"
+    assert not pcmk3.lab.has_addr(iso, VIP), f"{iso} still carries {VIP} after its stop"
+    assert pcmk3.where(node=iso) is None, f"{iso}'s Pacemaker still runs the VIP"
+    pcmk3.wait_local(new, alone=True)
+    time.sleep(HOLD)  # the majority keeps serving; iso stays down
+    assert pcmk3.owner(pcmk3.snapshot()) == new
+    assert pcmk3.owners.since(t0) == [iso, new], f"EC2's owner flapped: {pcmk3.owners.since(t0)}"
+    after = log_since(pcmk3, iso, offset)
+    assert "vip stop" in after and not WRITES.findall(after), \
+        f"{iso} wrote EC2 after it lost quorum: {WRITES.findall(after)}"
+    assert ("start", "0") not in FINISHED.findall(after)
+    pcmk3.iso, pcmk3.new = iso, new
+
+
+def test_pcmk3_rejoined_node_does_not_take_the_vip_back(pcmk3):
+    iso, new = pcmk3.iso, pcmk3.new
+    offset = log_size(pcmk3, iso)
+    t0 = time.monotonic()
+    pcmk3.lab.set_link(iso, True)
+    pcmk3.wait_online(list(pcmk3.hosts.values()), timeout=45, via=iso)
+    _, joined = wait_for(f"{iso} quorate again", lambda: pcmk3.quorate(iso) is True, pcmk3, 30)
+    TIMES["link up -> the isolated node rejoined, quorate (poll)"] = time.monotonic() - t0
+    time.sleep(HOLD)  # stickiness: no move back, no stop/start on new
+    for n in pcmk3.nodes:
+        assert pcmk3.where(node=n) == new, f"{n} sees the VIP on {pcmk3.where(node=n)}, want {new}"
+    assert pcmk3.owner(pcmk3.snapshot()) == new
+    assert pcmk3.owners.since(t0) == [new], f"EC2's owner flapped after the heal: {pcmk3.owners.since(t0)}"
+    pcmk3.wait_local(new, alone=True)
+    after = log_since(pcmk3, iso, offset)
+    assert not FINISHED.findall(after) and not WRITES.findall(after), \
+        f"the rejoined {iso} ran the agent: {FINISHED.findall(after)} {WRITES.findall(after)}"
+
+
+def test_pcmk3_report(pcmk3, capsys):
+    with capsys.disabled():
+        print("\nPacemaker + corosync (3 nodes, quorum, ec2-vip OCF agent) timings:")
+        for what, secs in TIMES.items():
+            print(f"  {what}: {secs:.2f} s")
+        t0 = getattr(pcmk3, "t_partition", None)
+        if t0 is not None:
+            seen = ", ".join(f"{t - t0:+.2f} s {o}" for t, o in pcmk3.owners.changes)
+            print(f"  EC2 owner (both VIP routes + EIP) at each change, from the partition: {seen}")
