@@ -1,18 +1,21 @@
 """A real 3-node Pacemaker + corosync cluster with quorum (no `two_node`) moves the VIP
 through ec2-vip's OCF agent when the active node is cut off from the other two.
 
-The active node's cable is unplugged at the switch (a partition, not a crash: its
-Pacemaker keeps running). It alone has one vote of three: it loses quorum and, with
-`no-quorum-policy=stop`, stops the resource (its eth0 loses the VIP's address; it never
-writes EC2 again). The two others keep quorum and start the resource on one of them: both
-private tables' VIP route and the Elastic IP point at that node's ENI, and stay there.
-Then the cable is plugged in again: the node rejoins, stickiness keeps the VIP where it
-is, and nothing in EC2 flaps. What a keepalived pair cannot do: the side that cannot see
-the others gives the VIP up instead of fighting for it. Cases run in order on one cluster.
+The active node is cut off while its cluster stack keeps running (a partition, not a
+crash): first its cable is unplugged at the switch, later (on the same cluster) only its
+corosync traffic is dropped, so that it still reaches EC2. It alone has one vote of three:
+it loses quorum and, with `no-quorum-policy=stop`, stops the resource (its eth0 loses the
+VIP's address; it writes EC2 no more, beyond letting go of the Elastic IP still associated
+with it). The two others keep quorum and start the resource on one of them: both private
+tables' VIP route and the Elastic IP point at that node's ENI and stay there. Then the cut
+is undone: the node rejoins, stickiness keeps the VIP where it is, and nothing in EC2
+flaps. What a keepalived pair cannot do: the side that cannot see the others gives the VIP
+up instead of fighting for it. Cases run in order on one cluster.
 """
 
 import re
 import signal
+import subprocess
 import threading
 import time
 
@@ -92,8 +95,6 @@ def pcmk3(e2e_installed, e2e_venv, tmp_path_factory):
     finally:
         if owners is not None:
             owners.stop()
-        for n in c.nodes:
-            c.lab.set_link(n, True)
         c.close()
         signal.signal(signal.SIGTERM, old_term)
         print(f"\nPacemaker 3-node e2e logs: {work}")
@@ -126,66 +127,111 @@ def test_pcmk3_quorate_cluster_starts_the_vip(pcmk3):
     pcmk3.wait_owner(node, time.monotonic(), "started")
     pcmk3.wait_local(node)
     assert all(pcmk3.quorate(n) for n in pcmk3.nodes), "a node of the full cluster sees no quorum"
-    pcmk3.first = node
 
 
-def test_pcmk3_partitioned_active_node_loses_quorum_and_the_majority_takes_the_vip(pcmk3):
-    iso = pcmk3.first
-    majority = [n for n in pcmk3.nodes if n != iso]
-    pcmk3.wait_owner(iso, time.monotonic(), "before the partition")
-    offset = log_size(pcmk3, iso)
+# Two ways to cut the active node off (heal undoes them):
+# - "link": its cable unplugged at the switch; it reaches neither its peers nor EC2.
+# - "cluster": all UDP dropped in its namespace (corosync's knet); EC2 (TCP) still answers,
+#   so its stop does write: it lets the Elastic IP go while still associated with it
+#   (DisassociateAddress of its own association, never anything the majority set).
+CUTS = {"link": ("cable unplugged", set()), "cluster": ("corosync traffic dropped", {"DisassociateAddress"})}
+NFT_CUT = """table inet e2e_partition {
+    chain in { type filter hook input priority 0; policy accept; meta l4proto udp drop; }
+    chain out { type filter hook output priority 0; policy accept; meta l4proto udp drop; }
+}
+"""
+
+
+def cut(pcmk, node, how, off):
+    if how == "link":
+        pcmk.lab.set_link(node, not off)
+        return
+    from e2e_net import tool
+
+    cmd = ["-f", "-"] if off else ["delete", "table", "inet", "e2e_partition"]
+    subprocess.run([tool("ip"), "netns", "exec", pcmk.lab.ns[node], tool("nft"), *cmd],
+                   input=NFT_CUT if off else None, text=True, check=True, timeout=10)
+
+
+def partition(pcmk, how):
+    """Cut the active node off; the majority must take the VIP and keep it, the cut-off node
+    must lose quorum, stop the resource and write EC2 no more (beyond letting its own go)."""
+    iso = pcmk.where()
+    majority = [n for n in pcmk.nodes if n != iso]
+    pcmk.wait_owner(iso, time.monotonic(), "before the partition")
+    pcmk.wait_local(iso)
+    what, may_write = CUTS[how]
+    offset = log_size(pcmk, iso)
     t0 = time.monotonic()
-    pcmk3.lab.set_link(iso, False)  # a partition: iso's cluster stack keeps running
-    pcmk3.t_partition = t0
+    cut(pcmk, iso, how, off=True)  # a partition: iso's cluster stack keeps running
 
     def new_owner():
-        owner = pcmk3.owner(pcmk3.snapshot())
+        owner = pcmk.owner(pcmk.snapshot())
         return owner if owner in majority else None
 
-    new, moved = wait_for("the majority takes the VIP", new_owner, pcmk3, 45)
-    TIMES["partition -> routes + EIP on a majority node"] = moved
-    assert pcmk3.where(node=new, expect=new) == new
-    assert pcmk3.quorate(new) is True, f"the majority ({majority}) has no quorum"
-    _, lost = wait_for(f"{iso} loses quorum", lambda: pcmk3.quorate(iso) is False, pcmk3, 30)
-    TIMES["partition -> the isolated node sees no quorum (poll)"] = time.monotonic() - t0
+    new, moved = wait_for("the majority takes the VIP", new_owner, pcmk, 45)
+    TIMES[f"{what} -> routes + EIP on a majority node"] = moved
+    assert pcmk.where(node=new, expect=new) == new
+    assert pcmk.quorate(new) is True, f"the majority ({majority}) has no quorum"
+    wait_for(f"{iso} loses quorum", lambda: pcmk.quorate(iso) is False, pcmk, 30)
+    TIMES[f"{what} -> the cut-off node sees no quorum (poll)"] = time.monotonic() - t0
 
     def stopped():
-        done = FINISHED.findall(log_since(pcmk3, iso, offset))
+        done = FINISHED.findall(log_since(pcmk, iso, offset))
         return done if ("stop", "0") in done else None
 
-    done, _ = wait_for(f"{iso} stops the resource", stopped, pcmk3, 40)
-    TIMES["partition -> the isolated node's stop exited 0 (poll)"] = time.monotonic() - t0
-    assert ("start", "0") not in done, f"{iso} started the VIP again without quorum: {done}"
-    assert not pcmk3.lab.has_addr(iso, VIP), f"{iso} still carries {VIP} after its stop"
-    assert pcmk3.where(node=iso) is None, f"{iso}'s Pacemaker still runs the VIP"
-    pcmk3.wait_local(new, alone=True)
+    wait_for(f"{iso} stops the resource", stopped, pcmk, 40)
+    TIMES[f"{what} -> the cut-off node's stop exited 0 (poll)"] = time.monotonic() - t0
+    assert not pcmk.lab.has_addr(iso, VIP), f"{iso} still carries {VIP} after its stop"
+    assert pcmk.where(node=iso) is None, f"{iso}'s Pacemaker still runs the VIP"
+    pcmk.wait_local(new, alone=True)
     time.sleep(HOLD)  # the majority keeps serving; iso stays down
-    assert pcmk3.owner(pcmk3.snapshot()) == new
-    assert pcmk3.owners.since(t0) == [iso, new], f"EC2's owner flapped: {pcmk3.owners.since(t0)}"
-    after = log_since(pcmk3, iso, offset)
-    assert "vip stop" in after and not WRITES.findall(after), \
-        f"{iso} wrote EC2 after it lost quorum: {WRITES.findall(after)}"
-    assert ("start", "0") not in FINISHED.findall(after)
-    pcmk3.iso, pcmk3.new = iso, new
+    assert pcmk.owner(pcmk.snapshot()) == new
+    trail = pcmk.owners.since(t0)  # iso, maybe a gap (None: the EIP let go first), new
+    assert trail[0] == iso and trail[-1] == new and set(trail[1:-1]) <= {None}, \
+        f"EC2's owner flapped: {trail}"
+    after = log_since(pcmk, iso, offset)
+    assert FINISHED.findall(after) == [("stop", "0")], f"{iso}'s agent runs: {FINISHED.findall(after)}"
+    assert set(WRITES.findall(after)) <= may_write, f"{iso} wrote EC2 without quorum: {WRITES.findall(after)}"
+    return iso, new
 
 
-def test_pcmk3_rejoined_node_does_not_take_the_vip_back(pcmk3):
-    iso, new = pcmk3.iso, pcmk3.new
-    offset = log_size(pcmk3, iso)
+def heal(pcmk, how, iso, new):
+    """Undo the cut; the node rejoins, the VIP stays on `new` and EC2 does not move."""
+    what = CUTS[how][0]
+    offset = log_size(pcmk, iso)
     t0 = time.monotonic()
-    pcmk3.lab.set_link(iso, True)
-    pcmk3.wait_online(list(pcmk3.hosts.values()), timeout=45, via=iso)
-    _, joined = wait_for(f"{iso} quorate again", lambda: pcmk3.quorate(iso) is True, pcmk3, 30)
-    TIMES["link up -> the isolated node rejoined, quorate (poll)"] = time.monotonic() - t0
+    cut(pcmk, iso, how, off=False)
+    pcmk.wait_online(list(pcmk.hosts.values()), timeout=45, via=iso)
+    wait_for(f"{iso} quorate again", lambda: pcmk.quorate(iso) is True, pcmk, 30)
+    TIMES[f"{what}, undone -> the node rejoined, quorate (poll)"] = time.monotonic() - t0
     time.sleep(HOLD)  # stickiness: no move back, no stop/start on new
-    for n in pcmk3.nodes:
-        assert pcmk3.where(node=n) == new, f"{n} sees the VIP on {pcmk3.where(node=n)}, want {new}"
-    assert pcmk3.owner(pcmk3.snapshot()) == new
-    assert pcmk3.owners.since(t0) == [new], f"EC2's owner flapped after the heal: {pcmk3.owners.since(t0)}"
-    pcmk3.wait_local(new, alone=True)
-    after = log_since(pcmk3, iso, offset)
+    for n in pcmk.nodes:
+        assert pcmk.where(node=n) == new, f"{n} sees the VIP on {pcmk.where(node=n)}, want {new}"
+    assert pcmk.owners.since(t0) == [new], f"EC2's owner flapped after the heal: {pcmk.owners.since(t0)}"
+    pcmk.wait_local(new, alone=True)
+    after = log_since(pcmk, iso, offset)
     assert not FINISHED.findall(after) and not WRITES.findall(after), \
         f"the rejoined {iso} ran the agent: {FINISHED.findall(after)} {WRITES.findall(after)}"
+
+
+def test_pcmk3_unplugged_active_node_loses_quorum_and_the_majority_takes_the_vip(pcmk3):
+    pcmk3.t_partition = time.monotonic()
+    pcmk3.cut_off = partition(pcmk3, "link")
+
+
+def test_pcmk3_plugged_back_node_does_not_take_the_vip_back(pcmk3):
+    heal(pcmk3, "link", *pcmk3.cut_off)
+
+
+def test_pcmk3_cut_off_node_that_still_reaches_ec2_gives_up_and_stays_away(pcmk3):
+    """The cluster network alone fails: the cut-off node could write EC2 and must not."""
+    from e2e_net import tool
+
+    if tool("nft") is None:
+        pytest.skip("the corosync-only partition needs `nft` (apt-get install -y nftables)")
+    iso, new = partition(pcmk3, "cluster")
+    heal(pcmk3, "cluster", iso, new)
 
 
 def test_pcmk3_report(pcmk3, capsys):
@@ -196,4 +242,4 @@ def test_pcmk3_report(pcmk3, capsys):
         t0 = getattr(pcmk3, "t_partition", None)
         if t0 is not None:
             seen = ", ".join(f"{t - t0:+.2f} s {o}" for t, o in pcmk3.owners.changes)
-            print(f"  EC2 owner (both VIP routes + EIP) at each change, from the partition: {seen}")
+            print(f"  EC2 owner (both VIP routes + EIP) at each change, from the first cut: {seen}")
