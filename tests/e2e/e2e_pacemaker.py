@@ -57,10 +57,14 @@ COROSYNC_REST = """logging {
 
 def corosync_conf(ips):
     """corosync.conf for the nodes of `ips` (lab node -> address): votequorum, `two_node`
-    only for a pair (with three, the side holding two votes is quorate, the other stops)."""
+    only for a pair (with three, the side holding two votes is quorate, the other stops).
+    Beyond a pair, knet's path MTU discovery runs every 2 s (default 30 s): a link back
+    after a partition carries nothing until it has run, which took up to 31 s here."""
     nodes = "".join(COROSYNC_NODE % (addr, host(n), i) for i, (n, addr) in enumerate(ips.items(), 1))
-    two_node = "    two_node: 1\n" if len(ips) == 2 else ""
-    return (COROSYNC_TOTEM + "nodelist {\n" + nodes + "}\nquorum {\n    provider: corosync_votequorum\n"
+    pair = len(ips) == 2
+    two_node = "    two_node: 1\n" if pair else ""
+    totem = COROSYNC_TOTEM if pair else COROSYNC_TOTEM.replace("}", "    knet_pmtud_interval: 2\n}", 1)
+    return (totem + "nodelist {\n" + nodes + "}\nquorum {\n    provider: corosync_votequorum\n"
             + two_node + "}\n" + COROSYNC_REST)
 
 # What a node's empty CIB (`cibadmin --empty`, this Pacemaker's feature set) starts with:

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import threading
 import time
+from datetime import datetime
 
 import pytest
 
@@ -112,6 +113,14 @@ def log_since(pcmk, node, offset):
         return f.read()
 
 
+def logged_at(text, pattern):
+    """Wall-clock time of the first line of a Pacemaker log text matching `pattern`, or None."""
+    m = re.search(r"^(\w{3} +\d+ [\d:.]+) .*" + pattern, text, re.M)
+    if m is None:
+        return None
+    return datetime.strptime(f"{datetime.now().year} {m.group(1)}", "%Y %b %d %H:%M:%S.%f").timestamp()
+
+
 def wait_for(what, cond, pcmk, timeout):
     """Poll cond() every 0.1 s until it is truthy; its value and the seconds it took."""
     t0 = time.monotonic()
@@ -162,7 +171,8 @@ def partition(pcmk, how):
     pcmk.wait_local(iso)
     what, may_write = CUTS[how]
     offset = log_size(pcmk, iso)
-    t0 = time.monotonic()
+    offsets = {n: log_size(pcmk, n) for n in majority}
+    wall, t0 = time.time(), time.monotonic()
     cut(pcmk, iso, how, off=True)  # a partition: iso's cluster stack keeps running
 
     def new_owner():
@@ -171,6 +181,12 @@ def partition(pcmk, how):
 
     new, moved = wait_for("the majority takes the VIP", new_owner, pcmk, 45)
     TIMES[f"{what} -> routes + EIP on a majority node"] = moved
+    seen = log_since(pcmk, new, offsets[new])  # the parts, from the new node's Pacemaker log
+    lost = logged_at(seen, rf"pacemaker-controld.*Node {pcmk.hosts[iso]} state is now lost")
+    started = logged_at(seen, r"vip start \(call \d+, PID \d+\) exited with status 0")
+    if lost and started:
+        TIMES[f"  {what}: membership change (the new node's Pacemaker: {pcmk.hosts[iso]} lost)"] = lost - wall
+        TIMES[f"  {what}: then Pacemaker + the agent's start (start exited)"] = started - lost
     assert pcmk.where(node=new, expect=new) == new
     assert pcmk.quorate(new) is True, f"the majority ({majority}) has no quorum"
     wait_for(f"{iso} loses quorum", lambda: pcmk.quorate(iso) is False, pcmk, 30)
