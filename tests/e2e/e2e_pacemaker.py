@@ -67,6 +67,7 @@ def corosync_conf(ips):
     return (totem + "nodelist {\n" + nodes + "}\nquorum {\n    provider: corosync_votequorum\n"
             + two_node + "}\n" + COROSYNC_REST)
 
+
 # What a node's empty CIB (`cibadmin --empty`, this Pacemaker's feature set) starts with:
 # no fencing device here, a short DC election (default 20 s), a partition without quorum
 # stops its resources (the default, said), resources stay where they run.
