@@ -11,6 +11,7 @@
 //! interface = "eth1"   # optional; or eni = "eni-..."
 //! release = false      # optional: disassociate the EIPs on BACKUP/FAULT/STOP
 //! on_event = "..."     # optional: this section's own event hook
+//! dns_records = [{ zone = "Z0123", name = "db.internal.example", type = "A", value = "local", ttl = 10 }]
 //! ```
 //!
 //! Errors say where: `PATH:LINE:COLUMN: [instance.NAME] KEY: message`. A syntax error or a
@@ -20,6 +21,7 @@
 //! `locate` maps the TOML parser's byte spans to lines and keys; `section` holds a
 //! section's raw form and checks.
 
+pub mod dns;
 mod locate;
 mod section;
 #[cfg(test)]
@@ -101,6 +103,8 @@ pub struct Resources {
     pub release: bool,
     /// Transit Gateway scenario: every VPC of the cluster; empty for a single VPC.
     pub sites: Vec<Site>,
+    /// Route 53 scenario: records that name the MASTER (see [`dns`]).
+    pub dns_records: Vec<dns::DnsRecord>,
 }
 
 impl Resources {
@@ -109,6 +113,7 @@ impl Resources {
             && self.eips.is_empty()
             && self.private_ips.is_empty()
             && self.ipv6_addresses.is_empty()
+            && self.dns_records.is_empty()
     }
 }
 

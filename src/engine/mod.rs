@@ -91,7 +91,10 @@ pub fn goal(role: Role, res: &Resources) -> Option<Goal> {
     match role {
         Role::Master => Some(Goal::Take),
         _ if res.release
-            && !(res.eips.is_empty() && res.private_ips.is_empty() && res.ipv6_addresses.is_empty()) =>
+            && !(res.eips.is_empty()
+                && res.private_ips.is_empty()
+                && res.ipv6_addresses.is_empty()
+                && res.dns_records.is_empty()) =>
         {
             Some(Goal::Release)
         }
