@@ -111,7 +111,9 @@ impl Route53 for SdkEc2 {
             .await
             .map_err(|e| ec2_error(OP, what, e))?;
         let info = out.change_info();
-        Ok(info.map_or((String::new(), false), |i| (i.id().to_string(), i.status() == &ChangeStatus::Insync)))
+        Ok(info.map_or((String::new(), false), |i| {
+            (i.id().trim_start_matches("/change/").to_string(), i.status() == &ChangeStatus::Insync)
+        }))
     }
 
     async fn change_insync(&self, change_id: &str) -> Result<bool, Ec2Error> {
