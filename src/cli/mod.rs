@@ -33,7 +33,7 @@ Exit codes:
 
 Environment: AWS_REGION, else AWS_DEFAULT_REGION; AWS_PROFILE (a profile that does not
 exist is bad input) and the default credential chain (env, profile, instance role);
-AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2, AWS_EC2_METADATA_SERVICE_ENDPOINT,
+AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL_ROUTE_53, AWS_EC2_METADATA_SERVICE_ENDPOINT,
 AWS_MAX_ATTEMPTS, RUST_LOG; JOURNAL_STREAM (systemd: stderr lines get <N> priorities).
 keepalived discards a script's output: use --syslog or --log-file.";
 

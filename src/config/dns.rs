@@ -65,8 +65,7 @@ impl fmt::Display for DnsRecord {
 pub(super) struct RawDnsRecord {
     zone: String,
     name: String,
-    #[serde(rename = "type")]
-    kind: String,
+    r#type: String,
     value: Option<String>,
     ttl: Option<i64>,
 }
@@ -76,7 +75,7 @@ impl RawDnsRecord {
     pub(super) fn check(&self) -> Result<DnsRecord, (&'static str, String)> {
         let zone = parse_zone(&self.zone).map_err(|e| ("zone", e))?;
         let name = parse_name(&self.name).map_err(|e| ("name", e))?;
-        let kind = parse_type(&self.kind).map_err(|e| ("type", e))?;
+        let kind = parse_type(&self.r#type).map_err(|e| ("type", e))?;
         let value = parse_value(self.value.as_deref().unwrap_or("local"), kind).map_err(|e| ("value", e))?;
         let ttl = match self.ttl {
             None => DEFAULT_TTL,
