@@ -9,6 +9,7 @@
 //! `value`: `local` (the ENI's primary private IPv4, or its first IPv6 address for AAAA),
 //! `public` (the ENI's public IPv4, A only) or an address of the record's family; default
 //! `local`. `ttl`: seconds, default 60. The name is kept lower-case with a trailing dot.
+//! `role_arn` (and `external_id`): the zone is in another account, reached through STS.
 
 use serde::Deserialize;
 use std::fmt;
@@ -51,6 +52,10 @@ pub struct DnsRecord {
     pub kind: DnsType,
     pub value: DnsValue,
     pub ttl: u32,
+    /// A role in the account that owns the hosted zone, assumed through STS (as a Transit
+    /// Gateway site's), with its external id.
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
 }
 
 impl fmt::Display for DnsRecord {
@@ -68,6 +73,8 @@ pub(super) struct RawDnsRecord {
     r#type: String,
     value: Option<String>,
     ttl: Option<i64>,
+    role_arn: Option<String>,
+    external_id: Option<String>,
 }
 
 impl RawDnsRecord {
@@ -81,7 +88,9 @@ impl RawDnsRecord {
             None => DEFAULT_TTL,
             Some(t) => parse_ttl(&t.to_string()).map_err(|e| ("ttl", e))?,
         };
-        Ok(DnsRecord { zone, name, kind, value, ttl })
+        super::check_role(self.role_arn.as_deref(), self.external_id.as_deref())?;
+        let (role_arn, external_id) = (self.role_arn.clone(), self.external_id.clone());
+        Ok(DnsRecord { zone, name, kind, value, ttl, role_arn, external_id })
     }
 }
 
@@ -170,6 +179,8 @@ pub fn parse_dns_spec(s: &str) -> Result<DnsRecord, String> {
         kind,
         value: parse_value(parts.get(3).copied().unwrap_or("local"), kind)?,
         ttl: parts.get(4).map_or(Ok(DEFAULT_TTL), |t| parse_ttl(t))?,
+        role_arn: None,
+        external_id: None,
     })
 }
 

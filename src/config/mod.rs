@@ -72,17 +72,39 @@ impl Site {
                 return Err(("transit_gateway_id", format!("{t:?} is not a Transit Gateway id (tgw-...)")));
             }
         }
-        if let Some(arn) = &self.role_arn {
-            if !arn.starts_with("arn:") || !arn.contains(":role/") {
-                let why = format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
-                return Err(("role_arn", why));
-            }
-        }
-        if self.external_id.is_some() && self.role_arn.is_none() {
-            return Err(("external_id", "external_id needs role_arn".into()));
-        }
-        Ok(())
+        check_role(self.role_arn.as_deref(), self.external_id.as_deref())
     }
+
+    /// A "site" that is only a role to assume in `region` (a DNS record's hosted zone in
+    /// another account): what `Cloud::site_client` needs to build its client.
+    pub fn for_role(region: &str, role_arn: &str, external_id: Option<&str>) -> Site {
+        Site {
+            region: region.to_string(),
+            vpc_id: String::new(),
+            transit_gateway_id: None,
+            route_tables: None,
+            tgw_route_tables: None,
+            role_arn: Some(role_arn.to_string()),
+            external_id: external_id.map(String::from),
+        }
+    }
+}
+
+/// `role_arn` must be a role ARN; `external_id` needs it.
+pub(crate) fn check_role(
+    role_arn: Option<&str>,
+    external_id: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    if let Some(arn) = role_arn {
+        if !arn.starts_with("arn:") || !arn.contains(":role/") {
+            let why = format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
+            return Err(("role_arn", why));
+        }
+    }
+    if external_id.is_some() && role_arn.is_none() {
+        return Err(("external_id", "external_id needs role_arn".into()));
+    }
+    Ok(())
 }
 
 /// What one VIP consists of, from the command line or from one config section.

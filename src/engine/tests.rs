@@ -100,7 +100,7 @@ fn three_vpcs() -> World {
     }
 }
 
-fn resources(eips: bool) -> Resources {
+pub(super) fn resources(eips: bool) -> Resources {
     Resources {
         routes: vec![VIP.parse().unwrap()],
         eips: if eips { vec![EipRef::AllocationId("eipalloc-1".into())] } else { Vec::new() },
@@ -136,7 +136,10 @@ fn state_dir(name: &str) -> PathBuf {
     d
 }
 
-fn engine<C: Ec2 + TransitGateways + Route53 + Clone>(name: &str, client: C) -> Engine<FakeCloud<C>> {
+pub(super) fn engine<C: Ec2 + TransitGateways + Route53 + Clone>(
+    name: &str,
+    client: C,
+) -> Engine<FakeCloud<C>> {
     let settings = Settings {
         state_dir: state_dir(name),
         region: None,
@@ -157,7 +160,7 @@ fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(10))
 }
 
-async fn master<C: Ec2 + TransitGateways + Route53 + Clone>(
+pub(super) async fn master<C: Ec2 + TransitGateways + Route53 + Clone>(
     e: &Engine<FakeCloud<C>>,
     res: &Resources,
 ) -> super::report::Report {

@@ -36,12 +36,21 @@ pub enum Goal {
 }
 
 /// What a scenario works with: who we are, the region's client, one client per Transit
-/// Gateway site (parallel to the instance's `sites`), and the run's deadline.
+/// Gateway site (parallel to the instance's `sites`), one per role a DNS record's hosted
+/// zone is reached through, and the run's deadline.
 pub struct Ctx<'a, C> {
     pub me: &'a Identity,
     pub ec2: &'a C,
     pub sites: &'a [C],
+    pub zones: &'a [(String, C)],
     pub deadline: &'a Deadline,
+}
+
+impl<C> Ctx<'_, C> {
+    /// The client for calls made with `role`'s credentials (None: the node's own).
+    pub fn as_role(&self, role: Option<&str>) -> &C {
+        role.and_then(|r| self.zones.iter().find(|(arn, _)| arn == r)).map_or(self.ec2, |(_, c)| c)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +77,9 @@ pub enum Resource {
     PrivateIp { ip: std::net::Ipv4Addr, subnet: String },
     /// An IPv6 address of a subnet.
     Ipv6Address { ip: std::net::Ipv6Addr, subnet: String },
-    /// A Route 53 record set (`kind` A or AAAA) and the TTL this node gives it.
-    DnsRecord { zone: String, name: String, kind: &'static str, ttl: u32 },
+    /// A Route 53 record set (`kind` A or AAAA), the TTL this node gives it, and the role
+    /// its zone is reached through (None: the node's own credentials).
+    DnsRecord { zone: String, name: String, kind: &'static str, ttl: u32, role: Option<String> },
 }
 
 impl fmt::Display for Resource {

@@ -15,9 +15,11 @@ from harness.moto import DUMMY_KEY, DUMMY_SECRET
 from harness.imds_fake import start_imds
 from harness.runner import run_vip, start_watch
 from harness.scenario import node_json
+from harness.tgw_scenario import Clients
 
 NAME = "db.internal.example."
 PUBLIC_IP = "198.51.100.20"
+OTHER_ACCOUNT = "222222222222"
 
 
 @pytest.fixture
@@ -283,3 +285,36 @@ def test_iam_policy_grants_exactly_the_route53_calls_made(binary, r53, zone, fig
     assert cond["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == NAME.rstrip(".")
     assert cond["route53:ChangeResourceRecordSetsRecordTypes"] == "A"
     assert cond["route53:ChangeResourceRecordSetsActions"] == ["DELETE", "UPSERT"]
+
+
+def test_a_zone_in_another_account_is_reached_through_role_arn(binary, moto, figure1, imds_node2, tmp_path):
+    other = Clients(moto.url)
+    r53_other = other.client("route53", "us-east-1", account=OTHER_ACCOUNT)
+    z = r53_other.create_hosted_zone(Name="internal.example.", CallerReference="ec2-vip-test-other")
+    zid = z["HostedZone"]["Id"].split("/")[-1]
+    upsert(r53_other, zid, figure1["node1"]["private_ip"])
+    role = other.role_arn(OTHER_ACCOUNT)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[instance.VI_1]\ndns_records = [{{ zone = "{zid}", name = "{NAME}", type = "A", '
+                   f'role_arn = "{role}", external_id = "x" }}]\n')
+    r = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", "MASTER"], imds_node2, moto,
+                {"EC2_VIP_STATE_DIR": tmp_path / "state"})
+    assert r.returncode == 0, r
+    assert record(r53_other, zid) == ([figure1["node2"]["private_ip"]], 60)
+    # The node's own account has no such zone: without the role the record is bad input.
+    cfg.write_text(f'[instance.VI_1]\ndns_records = [{{ zone = "{zid}", name = "{NAME}", type = "A" }}]\n')
+    mine = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", "MASTER"], imds_node2, moto,
+                   {"EC2_VIP_STATE_DIR": tmp_path / "state2"})
+    assert mine.returncode == 2 and zid in mine.stderr, mine
+
+    cfg.write_text(f'[instance.VI_1]\ndns_records = [{{ zone = "{zid}", name = "{NAME}", type = "A", '
+                   f'role_arn = "{role}" }}]\n')
+    node = run_vip(binary, ["--config", cfg, "iam-policy", "--account", "111111111111"], imds_node2, moto)
+    assert node.returncode == 0, node
+    actions = {a for st in json.loads(node.stdout)["Statement"] for a in st["Action"]}
+    assert "sts:AssumeRole" in actions and not any(a.startswith("route53:") for a in actions), node.stdout
+    theirs = run_vip(binary, ["--config", cfg, "iam-policy", "--role", role], imds_node2, moto)
+    assert theirs.returncode == 0, theirs
+    actions = {a for st in json.loads(theirs.stdout)["Statement"] for a in st["Action"]}
+    assert actions == {"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets",
+                       "route53:GetChange"}, theirs.stdout

@@ -3,7 +3,8 @@
 //! INSYNC (GetChange, with backoff, inside the run's one deadline); the engine then reads
 //! the record back. With `release`, BACKUP/FAULT/STOP DELETE a record only while it still
 //! names this node, with its exact current values: Route 53 refuses a DELETE whose values
-//! no longer match, so a late BACKUP cannot delete what the new master wrote.
+//! no longer match, so a late BACKUP cannot delete what the new master wrote. A record whose
+//! zone is in another account (`role_arn`) is read and written with that role's client.
 
 mod plan;
 
@@ -30,8 +31,8 @@ pub struct DnsRecords {
 /// (DELETE, exact values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    Upsert { zone: String, set: RecordSet },
-    Delete { zone: String, set: RecordSet },
+    Upsert { zone: String, set: RecordSet, role: Option<String> },
+    Delete { zone: String, set: RecordSet, role: Option<String> },
 }
 
 /// A hosted zone Route 53 does not know (or this account cannot see): bad input.
@@ -49,8 +50,9 @@ impl DnsRecords {
         try_join_all(self.records.iter().map(|rec| async move {
             let want = resolve_value(rec, cx.me).map_err(Error::BadInput)?;
             let kind = rec.kind.as_str();
+            let client = cx.as_role(rec.role_arn.as_deref());
             let found =
-                read(cx.deadline, "ListResourceRecordSets", || cx.ec2.record_set(&rec.zone, &rec.name, kind))
+                read(cx.deadline, "ListResourceRecordSets", || client.record_set(&rec.zone, &rec.name, kind))
                     .await?
                     .map_err(|e| match e.code.as_deref() {
                         Some("NoSuchHostedZone" | "InvalidInput") => bad_zone(rec, &e),
@@ -73,8 +75,8 @@ impl DnsRecords {
             _ => None,
         });
         try_join_all(writes.map(|w| async move {
-            let (Write::Upsert { zone, set } | Write::Delete { zone, set }) = w;
-            let now = cx.ec2.record_set(zone, &set.name, &set.kind).await?;
+            let (Write::Upsert { zone, set, role } | Write::Delete { zone, set, role }) = w;
+            let now = cx.as_role(role.as_deref()).record_set(zone, &set.name, &set.kind).await?;
             Ok(match (w, now) {
                 (Write::Upsert { .. }, Some(n)) if n.values == set.values && n.ttl == set.ttl => None,
                 (Write::Upsert { .. }, Some(n)) => Some(format!("names {}", n.values.join(","))),
@@ -95,11 +97,12 @@ pub const INSYNC_MAX_WAIT: Duration = Duration::from_secs(2);
 /// A DELETE Route 53 refuses because the values no longer match (InvalidChangeBatch) is
 /// not ours to make any more: done.
 pub async fn write<C: Route53>(cx: &Ctx<'_, C>, w: &Write) -> Result<(), Ec2Error> {
-    let (zone, set, change) = match w {
-        Write::Upsert { zone, set } => (zone, set, DnsChange::Upsert),
-        Write::Delete { zone, set } => (zone, set, DnsChange::Delete),
+    let (zone, set, role, change) = match w {
+        Write::Upsert { zone, set, role } => (zone, set, role, DnsChange::Upsert),
+        Write::Delete { zone, set, role } => (zone, set, role, DnsChange::Delete),
     };
-    let (id, insync) = match cx.ec2.change_record(zone, change, set).await {
+    let client = cx.as_role(role.as_deref());
+    let (id, insync) = match client.change_record(zone, change, set).await {
         Err(e) if change == DnsChange::Delete && e.code_is("InvalidChangeBatch") => {
             log::warn!("{zone} {} {}: changed meanwhile, not deleted ({e})", set.name, set.kind);
             return Ok(());
@@ -124,7 +127,7 @@ pub async fn write<C: Route53>(cx: &Ctx<'_, C>, w: &Write) -> Result<(), Ec2Erro
             });
         }
         let step = format!("GetChange {id}");
-        let answer = read(cx.deadline, &step, || cx.ec2.change_insync(&id)).await;
+        let answer = read(cx.deadline, &step, || client.change_insync(&id)).await;
         match answer {
             Ok(Ok(true)) => return Ok(()),
             Ok(Ok(false)) => log::debug!("{step}: PENDING"),

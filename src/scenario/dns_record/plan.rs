@@ -55,6 +55,7 @@ pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal:
         name: rec.name.clone(),
         kind: rec.kind.as_str(),
         ttl: rec.ttl,
+        role: rec.role_arn.clone(),
     };
     let current = found.map(|s| shown(s, rec.ttl));
     let step = |desired: String, action: Action, write: Option<Write>| Step {
@@ -81,7 +82,11 @@ pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal:
             Some(s) if names_me => step(
                 "none".into(),
                 Action::Write { verb: "delete", call: "ChangeResourceRecordSets" },
-                Some(Write::Delete { zone: rec.zone.clone(), set: change(s.ttl, s.values.clone()) }),
+                Some(Write::Delete {
+                    zone: rec.zone.clone(),
+                    set: change(s.ttl, s.values.clone()),
+                    role: rec.role_arn.clone(),
+                }),
             ),
             Some(_) => step("none".into(), Action::Keep("names another node".into()), None),
             None => step("none".into(), Action::Keep("no such record".into()), None),
@@ -92,8 +97,8 @@ pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal:
         return step(want.into(), Action::Keep("already names this node".into()), None);
     }
     let desired = if names_me { format!("{want} (TTL {})", rec.ttl) } else { want.to_string() };
-    let upsert =
-        Write::Upsert { zone: rec.zone.clone(), set: change(Some(i64::from(rec.ttl)), vec![want.into()]) };
+    let set = change(Some(i64::from(rec.ttl)), vec![want.into()]);
+    let upsert = Write::Upsert { zone: rec.zone.clone(), set, role: rec.role_arn.clone() };
     step(desired, Action::Write { verb: "upsert", call: "ChangeResourceRecordSets" }, Some(upsert))
 }
 
@@ -101,7 +106,7 @@ pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal:
 /// stale (a failback within the consistency window), and an UPSERT of the same value
 /// changes nothing (a step is kept only with the wanted TTL). None for any other step.
 pub fn reassert(step: &Step) -> Option<Step> {
-    let Resource::DnsRecord { zone, name, kind, ttl } = &step.resource else { return None };
+    let Resource::DnsRecord { zone, name, kind, ttl, role } = &step.resource else { return None };
     if !step.is_keep() || step.current.as_deref() != Some(step.desired.as_str()) {
         return None;
     }
@@ -114,7 +119,11 @@ pub fn reassert(step: &Step) -> Option<Step> {
     };
     Some(Step {
         action: Action::Write { verb: "reassert", call: "ChangeResourceRecordSets" },
-        write: Some(crate::scenario::Write::DnsRecord(Write::Upsert { zone: zone.clone(), set })),
+        write: Some(crate::scenario::Write::DnsRecord(Write::Upsert {
+            zone: zone.clone(),
+            set,
+            role: role.clone(),
+        })),
         ..step.clone()
     })
 }

@@ -2,7 +2,15 @@ use super::*;
 use crate::config::dns::DEFAULT_TTL;
 
 fn rec(kind: DnsType, value: DnsValue) -> DnsRecord {
-    DnsRecord { zone: "Z1".into(), name: "db.example.".into(), kind, value, ttl: 10 }
+    DnsRecord {
+        zone: "Z1".into(),
+        name: "db.example.".into(),
+        kind,
+        value,
+        ttl: 10,
+        role_arn: None,
+        external_id: None,
+    }
 }
 
 fn set(values: &[&str], ttl: i64) -> RecordSet {
@@ -59,7 +67,7 @@ fn taking_upserts_only_where_the_record_differs() {
         other.plan_line(),
         "dns A db.example. in Z1: 10.0.4.6 -> 10.0.2.5 (upsert) via ChangeResourceRecordSets"
     );
-    let Some(crate::scenario::Write::DnsRecord(Write::Upsert { zone, set: s })) = &other.write else {
+    let Some(crate::scenario::Write::DnsRecord(Write::Upsert { zone, set: s, .. })) = &other.write else {
         panic!()
     };
     assert_eq!((zone.as_str(), s.values.as_slice(), s.ttl), ("Z1", &["10.0.2.5".to_string()][..], Some(10)));

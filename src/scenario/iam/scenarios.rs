@@ -152,7 +152,9 @@ fn site(s: &Site, node_account: &str) -> Vec<Permission> {
 
 /// Route 53: per hosted zone, ChangeResourceRecordSets only for the config's names, types
 /// and actions (UPSERT, and DELETE with `release`), ListResourceRecordSets on the zone;
-/// GetChange on any change (change ids are not known in advance).
+/// GetChange on any change (change ids are not known in advance). A zone reached through
+/// `role_arn` (one role per zone: its first record's) is that role's to allow; the node
+/// then needs `sts:AssumeRole` on it.
 fn dns(d: &DnsRecords, partition: &str) -> Vec<Permission> {
     let mut zones: Vec<&str> = d.records.iter().map(|r| r.zone.as_str()).collect();
     zones.sort_unstable();
@@ -163,11 +165,11 @@ fn dns(d: &DnsRecords, partition: &str) -> Vec<Permission> {
         v.dedup();
         v
     };
-    let mut p =
-        vec![Permission::on("route53:GetChange", vec![format!("arn:{partition}:route53:::change/*")])];
+    let mut p = Vec::new();
     for zone in zones {
         let arn = vec![format!("arn:{partition}:route53:::hostedzone/{zone}")];
         let in_zone = || d.records.iter().filter(|r| r.zone == zone);
+        let role = in_zone().find_map(|r| r.role_arn.as_ref());
         let names = all(in_zone().map(|r| r.name.trim_end_matches('.').to_string()).collect());
         let types = all(in_zone().map(|r| r.kind.as_str().to_string()).collect());
         let actions = if d.release { vec!["DELETE".into(), "UPSERT".into()] } else { vec!["UPSERT".into()] };
@@ -176,13 +178,21 @@ fn dns(d: &DnsRecords, partition: &str) -> Vec<Permission> {
             key: format!("route53:ChangeResourceRecordSets{key}"),
             values,
         };
-        p.push(
-            Permission::on("route53:ChangeResourceRecordSets", arn.clone())
-                .when(each("NormalizedRecordNames", names))
-                .when(each("RecordTypes", types))
-                .when(each("Actions", actions)),
-        );
-        p.push(Permission::on("route53:ListResourceRecordSets", arn));
+        let change = Permission::on("route53:ChangeResourceRecordSets", arn.clone())
+            .when(each("NormalizedRecordNames", names))
+            .when(each("RecordTypes", types))
+            .when(each("Actions", actions));
+        let changes = vec![format!("arn:{partition}:route53:::change/*")];
+        for perm in [
+            change,
+            Permission::on("route53:ListResourceRecordSets", arn),
+            Permission::on("route53:GetChange", changes),
+        ] {
+            p.push(perm.via(role));
+        }
+        if let Some(role) = role {
+            p.push(Permission::on("sts:AssumeRole", vec![role.clone()]));
+        }
     }
     p
 }
