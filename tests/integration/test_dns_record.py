@@ -11,6 +11,7 @@ import pytest
 from botocore.config import Config
 
 from harness.fault_proxy import start_proxy
+from harness.route53_rest import route53_action
 from harness.moto import DUMMY_KEY, DUMMY_SECRET
 from harness.imds_fake import start_imds
 from harness.runner import run_vip, start_watch
@@ -318,3 +319,12 @@ def test_a_zone_in_another_account_is_reached_through_role_arn(binary, moto, fig
     actions = {a for st in json.loads(theirs.stdout)["Statement"] for a in st["Action"]}
     assert actions == {"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets",
                        "route53:GetChange"}, theirs.stdout
+
+
+def test_the_fault_proxy_names_route53_operations():
+    assert route53_action("POST", "/2013-04-01/hostedzone/Z1/rrset/") == "ChangeResourceRecordSets"
+    assert route53_action("GET", "/2013-04-01/hostedzone/Z1/rrset?name=db.&type=A&maxitems=1") == \
+        "ListResourceRecordSets"
+    assert route53_action("GET", "/2013-04-01/change/C123") == "GetChange"
+    assert route53_action("GET", "/2013-04-01/hostedzone/Z1") == "GetHostedZone"
+    assert route53_action("POST", "/") is None, "EC2's query API is not Route 53"
