@@ -33,7 +33,14 @@ impl Ec2Error {
     pub fn is_throttling(&self) -> bool {
         matches!(
             self.code.as_deref(),
-            Some("RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "RequestThrottled")
+            Some(
+                "RequestLimitExceeded"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "RequestThrottled"
+                    // Route 53: a change of the same record set is still in progress.
+                    | "PriorRequestNotComplete"
+            )
         )
     }
 }

@@ -1,6 +1,6 @@
 //! ec2-vip: move a virtual IP's VPC route-table entries, Elastic IPs, Transit Gateway
-//! routes, secondary private IPs and IPv6 addresses to this EC2 node when keepalived (or
-//! anyone) says it is MASTER.
+//! routes, secondary private IPs, IPv6 addresses and Route 53 records to this EC2 node when
+//! keepalived (or anyone) says it is MASTER.
 //!
 //! # Layout
 //!
@@ -16,9 +16,9 @@
 //!              consistent: when "already here" is not trusted); settle (split brain);
 //!              typed reports and the events built from them; sessions (identity + clients)
 //! scenario/    one folder per way of carrying a VIP (route_table, elastic_ip,
-//!              transit_gateway, private_ip, ipv6_address), each plan → uniform steps →
+//!              transit_gateway, private_ip, ipv6_address, dns_record), each plan → uniform steps →
 //!              write → confirm; the pure planning in each folder's plan.rs
-//! aws/         the seams: `Ec2`, `TransitGateways`, `Cloud` (IMDS identity, clients per
+//! aws/         the seams: `Ec2`, `TransitGateways`, `Route53`, `Cloud` (IMDS identity, clients per
 //!              region and per site through STS); SDK implementations; test fakes
 //! keepalived/  ordering/   VRRP states, notify_fifo lines and their reader, keepalived.conf;
 //!                          lock, fork stamps, records

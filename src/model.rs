@@ -19,6 +19,10 @@ pub struct Identity {
     pub subnet_cidr: Option<IpNet>,
     /// The subnet's IPv6 CIDR blocks (none where IMDS has none).
     pub subnet_ipv6_cidrs: Vec<IpNet>,
+    /// The ENI's IPv6 addresses and its public IPv4 address, where IMDS has them (what a
+    /// DNS record's `local` (AAAA) and `public` values name).
+    pub ipv6s: Vec<String>,
+    pub public_ipv4: Option<String>,
 }
 
 /// A network interface and the private IPv4 addresses on it now.
@@ -253,4 +257,17 @@ mod tests {
         assert!(EipRef::parse("eipalloc-xyz").is_err());
         assert!(EipRef::parse("eni-123").is_err());
     }
+}
+
+/// A Route 53 record set, as far as the DNS scenario cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSet {
+    /// As Route 53 shows it: lower-case, with the trailing dot.
+    pub name: String,
+    pub kind: String,
+    pub ttl: Option<i64>,
+    pub values: Vec<String>,
+    /// Why it is not a plain record this scenario may rewrite (an alias, a routing policy
+    /// with a set identifier, a traffic policy); None for a plain one.
+    pub special: Option<String>,
 }

@@ -62,12 +62,18 @@ pub trait Ec2 {
 #[derive(Clone)]
 pub struct SdkEc2 {
     pub(crate) client: aws_sdk_ec2::Client,
+    /// Route 53 from the same configuration (the DNS record scenario).
+    pub(crate) route53: aws_sdk_route53::Client,
     pub(crate) config: aws_config::SdkConfig,
 }
 
 impl SdkEc2 {
     pub fn new(config: &aws_config::SdkConfig) -> SdkEc2 {
-        SdkEc2 { client: aws_sdk_ec2::Client::new(config), config: config.clone() }
+        SdkEc2 {
+            client: aws_sdk_ec2::Client::new(config),
+            route53: aws_sdk_route53::Client::new(config),
+            config: config.clone(),
+        }
     }
 
     /// DescribeRouteTables filtered to the VPC and one destination, every page.

@@ -2,7 +2,7 @@
 //! semantics for the calls ec2-vip makes, and a count of every call by operation name.
 //! `FakeCloud` hands out a fixed identity and clients sharing one world.
 
-use super::{Cloud, Ec2, TransitGateways};
+use super::{Cloud, Ec2, Route53, TransitGateways};
 use crate::config::Site;
 use crate::deadline::Deadline;
 use crate::error::{Ec2Error, Error};
@@ -32,6 +32,10 @@ pub struct World {
     pub attachments: BTreeMap<String, EniAttachment>,
     /// Instance states by id (`running`, `stopped`, ...).
     pub instances: BTreeMap<String, String>,
+    /// Route 53: record sets by hosted zone (a zone with none is listed with an empty
+    /// name), and how many more GetChange calls answer PENDING (see `fake_route53`).
+    pub records: Vec<(String, crate::model::RecordSet)>,
+    pub pending: usize,
     /// Calls made, by operation name.
     pub calls: BTreeMap<&'static str, usize>,
     pub next_id: u32,
@@ -57,7 +61,7 @@ impl World {
 
     /// Calls whose name starts with one of the mutating verbs.
     pub fn writes(&self) -> usize {
-        let mutating = ["Replace", "Create", "Associate", "Disassociate"];
+        let mutating = ["Replace", "Create", "Associate", "Disassociate", "Change"];
         self.calls.iter().filter(|(k, _)| mutating.iter().any(|m| k.starts_with(m))).map(|(_, n)| n).sum()
     }
 }
@@ -68,7 +72,7 @@ pub struct FakeEc2 {
     pub world: Rc<RefCell<World>>,
 }
 
-fn err(operation: &'static str, resources: impl Into<String>, code: &str) -> Ec2Error {
+pub(super) fn err(operation: &'static str, resources: impl Into<String>, code: &str) -> Ec2Error {
     Ec2Error {
         operation,
         resources: resources.into(),
@@ -83,7 +87,7 @@ impl FakeEc2 {
         FakeEc2 { world: Rc::new(RefCell::new(world)) }
     }
 
-    fn count(&self, op: &'static str) {
+    pub(super) fn count(&self, op: &'static str) {
         *self.world.borrow_mut().calls.entry(op).or_default() += 1;
     }
 
@@ -377,7 +381,7 @@ pub struct FakeCloud<C> {
     pub client: C,
 }
 
-impl<C: Ec2 + TransitGateways + Clone> Cloud for FakeCloud<C> {
+impl<C: Ec2 + TransitGateways + Route53 + Clone> Cloud for FakeCloud<C> {
     type Client = C;
 
     async fn identity(&self, _eni: &EniChoice, _deadline: &Deadline) -> Result<Identity, Error> {

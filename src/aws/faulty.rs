@@ -41,7 +41,7 @@ impl<C> Faulty<C> {
         Faulty { inner, faults: Rc::default() }
     }
 
-    async fn gate(&self, operation: &'static str, resources: String) -> Result<(), Ec2Error> {
+    pub(super) async fn gate(&self, operation: &'static str, resources: String) -> Result<(), Ec2Error> {
         let (delay, code) = {
             let mut f = self.faults.borrow_mut();
             f.calls += 1;

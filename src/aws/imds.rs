@@ -115,22 +115,26 @@ impl Imds {
         let (subnet_path, subnet_cidr_path) =
             (format!("{base}/subnet-id"), format!("{base}/subnet-ipv4-cidr-block"));
         let subnet_v6_path = format!("{base}/subnet-ipv6-cidr-blocks");
-        let (eni_id, vpc_id, v4, v6, ips, subnet_id, subnet_cidr, subnet_v6) = tokio::try_join!(
-            self.get(deadline, &id_path),
-            self.get(deadline, &vpc_path),
-            self.get(deadline, &v4_path),
-            self.get_opt(deadline, &v6_path),
-            self.get_opt(deadline, &ips_path),
-            self.get_opt(deadline, &subnet_path),
-            self.get_opt(deadline, &subnet_cidr_path),
-            self.get_opt(deadline, &subnet_v6_path),
-        )
-        .map_err(|e| match e {
-            Error::Imds(ImdsError::NotFound { .. }) => {
-                Error::Interface(format!("MAC {mac} is not a network interface of instance {instance_id}"))
-            }
-            other => other,
-        })?;
+        let (ipv6s_path, public_path) = (format!("{base}/ipv6s"), format!("{base}/public-ipv4s"));
+        let (eni_id, vpc_id, v4, v6, ips, subnet_id, subnet_cidr, subnet_v6, ipv6s, public) =
+            tokio::try_join!(
+                self.get(deadline, &id_path),
+                self.get(deadline, &vpc_path),
+                self.get(deadline, &v4_path),
+                self.get_opt(deadline, &v6_path),
+                self.get_opt(deadline, &ips_path),
+                self.get_opt(deadline, &subnet_path),
+                self.get_opt(deadline, &subnet_cidr_path),
+                self.get_opt(deadline, &subnet_v6_path),
+                self.get_opt(deadline, &ipv6s_path),
+                self.get_opt(deadline, &public_path),
+            )
+            .map_err(|e| match e {
+                Error::Imds(ImdsError::NotFound { .. }) => Error::Interface(format!(
+                    "MAC {mac} is not a network interface of instance {instance_id}"
+                )),
+                other => other,
+            })?;
         let mut vpc_cidrs = parse_cidrs(&v4_path, &v4)?;
         if let Some(v6) = v6 {
             vpc_cidrs.extend(parse_cidrs(&v6_path, &v6)?);
@@ -155,6 +159,8 @@ impl Imds {
             subnet_id,
             subnet_cidr,
             subnet_ipv6_cidrs,
+            ipv6s: ipv6s.map(|s| s.split_whitespace().map(String::from).collect()).unwrap_or_default(),
+            public_ipv4: public.and_then(|s| s.split_whitespace().next().map(String::from)),
         })
     }
 

@@ -1,5 +1,5 @@
 //! The AWS seams: narrow traits for what the scenarios need from EC2 (`Ec2`,
-//! `TransitGateways`) and what the engine needs to start a session (`Cloud`: who am I
+//! `TransitGateways`) and Route 53 (`Route53`) and what the engine needs to start a session (`Cloud`: who am I
 //! through IMDS, a client for a region, a client per Transit Gateway site through STS).
 //! Each has its SDK implementation here and, for tests, an in-memory fake (`fake`) and a
 //! fault-injecting wrapper (`faulty`).
@@ -14,14 +14,18 @@ pub mod ec2;
 #[cfg(test)]
 pub mod fake;
 #[cfg(test)]
+mod fake_route53;
+#[cfg(test)]
 pub mod faulty;
 pub mod imds;
 mod paging;
 pub mod probe;
+pub mod route53;
 mod sdk_error;
 pub mod transit_gateway;
 
 pub use ec2::{Ec2, SdkEc2};
+pub use route53::Route53;
 pub use transit_gateway::TransitGateways;
 
 use crate::config::Site;
@@ -124,7 +128,7 @@ where
 /// Where a session comes from: this node's identity and EC2 clients.
 #[allow(async_fn_in_trait)]
 pub trait Cloud {
-    type Client: Ec2 + TransitGateways;
+    type Client: Ec2 + TransitGateways + Route53;
     /// Who this node is (IMDSv2): instance, region, the chosen ENI and its VPC.
     async fn identity(&self, eni: &EniChoice, deadline: &Deadline) -> Result<Identity, Error>;
     /// An EC2 client for `region`, its calls bounded by what is left of `deadline`.

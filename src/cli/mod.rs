@@ -2,6 +2,7 @@
 //! The library below never sees these types: `GlobalArgs::settings` and
 //! `ResourceArgs::resources` turn them into plain values.
 
+use crate::config::dns::{parse_dns_spec, DnsRecord};
 use crate::config::{eni_choice, parse_ipv6_address, parse_private_ip, table_choice, Resources};
 use crate::engine::Settings;
 use crate::model::{parse_destination, EipRef};
@@ -32,7 +33,7 @@ Exit codes:
 
 Environment: AWS_REGION, else AWS_DEFAULT_REGION; AWS_PROFILE (a profile that does not
 exist is bad input) and the default credential chain (env, profile, instance role);
-AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2, AWS_EC2_METADATA_SERVICE_ENDPOINT,
+AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL_ROUTE_53, AWS_EC2_METADATA_SERVICE_ENDPOINT,
 AWS_MAX_ATTEMPTS, RUST_LOG; JOURNAL_STREAM (systemd: stderr lines get <N> priorities).
 keepalived discards a script's output: use --syslog or --log-file.";
 
@@ -290,8 +291,13 @@ pub struct ResourceArgs {
     /// ENI id that gets the VIP [default: the primary ENI].
     #[arg(long, value_name = "ENI_ID")]
     pub eni: Option<String>,
-    /// On backup/fault/stop, disassociate the Elastic IPs and unassign the private IPs if
-    /// they are still on this node.
+    /// A Route 53 record that names the MASTER: ZONE,NAME,TYPE[,VALUE[,TTL]] (TYPE A or AAAA;
+    /// VALUE local (the ENI's private IPv4, or IPv6 for AAAA), public (its public IPv4) or an
+    /// address [default: local]; TTL seconds [default: 60]). Repeatable.
+    #[arg(long = "dns-record", value_name = "ZONE,NAME,TYPE[,VALUE[,TTL]]", value_parser = parse_dns_spec)]
+    pub dns_records: Vec<DnsRecord>,
+    /// On backup/fault/stop, disassociate the Elastic IPs, unassign the private IPs and
+    /// delete the DNS records if they are still on (name) this node.
     #[arg(long)]
     pub release: bool,
 }
@@ -311,6 +317,7 @@ impl ResourceArgs {
             eni: eni_choice(self.interface.clone(), self.eni.clone())?,
             release: self.release,
             sites: Vec::new(),
+            dns_records: self.dns_records.clone(),
         })
     }
 }

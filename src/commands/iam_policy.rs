@@ -89,11 +89,13 @@ fn check_sites(selected: &[Selected], role: Option<&str>) -> Result<(), Error> {
                 )));
             }
         }
+        named |=
+            sel.resources.dns_records.iter().any(|d| d.role_arn.is_some() && d.role_arn.as_deref() == role);
     }
     match role {
-        Some(r) if !named => {
-            Err(Error::BadInput(format!("--role {r}: no site of the config names this role_arn")))
-        }
+        Some(r) if !named => Err(Error::BadInput(format!(
+            "--role {r}: no site or DNS record of the config names this role_arn"
+        ))),
         _ => Ok(()),
     }
 }

@@ -50,6 +50,21 @@ pub struct PrivateIpStatus {
     pub this_node: bool,
 }
 
+/// A Route 53 record of the DNS scenario.
+#[derive(Debug, Serialize)]
+pub struct DnsStatus {
+    pub zone: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What it names now (values joined by commas, the TTL when not the wanted one); null
+    /// when there is no such record.
+    pub value: Option<String>,
+    /// What this node as MASTER wants it to name.
+    pub wanted: String,
+    pub this_node: bool,
+}
+
 /// The version of the `status --json` object ([`Status`]); the README documents it. Fields
 /// may be added within a version; one renamed, removed or changed in meaning bumps it.
 pub const SCHEMA: u32 = 1;
@@ -96,6 +111,9 @@ pub struct Status {
     /// this node as MASTER would put it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transit_gateway_routes: Vec<TgwRouteStatus>,
+    /// Route 53 scenario: each record and whether it names this node.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_records: Vec<DnsStatus>,
 }
 
 pub async fn run<K: Cloud>(
@@ -143,6 +161,7 @@ pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status
         private_ips: Vec::new(),
         ipv6_addresses: Vec::new(),
         transit_gateway_routes: Vec::new(),
+        dns_records: Vec::new(),
     };
     for s in steps(plans) {
         let target = s.current_or("missing");
@@ -185,6 +204,14 @@ pub fn collect(me: &Identity, name: Option<String>, plans: &[Planned]) -> Status
             (_, Resource::PrivateIp { ip, .. }) => st.private_ips.push(PrivateIpStatus {
                 address: ip.to_string(),
                 network_interface_id: s.current.clone(),
+                this_node: s.is_keep(),
+            }),
+            (_, Resource::DnsRecord { zone, name, kind, .. }) => st.dns_records.push(DnsStatus {
+                zone: zone.clone(),
+                name: name.clone(),
+                kind: kind.to_string(),
+                value: s.current.clone(),
+                wanted: s.desired.clone(),
                 this_node: s.is_keep(),
             }),
             _ => {}
@@ -291,6 +318,15 @@ pub fn render(s: &Status) -> String {
             e.allocation_id,
             e.network_interface_id.as_deref().unwrap_or("unassociated"),
             here(e.this_node)
+        ));
+    }
+    for d in &s.dns_records {
+        out.push_str(&format!(
+            "dns   {:<18} {:<24} -> {:<24} {}\n",
+            d.name,
+            format!("{} {}", d.kind, d.zone),
+            d.value.as_deref().unwrap_or("missing"),
+            here(d.this_node)
         ));
     }
     out

@@ -11,6 +11,7 @@
 //! interface = "eth1"   # optional; or eni = "eni-..."
 //! release = false      # optional: disassociate the EIPs on BACKUP/FAULT/STOP
 //! on_event = "..."     # optional: this section's own event hook
+//! dns_records = [{ zone = "Z0123", name = "db.internal.example", type = "A", value = "local", ttl = 10 }]
 //! ```
 //!
 //! Errors say where: `PATH:LINE:COLUMN: [instance.NAME] KEY: message`. A syntax error or a
@@ -20,6 +21,7 @@
 //! `locate` maps the TOML parser's byte spans to lines and keys; `section` holds a
 //! section's raw form and checks.
 
+pub mod dns;
 mod locate;
 mod section;
 #[cfg(test)]
@@ -70,17 +72,39 @@ impl Site {
                 return Err(("transit_gateway_id", format!("{t:?} is not a Transit Gateway id (tgw-...)")));
             }
         }
-        if let Some(arn) = &self.role_arn {
-            if !arn.starts_with("arn:") || !arn.contains(":role/") {
-                let why = format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
-                return Err(("role_arn", why));
-            }
-        }
-        if self.external_id.is_some() && self.role_arn.is_none() {
-            return Err(("external_id", "external_id needs role_arn".into()));
-        }
-        Ok(())
+        check_role(self.role_arn.as_deref(), self.external_id.as_deref())
     }
+
+    /// A "site" that is only a role to assume in `region` (a DNS record's hosted zone in
+    /// another account): what `Cloud::site_client` needs to build its client.
+    pub fn for_role(region: &str, role_arn: &str, external_id: Option<&str>) -> Site {
+        Site {
+            region: region.to_string(),
+            vpc_id: String::new(),
+            transit_gateway_id: None,
+            route_tables: None,
+            tgw_route_tables: None,
+            role_arn: Some(role_arn.to_string()),
+            external_id: external_id.map(String::from),
+        }
+    }
+}
+
+/// `role_arn` must be a role ARN; `external_id` needs it.
+pub(crate) fn check_role(
+    role_arn: Option<&str>,
+    external_id: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    if let Some(arn) = role_arn {
+        if !arn.starts_with("arn:") || !arn.contains(":role/") {
+            let why = format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
+            return Err(("role_arn", why));
+        }
+    }
+    if external_id.is_some() && role_arn.is_none() {
+        return Err(("external_id", "external_id needs role_arn".into()));
+    }
+    Ok(())
 }
 
 /// What one VIP consists of, from the command line or from one config section.
@@ -101,6 +125,8 @@ pub struct Resources {
     pub release: bool,
     /// Transit Gateway scenario: every VPC of the cluster; empty for a single VPC.
     pub sites: Vec<Site>,
+    /// Route 53 scenario: records that name the MASTER (see [`dns`]).
+    pub dns_records: Vec<dns::DnsRecord>,
 }
 
 impl Resources {
@@ -109,6 +135,7 @@ impl Resources {
             && self.eips.is_empty()
             && self.private_ips.is_empty()
             && self.ipv6_addresses.is_empty()
+            && self.dns_records.is_empty()
     }
 }
 

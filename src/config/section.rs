@@ -1,6 +1,7 @@
 //! One `[instance.NAME]` section: its raw form (as serde reads it) and its checks, each
 //! error naming the key it is about.
 
+use super::dns::RawDnsRecord;
 use super::locate::KeyPath;
 use super::{eni_choice, parse_ipv6_address, parse_private_ip, table_choice, Resources, Site};
 use crate::model::{parse_destination, EipRef, TableChoice};
@@ -35,6 +36,8 @@ pub(super) struct RawInstance {
     #[serde(default)]
     sites: Vec<Site>,
     on_event: Option<String>,
+    #[serde(default)]
+    dns_records: Vec<RawDnsRecord>,
 }
 
 /// An Elastic IP: its allocation id or public IP, or a table naming also the private IP
@@ -102,6 +105,10 @@ impl RawInstance {
         }
         let private_ips = each("private_ips", &self.private_ips, parse_private_ip)?;
         let ipv6_addresses = each("ipv6_addresses", &self.ipv6_addresses, parse_ipv6_address)?;
+        let mut dns_records = Vec::with_capacity(self.dns_records.len());
+        for (i, raw) in self.dns_records.iter().enumerate() {
+            dns_records.push(raw.check().map_err(|(key, e)| (KeyPath::item("dns_records", i).then(key), e))?);
+        }
         let eni_key = if self.eni.is_some() { "eni" } else { "interface" };
         let eni = eni_choice(self.interface, self.eni).map_err(|e| (KeyPath::key(eni_key), e))?;
         for (i, site) in self.sites.iter().enumerate() {
@@ -129,11 +136,12 @@ impl RawInstance {
             eni,
             release: self.release,
             sites: self.sites,
+            dns_records,
         };
         if res.is_empty() {
             return Err((
                 KeyPath::default(),
-                "has no routes, elastic_ips, private_ips or ipv6_addresses".into(),
+                "has no routes, elastic_ips, private_ips, ipv6_addresses or dns_records".into(),
             ));
         }
         let all = names(&res);
@@ -155,5 +163,6 @@ pub(super) fn names(res: &Resources) -> Vec<(String, KeyPath)> {
     add("elastic_ips", res.eips.iter().map(|e| format!("Elastic IP {e}")).collect());
     add("private_ips", res.private_ips.iter().map(|p| format!("private IP {p}")).collect());
     add("ipv6_addresses", res.ipv6_addresses.iter().map(|p| format!("IPv6 address {p}")).collect());
+    add("dns_records", res.dns_records.iter().map(|d| d.to_string()).collect());
     out
 }

@@ -5,7 +5,7 @@
 use super::progress;
 use super::report::{Entry, Outcome, Report};
 use super::retry::{read_back, until_not_throttled, WriteError};
-use crate::aws::{Ec2, TransitGateways};
+use crate::aws::{Ec2, Route53, TransitGateways};
 use crate::error::Error;
 use crate::scenario::{self, Action, Ctx, Goal, Scenario, Step};
 use futures_util::future::{join_all, try_join_all};
@@ -19,7 +19,7 @@ pub const MAX_PARALLEL_WRITES: usize = 8;
 pub type Planned = (Scenario, Vec<Step>);
 
 /// Describe and plan every scenario concurrently. Bad input surfaces here, before any write.
-pub async fn plan_all<C: Ec2 + TransitGateways>(
+pub async fn plan_all<C: Ec2 + TransitGateways + Route53>(
     cx: &Ctx<'_, C>,
     scenarios: &[Scenario],
     goal: Goal,
@@ -38,7 +38,7 @@ fn entry(s: &Step, outcome: Outcome) -> Entry {
 
 /// Apply the plans. `stop` is asked before every write attempt: once it names a newer
 /// transition, nothing more is written and the report says so.
-pub async fn apply<C: Ec2 + TransitGateways>(
+pub async fn apply<C: Ec2 + TransitGateways + Route53>(
     cx: &Ctx<'_, C>,
     plans: &[Planned],
     stop: &dyn Fn() -> Option<String>,

@@ -16,6 +16,8 @@ pub mod stale;
 pub mod transition;
 
 #[cfg(test)]
+mod dns_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::aws::Cloud;
@@ -78,11 +80,13 @@ pub struct Session<C> {
     pub me: Identity,
     pub ec2: C,
     pub sites: Vec<C>,
+    /// A client per role that DNS records' hosted zones are reached through.
+    pub zones: Vec<(String, C)>,
 }
 
 impl<C> Session<C> {
     pub fn ctx<'a>(&'a self, deadline: &'a Deadline) -> Ctx<'a, C> {
-        Ctx { me: &self.me, ec2: &self.ec2, sites: &self.sites, deadline }
+        Ctx { me: &self.me, ec2: &self.ec2, sites: &self.sites, zones: &self.zones, deadline }
     }
 }
 
@@ -91,7 +95,10 @@ pub fn goal(role: Role, res: &Resources) -> Option<Goal> {
     match role {
         Role::Master => Some(Goal::Take),
         _ if res.release
-            && !(res.eips.is_empty() && res.private_ips.is_empty() && res.ipv6_addresses.is_empty()) =>
+            && !(res.eips.is_empty()
+                && res.private_ips.is_empty()
+                && res.ipv6_addresses.is_empty()
+                && res.dns_records.is_empty()) =>
         {
             Some(Goal::Release)
         }
@@ -120,6 +127,14 @@ impl<K: Cloud> Engine<K> {
         for s in &res.sites {
             sites.push(self.cloud.site_client(&ec2, s).await);
         }
-        Ok(Session { me, ec2, sites })
+        let mut zones: Vec<(String, K::Client)> = Vec::new();
+        for r in &res.dns_records {
+            let Some(role) = r.role_arn.as_deref().filter(|a| !zones.iter().any(|(z, _)| z == a)) else {
+                continue;
+            };
+            let site = crate::config::Site::for_role(&region, role, r.external_id.as_deref());
+            zones.push((role.to_string(), self.cloud.site_client(&ec2, &site).await));
+        }
+        Ok(Session { me, ec2, sites, zones })
     }
 }

@@ -9,7 +9,7 @@ use super::apply::{apply, plan_all, steps, Planned};
 pub use super::checked::{Checked, CONTEST_WINDOW};
 use super::settle::{settle, Settle};
 use super::{Engine, Session};
-use crate::aws::{Cloud, Ec2, TransitGateways};
+use crate::aws::{Cloud, Ec2, Route53, TransitGateways};
 use crate::config::Resources;
 use crate::deadline::Deadline;
 use crate::error::Error;
@@ -148,7 +148,7 @@ async fn would_repair<C: Ec2>(
 
 /// Put back what drifted (the caller holds the lock), stopping at a newer transition, and
 /// keep the repair's time in the contest memory.
-async fn repair_now<C: Ec2 + TransitGateways>(
+async fn repair_now<C: Ec2 + TransitGateways + Route53>(
     cx: &Ctx<'_, C>,
     guard: &Guard,
     record: &Record,

@@ -165,7 +165,7 @@ mod tests {
 
     async fn gone(ec2: &Faulty<FakeEc2>, holders: &[&str]) -> Option<String> {
         let (me, d) = (me(), Deadline::after(Duration::from_secs(5)));
-        let cx = Ctx { me: &me, ec2, sites: &[], deadline: &d };
+        let cx = Ctx { me: &me, ec2, sites: &[], zones: &[], deadline: &d };
         winner_gone(&cx, &holders.iter().map(|h| h.to_string()).collect::<Vec<_>>()).await
     }
 

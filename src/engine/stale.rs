@@ -6,7 +6,8 @@
 //! and recent (within [`SUSPECT_WINDOWS`] windows), the peer may just have taken the
 //! resources, so a MASTER's "already here" is not trusted:
 //! - where the write is free and idempotent (ReplaceRoute to the same ENI, AssociateAddress
-//!   where the address already is), it is made anyway ("reassert");
+//!   where the address already is, an UPSERT of the record's same value), it is made anyway
+//!   ("reassert");
 //! - where it is not (private and IPv6 addresses, Transit Gateway routes), the plan is read
 //!   again once the window has passed, and that read is trusted.
 //!
@@ -18,7 +19,7 @@
 
 use super::apply::Planned;
 use crate::ordering::{Record, Stamp};
-use crate::scenario::{elastic_ip, route_table, Goal, Step};
+use crate::scenario::{dns_record, elastic_ip, route_table, Goal, Step};
 use std::time::Duration;
 
 /// A previous non-MASTER transition less than this many consistency windows ago makes a
@@ -49,7 +50,7 @@ pub enum Distrust {
 
 /// A step that reads as already this node's, as a write that makes sure of it.
 fn reassert_step(s: &Step) -> Option<Step> {
-    route_table::reassert(s).or_else(|| elastic_ip::reassert(s))
+    route_table::reassert(s).or_else(|| elastic_ip::reassert(s)).or_else(|| dns_record::reassert(s))
 }
 
 /// Decide for a plan made from suspect reads.

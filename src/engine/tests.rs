@@ -7,7 +7,7 @@ use super::transition::{Job, Ran};
 use super::{Engine, Settings};
 use crate::aws::fake::{FakeCloud, FakeEc2, World};
 use crate::aws::faulty::Faulty;
-use crate::aws::{Ec2, TransitGateways};
+use crate::aws::{Ec2, Route53, TransitGateways};
 use crate::config::{Resources, Site};
 use crate::deadline::Deadline;
 use crate::keepalived::Role;
@@ -49,6 +49,8 @@ pub(super) fn me() -> Identity {
         subnet_id: Some("subnet-a".into()),
         subnet_cidr: Some("10.0.2.0/24".parse().unwrap()),
         subnet_ipv6_cidrs: Vec::new(),
+        ipv6s: Vec::new(),
+        public_ipv4: Some("198.51.100.2".into()),
     }
 }
 
@@ -98,7 +100,7 @@ fn three_vpcs() -> World {
     }
 }
 
-fn resources(eips: bool) -> Resources {
+pub(super) fn resources(eips: bool) -> Resources {
     Resources {
         routes: vec![VIP.parse().unwrap()],
         eips: if eips { vec![EipRef::AllocationId("eipalloc-1".into())] } else { Vec::new() },
@@ -109,6 +111,7 @@ fn resources(eips: bool) -> Resources {
         eni: EniChoice::Primary,
         release: false,
         sites: Vec::new(),
+        dns_records: Vec::new(),
     }
 }
 
@@ -133,7 +136,10 @@ fn state_dir(name: &str) -> PathBuf {
     d
 }
 
-fn engine<C: Ec2 + TransitGateways + Clone>(name: &str, client: C) -> Engine<FakeCloud<C>> {
+pub(super) fn engine<C: Ec2 + TransitGateways + Route53 + Clone>(
+    name: &str,
+    client: C,
+) -> Engine<FakeCloud<C>> {
     let settings = Settings {
         state_dir: state_dir(name),
         region: None,
@@ -154,7 +160,7 @@ fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(10))
 }
 
-async fn master<C: Ec2 + TransitGateways + Clone>(
+pub(super) async fn master<C: Ec2 + TransitGateways + Route53 + Clone>(
     e: &Engine<FakeCloud<C>>,
     res: &Resources,
 ) -> super::report::Report {

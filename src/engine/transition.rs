@@ -55,7 +55,10 @@ impl<K: Cloud> Engine<K> {
     ) -> Result<Ran, Error> {
         let (role, res) = (job.role, job.res);
         if res.is_empty() {
-            return Err(Error::BadInput("nothing to move: give --route, --eip and/or --private-ip".into()));
+            return Err(Error::BadInput(
+                "nothing to move: give --route, --eip, --private-ip, --ipv6-address and/or --dns-record"
+                    .into(),
+            ));
         }
         let dry = self.settings.dry_run;
         let guard = Guard::new(&self.settings.state_dir, job.key)?;

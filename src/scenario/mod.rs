@@ -10,6 +10,7 @@
 //! Adding a scenario: a folder with its `plan`/`write`/`confirm`, a variant of
 //! [`Scenario`] and of [`Write`], and a line in [`Scenario::for_resources`].
 
+pub mod dns_record;
 pub mod elastic_ip;
 pub mod iam;
 pub mod ipv6_address;
@@ -17,7 +18,7 @@ pub mod private_ip;
 pub mod route_table;
 pub mod transit_gateway;
 
-use crate::aws::{Ec2, TransitGateways};
+use crate::aws::{Ec2, Route53, TransitGateways};
 use crate::config::Resources;
 use crate::deadline::Deadline;
 use crate::error::{Ec2Error, Error};
@@ -35,12 +36,21 @@ pub enum Goal {
 }
 
 /// What a scenario works with: who we are, the region's client, one client per Transit
-/// Gateway site (parallel to the instance's `sites`), and the run's deadline.
+/// Gateway site (parallel to the instance's `sites`), one per role a DNS record's hosted
+/// zone is reached through, and the run's deadline.
 pub struct Ctx<'a, C> {
     pub me: &'a Identity,
     pub ec2: &'a C,
     pub sites: &'a [C],
+    pub zones: &'a [(String, C)],
     pub deadline: &'a Deadline,
+}
+
+impl<C> Ctx<'_, C> {
+    /// The client for calls made with `role`'s credentials (None: the node's own).
+    pub fn as_role(&self, role: Option<&str>) -> &C {
+        role.and_then(|r| self.zones.iter().find(|(arn, _)| arn == r)).map_or(self.ec2, |(_, c)| c)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +60,7 @@ pub enum Kind {
     TransitGateway,
     PrivateIp,
     Ipv6Address,
+    DnsRecord,
 }
 
 /// One thing a VIP consists of.
@@ -66,6 +77,9 @@ pub enum Resource {
     PrivateIp { ip: std::net::Ipv4Addr, subnet: String },
     /// An IPv6 address of a subnet.
     Ipv6Address { ip: std::net::Ipv6Addr, subnet: String },
+    /// A Route 53 record set (`kind` A or AAAA), the TTL this node gives it, and the role
+    /// its zone is reached through (None: the node's own credentials).
+    DnsRecord { zone: String, name: String, kind: &'static str, ttl: u32, role: Option<String> },
 }
 
 impl fmt::Display for Resource {
@@ -87,6 +101,7 @@ impl fmt::Display for Resource {
             }
             Resource::PrivateIp { ip, subnet } => write!(f, "private IP {ip} in {subnet}"),
             Resource::Ipv6Address { ip, subnet } => write!(f, "IPv6 address {ip} in {subnet}"),
+            Resource::DnsRecord { zone, name, kind, .. } => write!(f, "dns {kind} {name} in {zone}"),
         }
     }
 }
@@ -114,6 +129,7 @@ pub enum Write {
     TransitGateway(transit_gateway::Write),
     PrivateIp(private_ip::Write),
     Ipv6Address(ipv6_address::Write),
+    DnsRecord(dns_record::Write),
 }
 
 impl Write {
@@ -234,6 +250,7 @@ pub enum Scenario {
     TransitGateway(transit_gateway::TransitGatewayRoutes),
     PrivateIp(private_ip::PrivateIps),
     Ipv6Address(ipv6_address::Ipv6Addresses),
+    DnsRecord(dns_record::DnsRecords),
 }
 
 impl Scenario {
@@ -269,6 +286,10 @@ impl Scenario {
                 moving: res.private_ips.clone(),
             }));
         }
+        if !res.dns_records.is_empty() {
+            let records = res.dns_records.clone();
+            out.push(Scenario::DnsRecord(dns_record::DnsRecords { records, release: res.release }));
+        }
         out
     }
 
@@ -279,11 +300,12 @@ impl Scenario {
             (Scenario::ElasticIp(e), Goal::Release) => e.release,
             (Scenario::PrivateIp(p), Goal::Release) => p.release,
             (Scenario::Ipv6Address(p), Goal::Release) => p.release,
+            (Scenario::DnsRecord(d), Goal::Release) => d.release,
             (_, Goal::Release) => false,
         }
     }
 
-    pub async fn plan<C: Ec2 + TransitGateways>(
+    pub async fn plan<C: Ec2 + TransitGateways + Route53>(
         &self,
         cx: &Ctx<'_, C>,
         goal: Goal,
@@ -297,12 +319,13 @@ impl Scenario {
             Scenario::TransitGateway(s) => s.plan(cx).await,
             Scenario::PrivateIp(s) => s.plan(cx, goal).await,
             Scenario::Ipv6Address(s) => s.plan(cx, goal).await,
+            Scenario::DnsRecord(s) => s.plan(cx, goal).await,
         }
     }
 
     /// One read of what was written: for each step, None if it is now as desired, else
     /// what it shows instead.
-    pub async fn confirm<C: Ec2 + TransitGateways>(
+    pub async fn confirm<C: Ec2 + TransitGateways + Route53>(
         &self,
         cx: &Ctx<'_, C>,
         written: &[&Step],
@@ -313,6 +336,7 @@ impl Scenario {
             Scenario::TransitGateway(s) => s.confirm(cx, written).await,
             Scenario::PrivateIp(s) => s.confirm(cx, written).await,
             Scenario::Ipv6Address(s) => s.confirm(cx, written).await,
+            Scenario::DnsRecord(s) => s.confirm(cx, written).await,
         }
     }
 
@@ -323,12 +347,13 @@ impl Scenario {
             Scenario::TransitGateway(_) => Kind::TransitGateway,
             Scenario::PrivateIp(_) => Kind::PrivateIp,
             Scenario::Ipv6Address(_) => Kind::Ipv6Address,
+            Scenario::DnsRecord(_) => Kind::DnsRecord,
         }
     }
 }
 
 /// One attempt of a step's write call. A step without a write is a no-op.
-pub async fn write<C: Ec2 + TransitGateways>(cx: &Ctx<'_, C>, step: &Step) -> Result<(), Ec2Error> {
+pub async fn write<C: Ec2 + TransitGateways + Route53>(cx: &Ctx<'_, C>, step: &Step) -> Result<(), Ec2Error> {
     match &step.write {
         None => Ok(()),
         Some(Write::RouteTable(w)) => route_table::write(cx, w).await,
@@ -336,6 +361,7 @@ pub async fn write<C: Ec2 + TransitGateways>(cx: &Ctx<'_, C>, step: &Step) -> Re
         Some(Write::TransitGateway(w)) => transit_gateway::write(cx, w).await,
         Some(Write::PrivateIp(w)) => private_ip::write(cx, w).await,
         Some(Write::Ipv6Address(w)) => ipv6_address::write(cx, w).await,
+        Some(Write::DnsRecord(w)) => dns_record::write(cx, w).await,
     }
 }
 
@@ -356,6 +382,7 @@ mod tests {
             eni: EniChoice::Primary,
             release: true,
             sites: Vec::new(),
+            dns_records: Vec::new(),
         };
         let kinds = |r: &Resources| Scenario::for_resources(r).iter().map(Scenario::kind).collect::<Vec<_>>();
         assert_eq!(kinds(&res), vec![Kind::RouteTable, Kind::PrivateIp, Kind::Ipv6Address, Kind::ElasticIp]);

@@ -30,6 +30,12 @@ Settings (configure(**kw), POST /_proxy/config, or start_proxy(url, **kw)):
     throttle       True: per-action token buckets answer RequestLimitExceeded (HTTP 503)
     describe_bucket [size, refill/s] for Describe*/Get*/List*/Search* (default 100, 20)
     mutating_bucket [size, refill/s] for every other action (default 50, 5)
+    route53_bucket [size, refill/s] ONE bucket for every Route 53 request (default 5, 5:
+                   Route 53 allows 5 requests a second per account, all APIs together);
+                   a throttled one is answered HTTP 400 Throttling (Route 53's XML)
+    route53_pending seconds; 0 = off. moto reports every Route 53 change INSYNC at once;
+                   for this long after a ChangeResourceRecordSets, its answer and GetChange's
+                   say PENDING (real Route 53: until every name server has the change)
     action_buckets {action: [size, refill/s]} per-action overrides
     fault_actions  list of actions the error/reset/hang faults apply to (None = all)
     seed           seed for the fraction faults' random generator
@@ -43,6 +49,9 @@ Settings (configure(**kw), POST /_proxy/config, or start_proxy(url, **kw)):
                    e.g. ["ASIAIMDSFAKE"] makes the nodes stale while the test's own client
                    (another key) reads the truth.
 Like EC2, every action has its own bucket, and a throttled request takes no token.
+Route 53 (REST: /2013-04-01/...) is told apart by its path: its requests are counted by
+operation name (ChangeResourceRecordSets, GetChange, ListResourceRecordSets,
+GetHostedZone, other: Route53:<METHOD>) and are never replayed stale.
 Faults apply only to EC2 API requests; moto's own /moto-api/ paths pass untouched.
 Order per request: hang, reset, error (no token taken), then throttle, then forward.
 """
@@ -63,8 +72,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 try:
+    from harness.route53_rest import route53_action, route53_error_xml
     from harness.stale_reads import StaleReads
 except ImportError:  # run as a script: tests/harness is on sys.path
+    from route53_rest import route53_action, route53_error_xml
     from stale_reads import StaleReads
 
 POLL = 0.05
@@ -82,7 +93,9 @@ DEFAULTS = {
     "throttle": True, "describe_bucket": [100, 20.0], "mutating_bucket": [50, 5.0],
     "action_buckets": {}, "fault_actions": None, "seed": None, "deny_actions": [],
     "stale_window": 0.0, "stale_keys": None,
+    "route53_bucket": [5, 5.0], "route53_pending": 0.0,
 }
+
 
 
 def error_xml(code, message):
@@ -137,6 +150,7 @@ class ProxyState:
         self._upstream_open, self._busy_since = 0, 0.0
         # EC2's lagging answers are state, not counters: reset() keeps them.
         self.stale = StaleReads()
+        self.route53_changed = None  # when the last Route 53 change went through (pending mode)
         self._zero()
         self.configure(**settings)
 
@@ -160,7 +174,7 @@ class ProxyState:
                 self.cfg[key] = list(value) if isinstance(value, tuple) else value
             if "seed" in settings:
                 self.rng.seed(settings["seed"])
-            if {"describe_bucket", "mutating_bucket", "action_buckets"} & set(settings):
+            if {"describe_bucket", "mutating_bucket", "action_buckets", "route53_bucket"} & set(settings):
                 self.buckets = {}  # rebuilt full, with the new sizes, on next use
 
     def reset(self):
@@ -181,6 +195,8 @@ class ProxyState:
                 self.upstream_busy += self.clock() - self._busy_since
 
     def bucket_spec(self, action):
+        if action == "Route53":
+            return self.cfg["route53_bucket"]
         spec = self.cfg["action_buckets"].get(action)
         if spec is None:
             spec = self.cfg["mutating_bucket" if is_mutating(action) else "describe_bucket"]
@@ -199,8 +215,9 @@ class ProxyState:
             if self.cfg["stale_window"] > 0:
                 self.stale.remember(caller, body, answer)
 
-    def decide(self, action):
-        """Count the request and choose its fate: hang/reset/error/throttle/forward."""
+    def decide(self, action, bucket_name=None):
+        """Count the request and choose its fate: hang/reset/error/throttle/forward.
+        `bucket_name`: the bucket it takes a token from (default: its action's own)."""
         with self.lock:
             cfg = self.cfg
             self.requests[action] = self.requests.get(action, 0) + 1
@@ -215,10 +232,10 @@ class ProxyState:
                 self.faults[kind] += 1
                 return kind
             if cfg["throttle"]:
-                bucket = self.buckets.get(action)
+                name = bucket_name or action
+                bucket = self.buckets.get(name)
                 if bucket is None:
-                    bucket = self.buckets[action] = TokenBucket(
-                        *self.bucket_spec(action), self.clock())
+                    bucket = self.buckets[name] = TokenBucket(*self.bucket_spec(name), self.clock())
                 if not bucket.take(self.clock()):
                     self.throttled_by_action[action] = self.throttled_by_action.get(action, 0) + 1
                     return "throttle"
@@ -311,7 +328,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/moto-api/"):
             return self._forward(body)
         state = self.state
-        fate = state.decide(self._action(body))
+        r53 = route53_action(self.command, self.path)
+        fate = state.decide(r53, "Route53") if r53 else state.decide(self._action(body))
         with state.lock:
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
@@ -332,9 +350,13 @@ class Handler(BaseHTTPRequestHandler):
             if fate == "deny":
                 return self._send(403, error_xml(
                     "UnauthorizedOperation", "You are not authorized to perform this operation."))
+            if fate == "throttle" and r53:
+                return self._send(400, route53_error_xml("Throttling", "Rate exceeded"))
             if fate == "throttle":
                 return self._send(503, error_xml("RequestLimitExceeded",
                                                  "Request limit exceeded."))
+            if r53:
+                return self._route53_forward(r53, body)
             self._consistent_forward(self._action(body), body)
         finally:
             with state.lock:
@@ -360,6 +382,24 @@ class Handler(BaseHTTPRequestHandler):
         if answer is not None and answer[0] == 200:
             state.remember(*key, answer)
 
+    def _route53_forward(self, action, body):
+        """Forward a Route 53 request; within `route53_pending` seconds of a change, its
+        ChangeInfo says PENDING (moto says INSYNC at once)."""
+        state = self.state
+        if action == "ChangeResourceRecordSets":
+            with state.lock:
+                state.route53_changed = state.clock()
+        answer = self._forward(body, relay=False)
+        if answer is None:
+            return
+        status, reason, headers, data = answer
+        with state.lock:
+            pending = state.cfg["route53_pending"]
+            since = state.route53_changed
+            if pending > 0 and since is not None and state.clock() - since < pending:
+                data = data.replace(b"<Status>INSYNC</Status>", b"<Status>PENDING</Status>")
+        self._reply(status, reason, headers, data)
+
     def _reply(self, status, reason, headers, data):
         self.send_response_only(status, reason)
         for key, value in headers:
@@ -369,9 +409,9 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _forward(self, body):
-        """Forward to the upstream and relay its answer; returns (status, reason, headers,
-        data), or None when the upstream failed (a 502 was sent)."""
+    def _forward(self, body, relay=True):
+        """Forward to the upstream and relay its answer (unless not `relay`); returns
+        (status, reason, headers, data), or None when the upstream failed (a 502 was sent)."""
         up = self.server.upstream
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Content-Length"] = str(len(body))
@@ -392,7 +432,8 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.forwarded += 1
         answer = (resp.status, resp.reason, resp.getheaders(), data)
-        self._reply(*answer)
+        if relay:
+            self._reply(*answer)
         return answer
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle

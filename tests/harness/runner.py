@@ -33,6 +33,8 @@ def vip_env(imds, moto, home, extra_env=None):
     env.update({
         "HOME": home,
         "AWS_ENDPOINT_URL_EC2": _url(moto),
+        # Route 53 (moto serves it on the same port; the fault proxy passes it through).
+        "AWS_ENDPOINT_URL_ROUTE_53": _url(moto),
         # moto serves STS too (AssumeRole, GetCallerIdentity): never the real one.
         "AWS_ENDPOINT_URL_STS": _url(moto),
         "AWS_EC2_METADATA_SERVICE_ENDPOINT": _url(imds),

@@ -97,17 +97,17 @@ def config_keys():
     """The keys of the TOML config: the fields of its serde structs in src/config/."""
     src = "\n".join(p.read_text() for p in sorted((ROOT / "src/config").glob("*.rs")))
     keys = set()
-    for name in ("RawTop", "RawInstance", "PinnedEip", "Site"):
+    for name in ("RawTop", "RawInstance", "PinnedEip", "Site", "RawDnsRecord"):
         body = re.search(rf"struct {name} \{{(.*?)\n\}}", src, re.S)
         assert body, f"struct {name} not found in src/config/"
-        keys |= set(re.findall(r"^\s*(?:pub(?:\(\w+\))? )?(\w+):", body.group(1), re.M))
+        keys |= set(re.findall(r"^\s*(?:pub(?:\(\w+\))? )?(?:r#)?(\w+):", body.group(1), re.M))
     return keys
 
 
 def test_config_man_page_documents_every_key():
     page = (ROOT / "man/ec2-vip.toml.5").read_text()
     keys = config_keys()
-    assert {"routes", "elastic_ips", "sites", "role_arn", "private_ip", "on_event"} <= keys, keys
+    assert {"routes", "elastic_ips", "sites", "role_arn", "private_ip", "on_event", "dns_records", "type"} <= keys, keys
     # `instance` is the [instance.NAME] table; every other key starts a .B line of its own.
     documented = set(re.findall(r"^\.B \[*(?:instance\.\\fINAME\\fP\.)?(\w+)", page, re.M))
     documented |= {"instance"} if ".B [instance.\\fINAME\\fP]" in page else set()

@@ -209,8 +209,18 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
     let eni = eni_choice(get("interface").cloned(), get("eni").cloned())?;
     let release = get("release").map(|v| flag("release", v)).transpose()?.unwrap_or(true);
     let sites = Vec::new();
-    let resources =
-        Resources { routes, eips, eip_pins, private_ips, ipv6_addresses, tables, eni, release, sites };
+    let resources = Resources {
+        routes,
+        eips,
+        eip_pins,
+        private_ips,
+        ipv6_addresses,
+        tables,
+        eni,
+        release,
+        sites,
+        dns_records: Vec::new(),
+    };
     if let Some(dup) = first_duplicate(&resources) {
         return Err(format!("{dup} is named twice"));
     }

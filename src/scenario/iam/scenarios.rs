@@ -1,8 +1,9 @@
 //! Each scenario's permissions (see the module above for the rules they follow).
 
-use super::{role_home, Condition, Permission, Place, Scope};
+use super::{partition, role_home, Condition, Permission, Place, Scope};
 use crate::config::Site;
 use crate::model::{EipRef, TableChoice};
+use crate::scenario::dns_record::DnsRecords;
 use crate::scenario::Scenario;
 
 impl Scenario {
@@ -48,6 +49,7 @@ impl Scenario {
                 enis("ec2:AssignIpv6Addresses"),
             ],
             Scenario::TransitGateway(t) => t.sites.iter().flat_map(|s| site(s, &scope.account)).collect(),
+            Scenario::DnsRecord(d) => dns(d, partition(&scope.region)),
         }
     }
 
@@ -56,7 +58,7 @@ impl Scenario {
     pub fn needs_vpc(&self) -> bool {
         match self {
             Scenario::RouteTable(r) => r.tables == TableChoice::Holding,
-            Scenario::TransitGateway(_) => false,
+            Scenario::TransitGateway(_) | Scenario::DnsRecord(_) => false,
             Scenario::ElasticIp(_) | Scenario::PrivateIp(_) | Scenario::Ipv6Address(_) => true,
         }
     }
@@ -144,6 +146,53 @@ fn site(s: &Site, node_account: &str) -> Vec<Permission> {
     let mut p: Vec<Permission> = p.into_iter().map(|p| p.via(role)).collect();
     if let Some(role) = role {
         p.push(Permission::on("sts:AssumeRole", vec![role.clone()]));
+    }
+    p
+}
+
+/// Route 53: per hosted zone, ChangeResourceRecordSets only for the config's names, types
+/// and actions (UPSERT, and DELETE with `release`), ListResourceRecordSets on the zone;
+/// GetChange on any change (change ids are not known in advance). A zone reached through
+/// `role_arn` (one role per zone: its first record's) is that role's to allow; the node
+/// then needs `sts:AssumeRole` on it.
+fn dns(d: &DnsRecords, partition: &str) -> Vec<Permission> {
+    let mut zones: Vec<&str> = d.records.iter().map(|r| r.zone.as_str()).collect();
+    zones.sort_unstable();
+    zones.dedup();
+    let all = |values: Vec<String>| {
+        let mut v = values;
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut p = Vec::new();
+    for zone in zones {
+        let arn = vec![format!("arn:{partition}:route53:::hostedzone/{zone}")];
+        let in_zone = || d.records.iter().filter(|r| r.zone == zone);
+        let role = in_zone().find_map(|r| r.role_arn.as_ref());
+        let names = all(in_zone().map(|r| r.name.trim_end_matches('.').to_string()).collect());
+        let types = all(in_zone().map(|r| r.kind.as_str().to_string()).collect());
+        let actions = if d.release { vec!["DELETE".into(), "UPSERT".into()] } else { vec!["UPSERT".into()] };
+        let each = |key: &str, values: Vec<String>| Condition {
+            op: "ForAllValues:StringEquals",
+            key: format!("route53:ChangeResourceRecordSets{key}"),
+            values,
+        };
+        let change = Permission::on("route53:ChangeResourceRecordSets", arn.clone())
+            .when(each("NormalizedRecordNames", names))
+            .when(each("RecordTypes", types))
+            .when(each("Actions", actions));
+        let changes = vec![format!("arn:{partition}:route53:::change/*")];
+        for perm in [
+            change,
+            Permission::on("route53:ListResourceRecordSets", arn),
+            Permission::on("route53:GetChange", changes),
+        ] {
+            p.push(perm.via(role));
+        }
+        if let Some(role) = role {
+            p.push(Permission::on("sts:AssumeRole", vec![role.clone()]));
+        }
     }
     p
 }
