@@ -2,9 +2,10 @@
 demonstration, and the in-cluster faults (standby, node crash) with their parts read from
 pacemaker-execd's and pacemaker-controld's log on the node that takes over."""
 
+import threading
 import time
 
-from pcmk_lab import HOSTS, exec_ms, exec_result, first, log_lines
+from pcmk_lab import exec_ms, exec_result, first, log_lines
 
 PROBE, RECURRING = 0, 10000  # OCF_RESKEY_CRM_meta_interval: 0 = probe
 
@@ -116,17 +117,23 @@ def standby(lab, agent, active):
     """`crm node standby` of the active node -> EC2 points at the other; its parts."""
     c, to = lab.c, other(active)
     time.sleep(2)  # probes and a first monitor are behind us
+    done = {}
     t0 = time.time()
-    c.crm(active, "node", "standby", HOSTS()[active])
-    t_crm = time.time()
+    crm = threading.Thread(target=lambda: (c.crm(active, "node", "standby", lab.host(active)),
+                                           done.setdefault("t", time.time())))
+    crm.start()  # EC2 is polled while crm runs: the move may land before crm returns
     t_moved = lab.wait_points(agent.kind, to)
+    crm.join(60)
+    if "t" not in done:
+        raise RuntimeError(f"{agent.label}: `crm node standby {lab.host(active)}` failed or hung")
+    t_crm = done["t"]
     new = finished(lab, to, "start", t0)
     t_begin, _ = first(new, r"executing - rsc:vip action:start", t0)
     row = {"total": t_moved - t0, "crm": t_crm - t0,
            "stop": exec_ms(log_lines(lab, active, t0), "vip", "stop", t0),
            "start": exec_ms(new, "vip", "start", t0),
            "begin_to_moved": (t_moved - t_begin) if t_begin else None}
-    c.crm(active, "node", "online", HOSTS()[active])
+    c.crm(active, "node", "online", lab.host(active))
     if c.where(expect=to, timeout=30) != to:
         raise RuntimeError(f"{agent.label}: vip left {to} after the standby node came back")
     return row, to
@@ -147,7 +154,7 @@ def crash(lab, agent, active, binary):
     except RuntimeError:
         t_moved = None
     lines = finished(lab, to, "start", t0)
-    t_lost, _ = first(lines, rf"Node {HOSTS()[active]} state is now lost", t0)
+    t_lost, _ = first(lines, rf"Node {lab.host(active)} state is now lost", t0)
     t_begin, _ = first(lines, r"executing - rsc:vip action:start", t0)
     start, status = exec_result(lines, "vip", "start", t0)
     if t_moved is None and not status:
@@ -161,7 +168,7 @@ def crash(lab, agent, active, binary):
         clean_eip(lab, keep=to)  # moto's stale association on the crashed node's ENI
     c.lab.del_addr(active, VIP)  # a reboot clears the interface
     c.nodes[active].boot(binary)
-    c.wait_online(list(HOSTS().values()), timeout=90)
+    c.wait_online(lab.hosts(), timeout=90)
     return row
 
 
@@ -188,7 +195,7 @@ def finished(lab, node, action, after, timeout=60.0):
 
 def in_cluster(lab, agent, binary, log):
     active = configure(lab, agent)
-    log(f"  {agent.label}: started on {HOSTS()[active]}")
+    log(f"  {agent.label}: started on {lab.host(active)}")
     sb, active = standby(lab, agent, active)
     log(f"  {agent.label}: standby -> moved in {sb['total']:.2f} s")
     cr = crash(lab, agent, active, binary)

@@ -94,7 +94,7 @@ class BenchLab:
             mac = c.seed[c.SEED_NODE[name]]["mac"]
             subprocess.run(["ip", "-n", node.netns, "link", "set", "eth0", "address", mac], check=True)
         self.install_incumbents()
-        c.wait_online(list(HOSTS().values()))
+        c.wait_online(self.hosts())
         self.agents = agents(c.seed, self.wrapper)
 
     def install_incumbents(self):
@@ -114,6 +114,13 @@ class BenchLab:
 
     def close(self):
         self.c.close()
+
+    def host(self, node):
+        """Pacemaker's name of lab node `node` (its hostname)."""
+        return self.c.nodes[node].host
+
+    def hosts(self):
+        return [n.host for n in self.c.nodes.values()]
 
     # --- direct agent runs inside a node ------------------------------------------------
     def run_agent(self, node, agent, action, interval_ms=0, instance="bench-vip", timeout=120):
@@ -166,12 +173,6 @@ class BenchLab:
         with in_netns(self.c.lab.sw):
             self.c.ec2.replace_route(RouteTableId=self.c.seed["rtb_a"], DestinationCidrBlock=self.c.seed["vip"],
                                      NetworkInterfaceId=self.c.eni[to_node])
-
-
-def HOSTS():
-    from e2e_pacemaker import HOSTS as hosts
-
-    return hosts
 
 
 # --- Pacemaker's log ------------------------------------------------------------------------
