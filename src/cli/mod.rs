@@ -65,13 +65,15 @@ pub struct GlobalArgs {
         default_value = "/run/ec2-vip"
     )]
     pub state_dir: PathBuf,
-    /// AWS region [default: AWS_REGION, else AWS_DEFAULT_REGION, else the instance's
-    /// region from IMDS; an override that differs from the instance's region is warned about].
+    /// AWS region [default: AWS_REGION, else AWS_DEFAULT_REGION, else the config's `region`,
+    /// else the instance's region from IMDS; an override that differs from the instance's
+    /// region is warned about; a config section's own `region` wins for its calls].
     #[arg(long, global = true, env = "AWS_REGION", hide_env = true)]
     pub region: Option<String>,
-    /// One deadline in seconds for the whole run: every IMDS and EC2 call and retry fits in it.
-    #[arg(long, global = true, value_name = "SECS", default_value = "30", value_parser = parse_timeout)]
-    pub timeout: f64,
+    /// One deadline in seconds for the whole run: every IMDS and EC2 call and retry fits in
+    /// it [default: the config's `timeout`, else 30].
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
     /// Attempts per API call (first try plus retries), with jittered backoff.
     #[arg(long, global = true, value_name = "N", env = "AWS_MAX_ATTEMPTS", hide_env = true,
           default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
@@ -93,30 +95,41 @@ pub struct GlobalArgs {
     /// Only warnings and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Also append log lines to this file (a symlink, or a file of another user, is refused).
+    /// Also append log lines to this file (a symlink, or a file of another user, is refused)
+    /// [default: the config's `log_file`].
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
     /// Also send log lines to syslog (/dev/log, facility daemon); not when stderr is the
-    /// journal (systemd's JOURNAL_STREAM), which has every line already.
+    /// journal (systemd's JOURNAL_STREAM), which has every line already [default: the
+    /// config's `syslog`].
     #[arg(long, global = true)]
     pub syslog: bool,
     /// text, or json: one JSON object per line (time, level, pid, run, instance,
-    /// transition, message) on stderr and in --log-file.
-    #[arg(long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+    /// transition, message) on stderr and in --log-file [default: the config's
+    /// `log_format`, else text].
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
     /// Event hook: run this command (via /bin/sh -c) with one JSON event on stdin after
     /// every change, failed transition, repair and split brain. A config section's
     /// `on_event` comes first, then this, then the config's top-level `on_event`.
     #[arg(long, global = true, value_name = "COMMAND")]
     pub on_event: Option<String>,
+    /// The config's top-level `region` (set by [`GlobalArgs::apply`]), after the command
+    /// line's and the environment's.
+    #[arg(skip)]
+    pub config_region: Option<String>,
     /// Seconds an event hook may run; then its process group is killed.
     #[arg(long, global = true, value_name = "SECS", default_value = "5", value_parser = parse_event_timeout)]
     pub event_timeout: f64,
 }
 
+/// The deadline when neither --timeout nor the config's `timeout` says one.
+pub const DEFAULT_TIMEOUT: f64 = 30.0;
+
 impl GlobalArgs {
     /// The region override and where it came from, as the AWS CLI orders them: --region,
-    /// AWS_REGION, AWS_DEFAULT_REGION (None: the instance's region, from IMDS).
+    /// AWS_REGION, AWS_DEFAULT_REGION, then the config's `region` (None: the instance's
+    /// region, from IMDS).
     fn region(&self) -> (Option<String>, &'static str) {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let given = self.region.clone().filter(|r| !r.is_empty());
@@ -124,8 +137,27 @@ impl GlobalArgs {
             (Some(r), Some(e), _) if r == e => (Some(e), "AWS_REGION"),
             (Some(r), _, _) => (Some(r), "--region"),
             (None, _, Some(d)) => (Some(d), "AWS_DEFAULT_REGION"),
-            (None, _, None) => (None, ""),
+            (None, _, None) => (self.config_region.clone(), "the config's region"),
         }
+    }
+
+    /// The run's deadline in seconds.
+    pub fn timeout(&self) -> f64 {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    /// Fill what the command line left unset from the config's top-level settings: the
+    /// command line always wins (`syslog = true` adds syslog; it cannot take --syslog away).
+    pub fn apply(&mut self, d: &crate::config::Defaults) {
+        self.timeout = self.timeout.or(d.timeout);
+        self.syslog |= d.syslog;
+        if self.log_file.is_none() {
+            self.log_file.clone_from(&d.log_file);
+        }
+        if self.log_format.is_none() {
+            self.log_format.clone_from(&d.log_format);
+        }
+        self.config_region.clone_from(&d.region);
     }
 
     pub fn settings(&self) -> Settings {
@@ -134,7 +166,7 @@ impl GlobalArgs {
             state_dir: self.state_dir.clone(),
             region,
             region_from,
-            timeout: std::time::Duration::from_secs_f64(self.timeout),
+            timeout: std::time::Duration::from_secs_f64(self.timeout()),
             max_attempts: self.max_attempts,
             dry_run: self.dry_run,
             consistency_window: std::time::Duration::from_secs_f64(self.consistency_window),
@@ -311,6 +343,7 @@ impl ResourceArgs {
             eni: eni_choice(self.interface.clone(), self.eni.clone())?,
             release: self.release,
             sites: Vec::new(),
+            access: Default::default(),
         })
     }
 }
@@ -390,8 +423,8 @@ mod tests {
         ])
         .unwrap();
         assert!(a.global.dry_run && b.global.dry_run);
-        assert_eq!(a.global.timeout, 5.0);
-        assert_eq!(b.global.timeout, 5.0);
+        assert_eq!(a.global.timeout, Some(5.0));
+        assert_eq!(b.global.timeout, Some(5.0));
     }
 
     #[test]

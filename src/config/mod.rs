@@ -24,12 +24,15 @@ mod locate;
 mod section;
 #[cfg(test)]
 mod tests;
+mod top;
 
 use crate::error::{ConfigError, ConfigProblem};
-use crate::model::{EipRef, EniChoice, TableChoice};
+use crate::model::{Access, EipRef, EniChoice, TableChoice};
 use ipnet::IpNet;
 use locate::{line_col, path_at, span_of, KeyPath};
-use section::{names, non_empty_hook, RawInstance, RawTop, EIP_MISMATCH};
+use section::{names, RawInstance, EIP_MISMATCH};
+use top::RawTop;
+pub use top::{check_region, parse_timeout, Defaults};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -70,17 +73,22 @@ impl Site {
                 return Err(("transit_gateway_id", format!("{t:?} is not a Transit Gateway id (tgw-...)")));
             }
         }
-        if let Some(arn) = &self.role_arn {
-            if !arn.starts_with("arn:") || !arn.contains(":role/") {
-                let why = format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
-                return Err(("role_arn", why));
-            }
-        }
-        if self.external_id.is_some() && self.role_arn.is_none() {
-            return Err(("external_id", "external_id needs role_arn".into()));
-        }
-        Ok(())
+        check_role(&self.role_arn, &self.external_id)
     }
+}
+
+/// `role_arn` shaped as a role ARN; `external_id` only with it.
+fn check_role(role_arn: &Option<String>, external_id: &Option<String>) -> Result<(), (&'static str, String)> {
+    if let Some(arn) = role_arn {
+        if !arn.starts_with("arn:") || !arn.contains(":role/") {
+            let why = format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
+            return Err(("role_arn", why));
+        }
+    }
+    if external_id.is_some() && role_arn.is_none() {
+        return Err(("external_id", "external_id needs role_arn".into()));
+    }
+    Ok(())
 }
 
 /// What one VIP consists of, from the command line or from one config section.
@@ -101,6 +109,8 @@ pub struct Resources {
     pub release: bool,
     /// Transit Gateway scenario: every VPC of the cluster; empty for a single VPC.
     pub sites: Vec<Site>,
+    /// The region, profile and role of this VIP's EC2 calls (default: the run's).
+    pub access: Access,
 }
 
 impl Resources {
@@ -125,6 +135,8 @@ pub struct Config {
     pub on_event: Option<String>,
     /// Sections' own `on_event`.
     pub section_hooks: BTreeMap<String, String>,
+    /// The top-level defaults of the command line's options (the command line wins).
+    pub defaults: Defaults,
 }
 
 /// The text being parsed and its name, to turn spans into located errors.
@@ -197,9 +209,9 @@ impl Config {
         let top = Spanned::new(span, DeValue::Table(top.into_iter().collect()));
         let raw = RawTop::deserialize(ValueDeserializer::from(top.clone()))
             .map_err(|e| at(src.toml_error(&e, None, top.get_ref())))?;
-        let on_event = non_empty_hook(raw.on_event).map_err(|e| {
-            let key = KeyPath::key("on_event");
-            at(src.problem(Some(span_of(&top, &key)), None, &key, e))
+        let (on_event, defaults) = raw.check().map_err(|(key, e)| {
+            let key = KeyPath::key(key);
+            at(src.problem(Some(span_of(&top, &key)), None, &key, &e))
         })?;
         let mut c = Config {
             path: path.to_string(),
@@ -207,6 +219,7 @@ impl Config {
             broken: BTreeMap::new(),
             on_event,
             section_hooks: BTreeMap::new(),
+            defaults,
         };
         let mut values = BTreeMap::new();
         for (key, value) in sections {

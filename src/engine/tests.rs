@@ -109,6 +109,7 @@ fn resources(eips: bool) -> Resources {
         eni: EniChoice::Primary,
         release: false,
         sites: Vec::new(),
+        access: Default::default(),
     }
 }
 

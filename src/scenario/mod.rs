@@ -356,6 +356,7 @@ mod tests {
             eni: EniChoice::Primary,
             release: true,
             sites: Vec::new(),
+            access: Default::default(),
         };
         let kinds = |r: &Resources| Scenario::for_resources(r).iter().map(Scenario::kind).collect::<Vec<_>>();
         assert_eq!(kinds(&res), vec![Kind::RouteTable, Kind::PrivateIp, Kind::Ipv6Address, Kind::ElasticIp]);

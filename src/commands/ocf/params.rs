@@ -7,7 +7,7 @@ use super::local::Local;
 use crate::config::{
     eni_choice, first_duplicate, parse_ipv6_address, parse_private_ip, table_choice, Resources,
 };
-use crate::model::{parse_destination, EipRef, TableChoice};
+use crate::model::{parse_destination, Access, EipRef, TableChoice};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -57,11 +57,6 @@ pub const IGNORED: &[(&str, &str)] = &[
     ("api_delay", "every write is read back instead of waited for"),
     ("curl_retries", "IMDS calls are retried within the deadline"),
     ("curl_sleep", "IMDS calls are retried within the deadline"),
-    (
-        "routing_table_role",
-        "not supported: the route tables are written with this node's credentials (AWS_PROFILE, \
-         profile, instance role)",
-    ),
 ];
 
 /// aws-vpc-move-ip adds `ip` to `interface` (default eth0): so does this agent when `ip` is
@@ -148,6 +143,7 @@ pub const MAPPED: &[&str] = &[
     "allocation_id",
     "private_ip_address",
     "secondary_private_ip",
+    "routing_table_role",
 ];
 
 /// The `OCF_RESKEY_*` variables (without the prefix), minus Pacemaker's own.
@@ -209,15 +205,27 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
     let eni = eni_choice(get("interface").cloned(), get("eni").cloned())?;
     let release = get("release").map(|v| flag("release", v)).transpose()?.unwrap_or(true);
     let sites = Vec::new();
+    // aws-vpc-move-ip assumes it for its route-table calls; here every EC2 call of the
+    // resource is made as that role (a config section's role_arn).
+    let role_arn = get("routing_table_role").cloned();
+    if let Some(arn) = role_arn.as_ref().filter(|a| !a.starts_with("arn:") || !a.contains(":role/")) {
+        return Err(format!("routing_table_role: {arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"));
+    }
+    if role_arn.is_some() && get("config").is_some() {
+        return Err("routing_table_role: with config + instance, give the section's role_arn instead".into());
+    }
+    let access = Access { role_arn, ..Access::default() };
     let resources =
-        Resources { routes, eips, eip_pins, private_ips, ipv6_addresses, tables, eni, release, sites };
+        Resources { routes, eips, eip_pins, private_ips, ipv6_addresses, tables, eni, release, sites, access };
     if let Some(dup) = first_duplicate(&resources) {
         return Err(format!("{dup} is named twice"));
     }
     let source =
         match (get("config"), get("instance")) {
             (Some(config), Some(instance))
-                if resources.is_empty() && resources.eni == crate::model::EniChoice::Primary =>
+                if resources.is_empty()
+                    && resources.eni == crate::model::EniChoice::Primary
+                    && resources.access.is_default() =>
             {
                 Source::Section { config: PathBuf::from(config), instance: instance.clone() }
             }

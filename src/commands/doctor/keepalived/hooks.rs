@@ -4,7 +4,8 @@
 //! it rejects exits 2 before logging starts, keepalived discards its stderr, and the VIP
 //! never moves, so that is a FAIL with clap's reason. A line that parses is checked for
 //! what it will do: the config file *it* reads (its `--config`, else the default), the
-//! section it acts on, and whether it logs anywhere (`--syslog` / `--log-file`).
+//! section it acts on, and whether it logs anywhere (`--syslog` / `--log-file`, or that
+//! config's top-level `syslog` / `log_file`).
 
 use super::conf::*;
 use crate::cli::{one_line, parse_from, Cli, Command};
@@ -16,6 +17,8 @@ pub struct Context<'a> {
     pub own_config: &'a Path,
     /// The section names of a config file, or why it cannot be used.
     pub sections: &'a dyn Fn(&Path) -> Result<Vec<String>, String>,
+    /// Whether the config file at a path sets a log destination (`syslog`, `log_file`).
+    pub config_logs: &'a dyn Fn(&Path) -> bool,
     /// `(who, fifo)` of every `ec2-vip watch` found: a running process or an enabled unit.
     pub fifo_readers: &'a [(String, PathBuf)],
 }
@@ -87,9 +90,13 @@ pub fn notify(what: &str, owner: &str, n: &Notify, cx: &Context, out: &mut Vec<F
         let m = format!("{at} has --dry-run: every transition only prints its plan, nothing moves");
         out.push(fail("notify-command", m, "remove --dry-run from the hook"));
     }
-    if !g.syslog && g.log_file.is_none() {
+    if !g.syslog && g.log_file.is_none() && !(cx.config_logs)(&g.config) {
         let m = format!("{at} logs nowhere: keepalived discards a script's stdout and stderr");
-        out.push(warn("notify-log", m, "add --syslog (or --log-file PATH) before the subcommand"));
+        let fix = format!(
+            "add --syslog (or --log-file PATH) before the subcommand, or syslog = true (or log_file) to {}",
+            g.config.display()
+        );
+        out.push(warn("notify-log", m, fix));
     }
     // A by-flags run (master --route ...) reads no config; the others act on a section of it.
     let Acts::Section(name) = &acts else { return acts };
