@@ -7,8 +7,8 @@ use crate::config::Site;
 use crate::deadline::Deadline;
 use crate::error::{Ec2Error, Error};
 use crate::model::{
-    Access, Address, EipRef, EniAttachment, EniChoice, Identity, Interface, NextHop, Route, RouteTable, RouteTarget,
-    TgwRoute, VpcAttachment,
+    Access, Address, EipRef, EniAttachment, EniChoice, Identity, Interface, NextHop, Route, RouteTable,
+    RouteTarget, TgwRoute, VpcAttachment,
 };
 use ipnet::IpNet;
 use std::cell::RefCell;

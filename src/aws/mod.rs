@@ -47,7 +47,12 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
 
 /// The SDK configuration of a run's calls: `region`, the calls bounded by `total`; the
 /// credentials of `profile` (a shared-config profile) when given, else the default chain.
-pub async fn sdk_config(region: String, total: Duration, max_attempts: u32, profile: Option<&str>) -> SdkConfig {
+pub async fn sdk_config(
+    region: String,
+    total: Duration,
+    max_attempts: u32,
+    profile: Option<&str>,
+) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(total.min(Duration::from_secs(2)))
         .read_timeout(attempt_timeout(total))
@@ -74,15 +79,23 @@ pub async fn sdk_config(region: String, total: Duration, max_attempts: u32, prof
 
 /// `base` with the credentials of `role_arn` (STS AssumeRole, in `region`, made with
 /// `base`'s credentials), refreshed by the SDK as they expire.
-async fn assumed(base: &SdkConfig, region: Region, role_arn: &str, external_id: Option<&String>) -> SdkConfig {
-    let mut p = aws_config::sts::AssumeRoleProvider::builder(role_arn).session_name("ec2-vip").region(region.clone());
+async fn assumed(
+    base: &SdkConfig,
+    region: Region,
+    role_arn: &str,
+    external_id: Option<&String>,
+) -> SdkConfig {
+    let mut p =
+        aws_config::sts::AssumeRoleProvider::builder(role_arn).session_name("ec2-vip").region(region.clone());
     if let Some(id) = external_id {
         p = p.external_id(id);
     }
     let provider = p.configure(base).build().await;
     let mut b = base.to_builder();
     b.set_region(Some(region));
-    b.set_credentials_provider(Some(aws_credential_types::provider::SharedCredentialsProvider::new(provider)));
+    b.set_credentials_provider(Some(aws_credential_types::provider::SharedCredentialsProvider::new(
+        provider,
+    )));
     b.build()
 }
 
@@ -143,12 +156,18 @@ where
 #[allow(async_fn_in_trait)]
 pub trait Cloud {
     type Client: Ec2 + TransitGateways;
+    /// Bad input when `access` cannot be used as given (a profile that does not exist);
+    /// asked before anything else, so that nothing is done for a section that cannot act.
+    async fn check_access(&self, _access: &Access) -> Result<(), Error> {
+        Ok(())
+    }
     /// Who this node is (IMDSv2): instance, region, the chosen ENI and its VPC.
     async fn identity(&self, eni: &EniChoice, deadline: &Deadline) -> Result<Identity, Error>;
     /// An EC2 client for `region`, its calls bounded by what is left of `deadline`, with
     /// the credentials `access` says (its profile, its role); bad input when its profile
     /// does not exist.
-    async fn client(&self, region: &str, access: &Access, deadline: &Deadline) -> Result<Self::Client, Error>;
+    async fn client(&self, region: &str, access: &Access, deadline: &Deadline)
+        -> Result<Self::Client, Error>;
     /// A client for one Transit Gateway site: its region, and its account via AssumeRole.
     async fn site_client(&self, base: &Self::Client, site: &Site) -> Self::Client;
 }
@@ -165,14 +184,21 @@ impl Cloud for SdkCloud {
         imds::Imds::new(deadline.total()).identity(deadline, eni).await
     }
 
-    async fn client(&self, region: &str, access: &Access, deadline: &Deadline) -> Result<SdkEc2, Error> {
-        if let Some(p) = &access.profile {
-            credentials::check_named_profile(p, &format!("profile {p} (config section)")).await?;
+    async fn check_access(&self, access: &Access) -> Result<(), Error> {
+        match &access.profile {
+            Some(p) => credentials::check_named_profile(p, &format!("profile {p} (config section)")).await,
+            None => Ok(()),
         }
+    }
+
+    async fn client(&self, region: &str, access: &Access, deadline: &Deadline) -> Result<SdkEc2, Error> {
+        self.check_access(access).await?;
         let total = deadline.remaining();
         let base = sdk_config(region.to_string(), total, self.max_attempts, access.profile.as_deref()).await;
         Ok(SdkEc2::new(&match &access.role_arn {
-            Some(arn) => assumed(&base, Region::new(region.to_string()), arn, access.external_id.as_ref()).await,
+            Some(arn) => {
+                assumed(&base, Region::new(region.to_string()), arn, access.external_id.as_ref()).await
+            }
             None => base,
         }))
     }

@@ -31,14 +31,14 @@ use crate::model::{Access, EipRef, EniChoice, TableChoice};
 use ipnet::IpNet;
 use locate::{line_col, path_at, span_of, KeyPath};
 use section::{names, RawInstance, EIP_MISMATCH};
-use top::RawTop;
-pub use top::{check_region, parse_timeout, Defaults};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
+use top::RawTop;
+pub use top::{check_region, parse_timeout, Defaults};
 
 /// One VPC of a Transit Gateway cluster (see the README's Transit Gateway scenario).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

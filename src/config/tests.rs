@@ -236,7 +236,8 @@ fn a_section_names_its_region_profile_and_role() {
         ("external_id = \"x\"", "t.toml:6:15: [instance.VI_2] external_id: external_id needs role_arn"),
     ];
     for (bad, want) in cases {
-        let c = Config::parse("t.toml", &with_second(&format!("routes = [\"10.1.0.20/32\"]\n{bad}\n"))).unwrap();
+        let c =
+            Config::parse("t.toml", &with_second(&format!("routes = [\"10.1.0.20/32\"]\n{bad}\n"))).unwrap();
         assert!(c.instance("VI_1").is_ok(), "the sound section works");
         let err = c.instance("VI_2").unwrap_err().to_string();
         assert!(err.contains(want), "{bad:?}: {err}");

@@ -75,7 +75,8 @@ impl RawTop {
 
 /// A region name as AWS spells them (`us-east-1`, `cn-north-1`, `us-gov-west-1`).
 pub fn check_region(r: &str) -> Result<(), String> {
-    let shaped = r.contains('-') && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let shaped =
+        r.contains('-') && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     match shaped && !r.starts_with('-') && !r.ends_with('-') {
         true => Ok(()),
         false => Err(format!("{r:?} is not a region name (e.g. us-east-1)")),

@@ -106,6 +106,7 @@ impl<K: Cloud> Engine<K> {
 
     /// Learn who we are (IMDS) and build the clients.
     pub async fn connect(&self, res: &Resources, deadline: &Deadline) -> Result<Session<K::Client>, Error> {
+        self.cloud.check_access(&res.access).await?;
         let me = self.cloud.identity(&res.eni, deadline).await?;
         log::debug!("identity from IMDS after {} ms", (deadline.total() - deadline.remaining()).as_millis());
         let access = &res.access;

@@ -71,6 +71,11 @@ def test_a_hook_that_logs_nowhere_warns(binary, lab, root_owned_bin, tmp_path):
     assert r.returncode == 0, r
     [warn] = lines(r, "warn")
     assert "notify-log" in warn and "logs nowhere" in warn and "--syslog" in warn, r.stdout
+    # The config that hook reads says where to log: the hook logs (the binary applies it).
+    cfg = lab[4]
+    cfg.write_text(f"syslog = true\n{cfg.read_text()}")
+    r = doctor(binary, lab, kconf=conf)
+    assert r.returncode == 0 and not lines(r, "warn"), r.stdout
 
 
 def test_a_fifo_nobody_reads_warns_and_a_running_watch_is_seen(binary, lab, root_owned_bin, tmp_path):

@@ -209,14 +209,26 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
     // resource is made as that role (a config section's role_arn).
     let role_arn = get("routing_table_role").cloned();
     if let Some(arn) = role_arn.as_ref().filter(|a| !a.starts_with("arn:") || !a.contains(":role/")) {
-        return Err(format!("routing_table_role: {arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"));
+        return Err(format!(
+            "routing_table_role: {arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        ));
     }
     if role_arn.is_some() && get("config").is_some() {
         return Err("routing_table_role: with config + instance, give the section's role_arn instead".into());
     }
     let access = Access { role_arn, ..Access::default() };
-    let resources =
-        Resources { routes, eips, eip_pins, private_ips, ipv6_addresses, tables, eni, release, sites, access };
+    let resources = Resources {
+        routes,
+        eips,
+        eip_pins,
+        private_ips,
+        ipv6_addresses,
+        tables,
+        eni,
+        release,
+        sites,
+        access,
+    };
     if let Some(dup) = first_duplicate(&resources) {
         return Err(format!("{dup} is named twice"));
     }

@@ -41,13 +41,21 @@ fn logging_set_in_the_config_the_hook_reads_counts() {
     let p = parsed(&one_instance("  notify \"/usr/local/sbin/ec2-vip --config /etc/logs.toml notify\"\n"));
     let names = |_: &Path| Ok(vec!["VI_1".to_string()]);
     let f = |logs: &dyn Fn(&Path) -> bool| {
-        let cx = Context { own_config: Path::new("/etc/logs.toml"), sections: &names, config_logs: logs, fifo_readers: &[] };
+        let cx = Context {
+            own_config: Path::new("/etc/logs.toml"),
+            sections: &names,
+            config_logs: logs,
+            fifo_readers: &[],
+        };
         super::rules::check(&p, BIN, &["VI_1"], &cx)
     };
     let with = f(&|c: &Path| c == Path::new("/etc/logs.toml"));
     assert!(not_ok(&with).is_empty(), "{with:#?}");
     let without = f(&|c: &Path| c == Path::new(DEFAULT_CONFIG));
-    assert!(has(&without, Level::Warn, "notify-log", "logs nowhere"), "another config's logging: {without:#?}");
+    assert!(
+        has(&without, Level::Warn, "notify-log", "logs nowhere"),
+        "another config's logging: {without:#?}"
+    );
 }
 
 #[test]
@@ -59,7 +67,12 @@ fn the_config_the_hook_reads_is_checked() {
         true => Ok(vec!["VI_1".to_string()]),
         false => Err("No such file or directory (os error 2)".to_string()),
     };
-    let cx = Context { own_config: Path::new(DEFAULT_CONFIG), sections: &names, config_logs: &|_| false, fifo_readers: &[] };
+    let cx = Context {
+        own_config: Path::new(DEFAULT_CONFIG),
+        sections: &names,
+        config_logs: &|_| false,
+        fifo_readers: &[],
+    };
     let f = super::rules::check(&p, BIN, &["VI_1"], &cx);
     assert!(has(&f, Level::Fail, "notify-config", "reads /etc/nonexistent.toml: No such file"), "{f:#?}");
     assert!(has(&f, Level::Warn, "notify-config", "not /etc/ec2-vip.toml that doctor checked"), "{f:#?}");

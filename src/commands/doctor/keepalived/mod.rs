@@ -43,8 +43,12 @@ pub fn check(path: &Path, sections: &[&str], own_config: &Path) -> Vec<Finding> 
         }
     };
     let readers = fifo_readers();
-    let cx =
-        hooks::Context { own_config, sections: &config_sections, config_logs: &config_logs, fifo_readers: &readers };
+    let cx = hooks::Context {
+        own_config,
+        sections: &config_sections,
+        config_logs: &config_logs,
+        fifo_readers: &readers,
+    };
     let mut out = rules::check(&parsed, &BINARY_NAMES, sections, &cx);
     for (owner, script) in rules::script_paths(&parsed, &BINARY_NAMES) {
         let mut f = rules::check_script_path(&script, &entries(Path::new(&script)));
