@@ -110,3 +110,17 @@ def test_bad_access_values_set_the_section_aside(binary, other_account):
     assert f"{cfg}:3:12: [instance.VI_1] role_arn: \"vip-tables\" is not a role ARN" in r.stderr, r.stderr
     t = run_vip(binary, ["--config", cfg, "config-test"], imds, url)
     assert t.returncode == 2 and "role_arn" in t.stdout + t.stderr, t
+
+
+def test_ocf_routing_table_role_reaches_the_other_account(binary, other_account, tmp_path):
+    """ClusterLabs' aws-vpc-move-ip parameter, unsupported (ignored) before: now the role."""
+    from test_ocf import SUCCESS, agent
+    ec2, seed, imds, url, cfg = other_account
+    home = tmp_path / "ocf"
+    home.mkdir(mode=0o755)
+    params = {"ip": VIP.split("/")[0], "local_address": "false", "routing_table_role": ROLE}
+    rc, _, err = agent(binary, "start", imds, url, home, params)
+    assert rc == SUCCESS, err
+    assert set(vip_tables(ec2, seed).values()) == {seed["node2"]["eni_id"]}
+    rc, _, err = agent(binary, "monitor", imds, url, home, params)
+    assert rc == SUCCESS, err

@@ -27,7 +27,7 @@ pub enum Unknown {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     /// Parameters naming the resources.
-    Params(Resources),
+    Params(Box<Resources>),
     /// A section of an ec2-vip config file (Transit Gateway sites and everything else).
     Section { config: PathBuf, instance: String },
 }
@@ -253,7 +253,7 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
                         secondary_private_ip, ipv6_addresses, or config + instance"
                     .into(),
             ),
-            (None, None) => Source::Params(resources),
+            (None, None) => Source::Params(Box::new(resources)),
         };
     let unknown = match get("unknown").map(|v| v.trim().to_ascii_lowercase()) {
         None => Unknown::Last,
@@ -314,6 +314,15 @@ mod tests {
         assert_eq!((local.addrs, local.dev.as_str()), (vec!["10.1.0.10/32".parse().unwrap()], "eth0"));
         let p = parse(&vars(&[("ip", "10.1.0.10"), ("local_address", "false")])).unwrap();
         assert_eq!(p.local, None);
+        assert!(resources(&p).access.is_default());
+    }
+
+    #[test]
+    fn routing_table_role_is_the_resources_role() {
+        let role = "arn:aws:iam::222222222222:role/vip";
+        let p = parse(&vars(&[("ip", "10.1.0.10"), ("routing_table_role", role)])).unwrap();
+        assert_eq!(resources(&p).access.role_arn.as_deref(), Some(role));
+        assert!(p.ignored.is_empty(), "{:?}", p.ignored);
     }
 
     #[test]
@@ -370,6 +379,11 @@ mod tests {
             (vec![("allocation_id", "203.0.113.1")], "allocation id"),
             (vec![("routes", "10.1.0.0/28"), ("local_address", "true")], "local_address needs"),
             (vec![("ip", "10.1.0.10"), ("interface", "eth0"), ("eni", "eni-1")], "mutually exclusive"),
+            (vec![("ip", "10.1.0.10"), ("routing_table_role", "vip")], "not a role ARN"),
+            (
+                vec![("config", "/c"), ("instance", "VI_1"), ("routing_table_role", "arn:aws:iam::2:role/v")],
+                "give the section's role_arn",
+            ),
         ] {
             let err = parse(&vars(&pairs)).unwrap_err();
             assert!(err.contains(says) && !err.contains('\n'), "{pairs:?}: {err}");
