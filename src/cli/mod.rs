@@ -3,17 +3,18 @@
 //! `ResourceArgs::resources` turn them into plain values.
 
 use crate::config::{eni_choice, parse_ipv6_address, parse_private_ip, table_choice, Resources};
-use crate::engine::Settings;
 use crate::model::{parse_destination, EipRef};
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use std::path::PathBuf;
 
 mod scope;
+mod settings;
 mod transition;
 mod values;
 
 pub use scope::{command, one_line, parse_from};
+pub use settings::DEFAULT_TIMEOUT;
 pub use transition::TransitionArgs;
 use values::{
     parse_account, parse_event_timeout, parse_interval, parse_timeout, parse_unknown_exit, parse_vpc_id,
@@ -121,57 +122,6 @@ pub struct GlobalArgs {
     /// Seconds an event hook may run; then its process group is killed.
     #[arg(long, global = true, value_name = "SECS", default_value = "5", value_parser = parse_event_timeout)]
     pub event_timeout: f64,
-}
-
-/// The deadline when neither --timeout nor the config's `timeout` says one.
-pub const DEFAULT_TIMEOUT: f64 = 30.0;
-
-impl GlobalArgs {
-    /// The region override and where it came from, as the AWS CLI orders them: --region,
-    /// AWS_REGION, AWS_DEFAULT_REGION, then the config's `region` (None: the instance's
-    /// region, from IMDS).
-    fn region(&self) -> (Option<String>, &'static str) {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let given = self.region.clone().filter(|r| !r.is_empty());
-        match (given, env("AWS_REGION"), env("AWS_DEFAULT_REGION")) {
-            (Some(r), Some(e), _) if r == e => (Some(e), "AWS_REGION"),
-            (Some(r), _, _) => (Some(r), "--region"),
-            (None, _, Some(d)) => (Some(d), "AWS_DEFAULT_REGION"),
-            (None, _, None) => (self.config_region.clone(), "the config's region"),
-        }
-    }
-
-    /// The run's deadline in seconds.
-    pub fn timeout(&self) -> f64 {
-        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
-    }
-
-    /// Fill what the command line left unset from the config's top-level settings: the
-    /// command line always wins (`syslog = true` adds syslog; it cannot take --syslog away).
-    pub fn apply(&mut self, d: &crate::config::Defaults) {
-        self.timeout = self.timeout.or(d.timeout);
-        self.syslog |= d.syslog;
-        if self.log_file.is_none() {
-            self.log_file.clone_from(&d.log_file);
-        }
-        if self.log_format.is_none() {
-            self.log_format.clone_from(&d.log_format);
-        }
-        self.config_region.clone_from(&d.region);
-    }
-
-    pub fn settings(&self) -> Settings {
-        let (region, region_from) = self.region();
-        Settings {
-            state_dir: self.state_dir.clone(),
-            region,
-            region_from,
-            timeout: std::time::Duration::from_secs_f64(self.timeout()),
-            max_attempts: self.max_attempts,
-            dry_run: self.dry_run,
-            consistency_window: std::time::Duration::from_secs_f64(self.consistency_window),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
