@@ -203,11 +203,12 @@ pub struct PolicyArgs {
     /// allowed only in it (condition ec2:Vpc) [default: from IMDS when a section needs it].
     #[arg(long, value_name = "VPC_ID", value_parser = parse_vpc_id)]
     pub vpc: Option<String>,
-    /// The node's account id in the ARNs [default: *]. A site's role names its own.
+    /// The node's account id in the ARNs [default: *]. A section's or site's role names its own.
     #[arg(long, value_name = "ID", value_parser = parse_account)]
     pub account: Option<String>,
-    /// Print this Transit Gateway site role's policy instead: the calls made with its
-    /// credentials in the sites that name it as role_arn [default: the node's own policy].
+    /// Print this role's policy instead: the calls made as it by the sections and Transit
+    /// Gateway sites that name it as role_arn [default: the node's own policy, which has
+    /// sts:AssumeRole on each such role].
     #[arg(long, value_name = "ROLE_ARN")]
     pub role: Option<String>,
 }
