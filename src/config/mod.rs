@@ -2,6 +2,11 @@
 //!
 //! ```toml
 //! on_event = "/usr/local/bin/page-oncall"   # optional: the event hook (JSON on stdin)
+//! region = "us-east-1"   # optional defaults of --region, --timeout, --syslog, --log-file,
+//! timeout = 20           # --log-format: the command line wins (see `top`)
+//! syslog = true
+//! log_file = "/var/log/ec2-vip.log"
+//! log_format = "text"
 //! [instance.VI_1]
 //! routes = ["10.1.0.10/32"]
 //! elastic_ips = ["eipalloc-0123456789abcdef0"]   # or [{ id = "eipalloc-...", private_ip = "10.0.2.100" }]
@@ -11,6 +16,10 @@
 //! interface = "eth1"   # optional; or eni = "eni-..."
 //! release = false      # optional: disassociate the EIPs on BACKUP/FAULT/STOP
 //! on_event = "..."     # optional: this section's own event hook
+//! region = "eu-west-1" # optional: this section's EC2 calls in this region,
+//! profile = "vip"      # with this shared-config profile's credentials,
+//! role_arn = "arn:aws:iam::222222222222:role/vip"   # as this role (STS AssumeRole)
+//! external_id = "x"    # optional, with role_arn
 //! ```
 //!
 //! Errors say where: `PATH:LINE:COLUMN: [instance.NAME] KEY: message`. A syntax error or a
@@ -18,7 +27,8 @@
 //! with a bad value or an unknown key is set aside in [`Config::broken`] with its error,
 //! and so are both sections when two name the same resource. The other sections work.
 //! `locate` maps the TOML parser's byte spans to lines and keys; `section` holds a
-//! section's raw form and checks.
+//! section's raw form and checks (its `region` / `profile` / `role_arn` become
+//! [`Resources::access`]); `top` the top-level keys and [`Defaults`].
 
 mod locate;
 mod section;
