@@ -217,7 +217,9 @@ pub struct PolicyArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub resources: ResourceArgs,
-    /// Resources of this config section instead of --route/--eip [default: every section].
+    /// Resources of this config section instead of --route/--eip [default: every section;
+    /// with --route/--eip..., the section that holds them all if one does (its record is
+    /// the one keepalived's notify writes), else those flags under their own record].
     #[arg(long, value_name = "NAME")]
     pub instance: Option<String>,
     /// Put back what drifted (local recovery); exit 0 only if all is right afterwards.

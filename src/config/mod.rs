@@ -313,6 +313,20 @@ impl Config {
             .ok_or_else(|| ConfigError::UnknownInstance { path: self.path.clone(), name: name.to_string() })
     }
 
+    /// The sound section that names every resource of `res` (e.g. `check --route X`'s
+    /// flags), if one does: its record is the one keepalived's notify writes.
+    pub fn owner(&self, res: &Resources) -> Option<&str> {
+        let wanted: Vec<String> = names(res).into_iter().map(|(n, _)| n).collect();
+        if wanted.is_empty() {
+            return None;
+        }
+        let holds = |r: &Resources| {
+            let has: Vec<String> = names(r).into_iter().map(|(n, _)| n).collect();
+            wanted.iter().all(|w| has.contains(w))
+        };
+        self.instances.iter().find(|(_, r)| holds(r)).map(|(n, _)| n.as_str())
+    }
+
     /// Every section's name, sound or broken.
     pub fn names(&self) -> Vec<&str> {
         let mut all: Vec<&str> =

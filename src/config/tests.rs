@@ -243,3 +243,29 @@ fn a_section_names_its_region_profile_and_role() {
         assert!(err.contains(want), "{bad:?}: {err}");
     }
 }
+
+#[test]
+fn the_owner_of_some_resources_is_the_section_holding_them_all() {
+    let text =
+        "[instance.A]\nroutes = [\"10.1.0.10/32\", \"10.1.0.11/32\"]\nelastic_ips = [\"eipalloc-1\"]\n\
+                [instance.B]\nroutes = [\"10.1.0.20/32\"]\n";
+    let c = Config::parse("t.toml", text).unwrap();
+    let res = |routes: &[&str], eips: &[&str]| Resources {
+        routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
+        eips: eips.iter().map(|e| EipRef::parse(e).unwrap()).collect(),
+        eip_pins: Vec::new(),
+        private_ips: Vec::new(),
+        ipv6_addresses: Vec::new(),
+        tables: TableChoice::Holding,
+        eni: EniChoice::Primary,
+        release: false,
+        sites: Vec::new(),
+        access: Access::default(),
+    };
+    assert_eq!(c.owner(&res(&["10.1.0.10/32"], &[])), Some("A"));
+    assert_eq!(c.owner(&res(&["10.1.0.11/32"], &["eipalloc-1"])), Some("A"));
+    assert_eq!(c.owner(&res(&["10.1.0.20/32"], &[])), Some("B"));
+    assert_eq!(c.owner(&res(&["10.1.0.10/32", "10.1.0.20/32"], &[])), None, "split over two sections");
+    assert_eq!(c.owner(&res(&["10.9.0.1/32"], &[])), None);
+    assert_eq!(c.owner(&res(&[], &[])), None);
+}

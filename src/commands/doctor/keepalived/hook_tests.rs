@@ -4,6 +4,7 @@
 use super::conf::*;
 use super::hooks::Context;
 use super::tests::*;
+use crate::config::Resources;
 use std::path::Path;
 
 fn one_instance(body: &str) -> String {
@@ -45,6 +46,7 @@ fn logging_set_in_the_config_the_hook_reads_counts() {
             own_config: Path::new("/etc/logs.toml"),
             sections: &names,
             config_logs: logs,
+            owner: &|_, _| None,
             fifo_readers: &[],
         };
         super::rules::check(&p, BIN, &["VI_1"], &cx)
@@ -71,6 +73,7 @@ fn the_config_the_hook_reads_is_checked() {
         own_config: Path::new(DEFAULT_CONFIG),
         sections: &names,
         config_logs: &|_| false,
+        owner: &|_, _| None,
         fifo_readers: &[],
     };
     let f = super::rules::check(&p, BIN, &["VI_1"], &cx);
@@ -123,6 +126,29 @@ fn the_track_script_trap_fails() {
     }
     let f = run(&tracked("/usr/local/sbin/ec2-vip chek --instance VI_1", "", ""), &["VI_1"]);
     assert!(has(&f, Level::Fail, "track-script", "would exit 2"), "{f:#?}");
+}
+
+#[test]
+fn check_by_flags_is_no_trap_when_its_config_holds_them_in_that_section() {
+    let p = parsed(&tracked("/usr/local/sbin/ec2-vip check --route 10.1.0.10/32", "", ""));
+    let names = |_: &Path| Ok(vec!["VI_1".to_string()]);
+    let verdict = |owner: &dyn Fn(&Path, &Resources) -> Option<String>| {
+        let cx = Context {
+            own_config: Path::new(DEFAULT_CONFIG),
+            sections: &names,
+            config_logs: &|_| true,
+            owner,
+            fifo_readers: &[],
+        };
+        super::rules::check(&p, BIN, &["VI_1"], &cx)
+    };
+    let held = |c: &Path, r: &Resources| {
+        (c == Path::new(DEFAULT_CONFIG) && r.routes[0].to_string() == "10.1.0.10/32").then(|| "VI_1".into())
+    };
+    let f = verdict(&held);
+    assert!(not_ok(&f).is_empty(), "check finds [instance.VI_1]'s record: {f:#?}");
+    let f = verdict(&|_, _| Some("VI_2".to_string()));
+    assert!(has(&f, Level::Fail, "track-script", "exits 1"), "another section's record: {f:#?}");
 }
 
 #[test]

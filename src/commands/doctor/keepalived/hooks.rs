@@ -9,6 +9,7 @@
 
 use super::conf::*;
 use crate::cli::{one_line, parse_from, Cli, Command};
+use crate::config::Resources;
 use std::path::{Path, PathBuf};
 
 /// What doctor knows beyond keepalived.conf; the caller gathers it (files, /proc).
@@ -19,6 +20,9 @@ pub struct Context<'a> {
     pub sections: &'a dyn Fn(&Path) -> Result<Vec<String>, String>,
     /// Whether the config file at a path sets a log destination (`syslog`, `log_file`).
     pub config_logs: &'a dyn Fn(&Path) -> bool,
+    /// The section of the config at a path that holds every given resource (what
+    /// `check --route ...` then checks), if any.
+    pub owner: &'a dyn Fn(&Path, &Resources) -> Option<String>,
     /// `(who, fifo)` of every `ec2-vip watch` found: a running process or an enabled unit.
     pub fifo_readers: &'a [(String, PathBuf)],
 }
@@ -147,25 +151,32 @@ fn weight(instance: &Instance, script: &VrrpScript) -> i64 {
 
 /// Check every vrrp_script that runs ec2-vip. `records`: the instances whose ec2-vip notify
 /// records under a section name (the key a `check` must use to find it).
-pub fn scripts(p: &Parsed, binary_names: &[&str], records: &[&str], out: &mut Vec<Finding>) {
+pub fn scripts(p: &Parsed, binary_names: &[&str], records: &[&str], cx: &Context, out: &mut Vec<Finding>) {
     for s in &p.scripts {
         let Some(cmd) = s.script.as_deref().filter(|c| calls_binary(c, binary_names)) else { continue };
         let at = format!("vrrp_script {}: script \"{cmd}\"", s.name);
         let trackers: Vec<&Instance> =
             p.instances.iter().filter(|i| i.track_scripts.contains(&s.name)).collect();
-        let check = match parse(&argv(cmd)) {
+        let (check, config) = match parse(&argv(cmd)) {
             Err(why) => {
                 let m = format!("{at}: ec2-vip would exit 2 ({why}): every instance tracking it goes FAULT");
                 out.push(fail("track-script", m, "correct the command line (ec2-vip check --help)"));
                 continue;
             }
-            Ok(Cli { command: Command::Check(c), .. }) => c,
+            Ok(Cli { command: Command::Check(c), global }) => (c, global.config),
             Ok(_) => continue,
         };
-        let by_flags = check.instance.is_none() && check.resources.resources().is_ok_and(|r| !r.is_empty());
-        for i in
-            trackers.iter().filter(|i| by_flags && weight(i, s) == 0 && records.contains(&i.name.as_str()))
-        {
+        let flags = check.resources.resources().ok().filter(|r| !r.is_empty());
+        // check --route X checks the section of its config that holds X, when one does.
+        let owner = flags.as_ref().filter(|_| check.instance.is_none()).and_then(|r| (cx.owner)(&config, r));
+        let trapped = |i: &&&Instance| {
+            flags.is_some()
+                && check.instance.is_none()
+                && owner.as_deref() != Some(i.name.as_str())
+                && weight(i, s) == 0
+                && records.contains(&i.name.as_str())
+        };
+        for i in trackers.iter().filter(trapped) {
             let m = format!(
                 "{at}: `check` with --route/--eip... looks for the record of its own flags, not of \
                  {name}'s notify: on the standby it finds none, exits 1, and with no weight \

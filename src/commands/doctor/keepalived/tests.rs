@@ -24,6 +24,7 @@ pub(super) fn check_with(p: &Parsed, sections: &[&str], readers: &[(String, Path
         own_config: Path::new(DEFAULT_CONFIG),
         sections: &names,
         config_logs: &|_| false,
+        owner: &|_, _| None,
         fifo_readers: readers,
     };
     super::rules::check(p, BIN, sections, &cx)
