@@ -6,7 +6,9 @@
 //!
 //! The SDK configuration: explicit timeouts and retries, so that no call outlives the run's
 //! deadline. The default credential chain, AWS_ENDPOINT_URL(_EC2) and AWS_PROFILE apply;
-//! a named profile must exist, and doctor names the chain's source ([`credentials`]).
+//! a named profile must exist, and doctor names the chain's source ([`credentials`]). A
+//! config section's [`Access`] (its region, profile, role through STS AssumeRole) makes
+//! that section's client instead.
 
 mod alive;
 pub mod credentials;
