@@ -19,7 +19,8 @@
 //!              transit_gateway, private_ip, ipv6_address), each plan → uniform steps →
 //!              write → confirm; the pure planning in each folder's plan.rs
 //! aws/         the seams: `Ec2`, `TransitGateways`, `Cloud` (IMDS identity, clients per
-//!              region and per site through STS); SDK implementations; test fakes
+//!              region, per section's profile/role and per site through STS); SDK
+//!              implementations; test fakes
 //! keepalived/  ordering/   VRRP states, notify_fifo lines and their reader, keepalived.conf;
 //!                          lock, fork stamps, records
 //! foundation   model (plain data), config, error (exit codes), deadline, logging,
