@@ -18,8 +18,9 @@
 //! scenario/    one folder per way of carrying a VIP (route_table, elastic_ip,
 //!              transit_gateway, private_ip, ipv6_address, dns_record), each plan → uniform steps →
 //!              write → confirm; the pure planning in each folder's plan.rs
-//! aws/         the seams: `Ec2`, `TransitGateways`, `Route53`, `Cloud` (IMDS identity, clients per
-//!              region and per site through STS); SDK implementations; test fakes
+//! aws/         the seams: `Ec2`, `TransitGateways`, `Route53`, `Cloud` (IMDS identity,
+//!              clients per region, per section's profile/role and per site through STS);
+//!              SDK implementations; test fakes
 //! keepalived/  ordering/   VRRP states, notify_fifo lines and their reader, keepalived.conf;
 //!                          lock, fork stamps, records
 //! foundation   model (plain data), config, error (exit codes), deadline, logging,

@@ -5,14 +5,25 @@ use std::process::ExitCode;
 static ALLOC: ec2_vip::arena::Arena = ec2_vip::arena::Arena::new();
 
 fn main() -> ExitCode {
-    let cli = ec2_vip::cli::parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    let mut cli = ec2_vip::cli::parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    // The config's top-level defaults, before logging starts (they may say where to log).
+    // A config that cannot be used gives none here: the command reports it (stderr, and
+    // the command line's own log destinations) when it loads it.
+    let defaults = ec2_vip::commands::config_defaults(&cli);
+    let file_from_config = cli.global.log_file.is_none() && defaults.log_file.is_some();
+    cli.global.apply(&defaults);
     let g = &cli.global;
     let verbosity = if g.quiet { -1 } else { g.verbose.min(2) as i8 };
     let context = ec2_vip::commands::describe(&cli);
-    let format =
-        if g.log_format == "json" { ec2_vip::logging::Format::Json } else { ec2_vip::logging::Format::Text };
+    let format = match g.log_format.as_deref() {
+        Some("json") => ec2_vip::logging::Format::Json,
+        _ => ec2_vip::logging::Format::Text,
+    };
     if let Err(e) = ec2_vip::logging::init(context, verbosity, g.log_file.as_deref(), g.syslog, format) {
-        eprintln!("ec2-vip: {e}");
+        match file_from_config {
+            true => eprintln!("ec2-vip: {}: log_file: {e}", g.config.display()),
+            false => eprintln!("ec2-vip: {e}"),
+        }
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -25,6 +25,28 @@ pub struct Identity {
     pub public_ipv4: Option<String>,
 }
 
+/// How one VIP's EC2 calls are made (a config section's `region`, `profile`, `role_arn`,
+/// `external_id`); the default: the run's region and credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Access {
+    /// The region of the section's EC2 calls; None: the run's (--region, the environment,
+    /// the config's top-level `region`, else the instance's).
+    pub region: Option<String>,
+    /// A shared-config profile (AWS_CONFIG_FILE, ~/.aws/config) for the credentials.
+    pub profile: Option<String>,
+    /// A role assumed (STS AssumeRole) with those credentials; every EC2 call of the
+    /// section is made as that role.
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+}
+
+impl Access {
+    /// True when nothing is set: the run's own region and credentials.
+    pub fn is_default(&self) -> bool {
+        *self == Access::default()
+    }
+}
+
 /// A network interface and the private IPv4 addresses on it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {

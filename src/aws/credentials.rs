@@ -22,21 +22,30 @@ fn named_profile(env: &Env) -> Option<String> {
 /// credentials file defines (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/):
 /// the SDK's chain would skip it and take the next source, the instance role.
 pub async fn check_profile() -> Result<(), Error> {
-    profile_exists(&Fs::real(), &Env::real()).await
+    let env = Env::real();
+    let Some(name) = named_profile(&env) else { return Ok(()) };
+    let fix = "unset AWS_PROFILE to use the instance role";
+    profile_exists(&Fs::real(), &env, &name, &format!("AWS_PROFILE={name}"), fix).await
 }
 
-async fn profile_exists(fs: &Fs, env: &Env) -> Result<(), Error> {
-    let Some(name) = named_profile(env) else { return Ok(()) };
+/// Bad input when the profile `name` (a config section's `profile`, `what` in messages)
+/// is defined in neither shared file.
+pub async fn check_named_profile(name: &str, what: &str) -> Result<(), Error> {
+    let fix = "define it there or remove the section's profile";
+    profile_exists(&Fs::real(), &Env::real(), name, what, fix).await
+}
+
+async fn profile_exists(fs: &Fs, env: &Env, name: &str, what: &str, fix: &str) -> Result<(), Error> {
     let set: Result<ProfileSet, _> =
         aws_config::profile::load(fs, env, &EnvConfigFiles::default(), None).await;
     match set {
-        Ok(set) if set.get_profile(&name).is_some() => Ok(()),
+        Ok(set) if set.get_profile(name).is_some() => Ok(()),
         Ok(_) => Err(Error::BadInput(format!(
-            "AWS_PROFILE={name}: no such profile in {} or {}; unset AWS_PROFILE to use the instance role",
+            "{what}: no such profile in {} or {}; {fix}",
             env.get("AWS_CONFIG_FILE").unwrap_or_else(|_| "~/.aws/config".into()),
             env.get("AWS_SHARED_CREDENTIALS_FILE").unwrap_or_else(|_| "~/.aws/credentials".into()),
         ))),
-        Err(e) => Err(Error::BadInput(format!("AWS_PROFILE={name}: {}", error_chain(&e)))),
+        Err(e) => Err(Error::BadInput(format!("{what}: {}", error_chain(&e)))),
     }
 }
 
@@ -116,16 +125,13 @@ mod tests {
             ("/home/u/.aws/config", "[profile ops]\nregion = us-east-1\n"),
             ("/home/u/.aws/credentials", "[keys]\naws_access_key_id = AKIDEXAMPLE\n"),
         ]);
-        let env = |p: &'static str| Env::from_slice(&[("HOME", "/home/u"), ("AWS_PROFILE", p)]);
-        assert!(profile_exists(&fs, &env("ops")).await.is_ok(), "in the config file");
-        assert!(profile_exists(&fs, &env("keys")).await.is_ok(), "in the credentials file");
-        assert!(profile_exists(&fs, &env("")).await.is_ok(), "empty: not set");
-        let e = profile_exists(&fs, &env("nosuch")).await.unwrap_err();
-        assert!(
-            matches!(e, Error::BadInput(_)) && e.to_string().contains("AWS_PROFILE=nosuch: no such profile")
-        );
-        let none = Env::from_slice(&[("HOME", "/home/u")]);
-        assert!(profile_exists(&Fs::from_slice(&[]), &none).await.is_ok(), "no AWS_PROFILE, no files");
+        let env = Env::from_slice(&[("HOME", "/home/u")]);
+        let exists = |p: &'static str| profile_exists(&fs, &env, p, "AWS_PROFILE", "fix");
+        assert!(exists("ops").await.is_ok(), "in the config file");
+        assert!(exists("keys").await.is_ok(), "in the credentials file");
+        let e = exists("nosuch").await.unwrap_err();
+        assert!(matches!(e, Error::BadInput(_)) && e.to_string().contains("AWS_PROFILE: no such profile"));
+        assert!(named_profile(&Env::from_slice(&[("AWS_PROFILE", "")])).is_none(), "empty: not set");
     }
 
     #[test]

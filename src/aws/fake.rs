@@ -7,8 +7,8 @@ use crate::config::Site;
 use crate::deadline::Deadline;
 use crate::error::{Ec2Error, Error};
 use crate::model::{
-    Address, EipRef, EniAttachment, EniChoice, Identity, Interface, NextHop, Route, RouteTable, RouteTarget,
-    TgwRoute, VpcAttachment,
+    Access, Address, EipRef, EniAttachment, EniChoice, Identity, Interface, NextHop, Route, RouteTable,
+    RouteTarget, TgwRoute, VpcAttachment,
 };
 use ipnet::IpNet;
 use std::cell::RefCell;
@@ -388,8 +388,8 @@ impl<C: Ec2 + TransitGateways + Route53 + Clone> Cloud for FakeCloud<C> {
         Ok(self.identity.clone())
     }
 
-    async fn client(&self, _region: &str, _deadline: &Deadline) -> C {
-        self.client.clone()
+    async fn client(&self, _region: &str, _access: &Access, _deadline: &Deadline) -> Result<C, Error> {
+        Ok(self.client.clone())
     }
 
     async fn site_client(&self, base: &C, _site: &Site) -> C {

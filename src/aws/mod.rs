@@ -6,7 +6,9 @@
 //!
 //! The SDK configuration: explicit timeouts and retries, so that no call outlives the run's
 //! deadline. The default credential chain, AWS_ENDPOINT_URL(_EC2) and AWS_PROFILE apply;
-//! a named profile must exist, and doctor names the chain's source ([`credentials`]).
+//! a named profile must exist, and doctor names the chain's source ([`credentials`]). A
+//! config section's [`Access`] (its region, profile, role through STS AssumeRole) makes
+//! that section's client instead.
 
 mod alive;
 pub mod credentials;
@@ -31,7 +33,7 @@ pub use transit_gateway::TransitGateways;
 use crate::config::Site;
 use crate::deadline::{jitter, Deadline};
 use crate::error::{Ec2Error, Error};
-use crate::model::{EniChoice, Identity};
+use crate::model::{Access, EniChoice, Identity};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -49,7 +51,14 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
-pub async fn sdk_config(region: String, total: Duration, max_attempts: u32) -> SdkConfig {
+/// The SDK configuration of a run's calls: `region`, the calls bounded by `total`; the
+/// credentials of `profile` (a shared-config profile) when given, else the default chain.
+pub async fn sdk_config(
+    region: String,
+    total: Duration,
+    max_attempts: u32,
+    profile: Option<&str>,
+) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(total.min(Duration::from_secs(2)))
         .read_timeout(attempt_timeout(total))
@@ -63,13 +72,37 @@ pub async fn sdk_config(region: String, total: Duration, max_attempts: u32) -> S
         .with_max_attempts(max_attempts)
         .with_initial_backoff(Duration::from_millis(100))
         .with_max_backoff(Duration::from_secs(2));
-    aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .region(Region::new(region))
         .timeout_config(timeouts)
-        .retry_config(retry)
-        .load()
-        .await
+        .retry_config(retry);
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    loader.load().await
+}
+
+/// `base` with the credentials of `role_arn` (STS AssumeRole, in `region`, made with
+/// `base`'s credentials), refreshed by the SDK as they expire.
+async fn assumed(
+    base: &SdkConfig,
+    region: Region,
+    role_arn: &str,
+    external_id: Option<&String>,
+) -> SdkConfig {
+    let mut p =
+        aws_config::sts::AssumeRoleProvider::builder(role_arn).session_name("ec2-vip").region(region.clone());
+    if let Some(id) = external_id {
+        p = p.external_id(id);
+    }
+    let provider = p.configure(base).build().await;
+    let mut b = base.to_builder();
+    b.set_region(Some(region));
+    b.set_credentials_provider(Some(aws_credential_types::provider::SharedCredentialsProvider::new(
+        provider,
+    )));
+    b.build()
 }
 
 /// How a call retried while throttled ended.
@@ -129,10 +162,18 @@ where
 #[allow(async_fn_in_trait)]
 pub trait Cloud {
     type Client: Ec2 + TransitGateways + Route53;
+    /// Bad input when `access` cannot be used as given (a profile that does not exist);
+    /// asked before anything else, so that nothing is done for a section that cannot act.
+    async fn check_access(&self, _access: &Access) -> Result<(), Error> {
+        Ok(())
+    }
     /// Who this node is (IMDSv2): instance, region, the chosen ENI and its VPC.
     async fn identity(&self, eni: &EniChoice, deadline: &Deadline) -> Result<Identity, Error>;
-    /// An EC2 client for `region`, its calls bounded by what is left of `deadline`.
-    async fn client(&self, region: &str, deadline: &Deadline) -> Self::Client;
+    /// An EC2 client for `region`, its calls bounded by what is left of `deadline`, with
+    /// the credentials `access` says (its profile, its role); bad input when its profile
+    /// does not exist.
+    async fn client(&self, region: &str, access: &Access, deadline: &Deadline)
+        -> Result<Self::Client, Error>;
     /// A client for one Transit Gateway site: its region, and its account via AssumeRole.
     async fn site_client(&self, base: &Self::Client, site: &Site) -> Self::Client;
 }
@@ -149,26 +190,35 @@ impl Cloud for SdkCloud {
         imds::Imds::new(deadline.total()).identity(deadline, eni).await
     }
 
-    async fn client(&self, region: &str, deadline: &Deadline) -> SdkEc2 {
-        SdkEc2::new(&sdk_config(region.to_string(), deadline.remaining(), self.max_attempts).await)
+    async fn check_access(&self, access: &Access) -> Result<(), Error> {
+        match &access.profile {
+            Some(p) => credentials::check_named_profile(p, &format!("profile {p} (config section)")).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn client(&self, region: &str, access: &Access, deadline: &Deadline) -> Result<SdkEc2, Error> {
+        self.check_access(access).await?;
+        let total = deadline.remaining();
+        let base = sdk_config(region.to_string(), total, self.max_attempts, access.profile.as_deref()).await;
+        Ok(SdkEc2::new(&match &access.role_arn {
+            Some(arn) => {
+                assumed(&base, Region::new(region.to_string()), arn, access.external_id.as_ref()).await
+            }
+            None => base,
+        }))
     }
 
     async fn site_client(&self, base: &SdkEc2, site: &Site) -> SdkEc2 {
-        let region = aws_config::Region::new(site.region.clone());
-        let mut b = base.config.to_builder();
-        b.set_region(Some(region.clone()));
-        if let Some(arn) = &site.role_arn {
-            let mut p =
-                aws_config::sts::AssumeRoleProvider::builder(arn).session_name("ec2-vip").region(region);
-            if let Some(id) = &site.external_id {
-                p = p.external_id(id);
+        let region = Region::new(site.region.clone());
+        match &site.role_arn {
+            Some(arn) => SdkEc2::new(&assumed(&base.config, region, arn, site.external_id.as_ref()).await),
+            None => {
+                let mut b = base.config.to_builder();
+                b.set_region(Some(region));
+                SdkEc2::new(&b.build())
             }
-            let provider = p.configure(&base.config).build().await;
-            b.set_credentials_provider(Some(aws_credential_types::provider::SharedCredentialsProvider::new(
-                provider,
-            )));
         }
-        SdkEc2::new(&b.build())
     }
 }
 

@@ -4,17 +4,18 @@
 
 use crate::config::dns::{parse_dns_spec, DnsRecord};
 use crate::config::{eni_choice, parse_ipv6_address, parse_private_ip, table_choice, Resources};
-use crate::engine::Settings;
 use crate::model::{parse_destination, EipRef};
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use std::path::PathBuf;
 
 mod scope;
+mod settings;
 mod transition;
 mod values;
 
 pub use scope::{command, one_line, parse_from};
+pub use settings::DEFAULT_TIMEOUT;
 pub use transition::TransitionArgs;
 use values::{
     parse_account, parse_event_timeout, parse_interval, parse_timeout, parse_unknown_exit, parse_vpc_id,
@@ -66,13 +67,15 @@ pub struct GlobalArgs {
         default_value = "/run/ec2-vip"
     )]
     pub state_dir: PathBuf,
-    /// AWS region [default: AWS_REGION, else AWS_DEFAULT_REGION, else the instance's
-    /// region from IMDS; an override that differs from the instance's region is warned about].
+    /// AWS region [default: AWS_REGION, else AWS_DEFAULT_REGION, else the config's `region`,
+    /// else the instance's region from IMDS; an override that differs from the instance's
+    /// region is warned about; a config section's own `region` wins for its calls].
     #[arg(long, global = true, env = "AWS_REGION", hide_env = true)]
     pub region: Option<String>,
-    /// One deadline in seconds for the whole run: every IMDS and EC2 call and retry fits in it.
-    #[arg(long, global = true, value_name = "SECS", default_value = "30", value_parser = parse_timeout)]
-    pub timeout: f64,
+    /// One deadline in seconds for the whole run: every IMDS and EC2 call and retry fits in
+    /// it [default: the config's `timeout`, else 30].
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
     /// Attempts per API call (first try plus retries), with jittered backoff.
     #[arg(long, global = true, value_name = "N", env = "AWS_MAX_ATTEMPTS", hide_env = true,
           default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
@@ -94,53 +97,32 @@ pub struct GlobalArgs {
     /// Only warnings and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Also append log lines to this file (a symlink, or a file of another user, is refused).
+    /// Also append log lines to this file (a symlink, or a file of another user, is refused)
+    /// [default: the config's `log_file`].
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
     /// Also send log lines to syslog (/dev/log, facility daemon); not when stderr is the
-    /// journal (systemd's JOURNAL_STREAM), which has every line already.
+    /// journal (systemd's JOURNAL_STREAM), which has every line already [default: the
+    /// config's `syslog`].
     #[arg(long, global = true)]
     pub syslog: bool,
     /// text, or json: one JSON object per line (time, level, pid, run, instance,
-    /// transition, message) on stderr and in --log-file.
-    #[arg(long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+    /// transition, message) on stderr and in --log-file [default: the config's
+    /// `log_format`, else text].
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
     /// Event hook: run this command (via /bin/sh -c) with one JSON event on stdin after
     /// every change, failed transition, repair and split brain. A config section's
     /// `on_event` comes first, then this, then the config's top-level `on_event`.
     #[arg(long, global = true, value_name = "COMMAND")]
     pub on_event: Option<String>,
+    /// The config's top-level `region` (set by [`GlobalArgs::apply`]), after the command
+    /// line's and the environment's.
+    #[arg(skip)]
+    pub config_region: Option<String>,
     /// Seconds an event hook may run; then its process group is killed.
     #[arg(long, global = true, value_name = "SECS", default_value = "5", value_parser = parse_event_timeout)]
     pub event_timeout: f64,
-}
-
-impl GlobalArgs {
-    /// The region override and where it came from, as the AWS CLI orders them: --region,
-    /// AWS_REGION, AWS_DEFAULT_REGION (None: the instance's region, from IMDS).
-    fn region(&self) -> (Option<String>, &'static str) {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let given = self.region.clone().filter(|r| !r.is_empty());
-        match (given, env("AWS_REGION"), env("AWS_DEFAULT_REGION")) {
-            (Some(r), Some(e), _) if r == e => (Some(e), "AWS_REGION"),
-            (Some(r), _, _) => (Some(r), "--region"),
-            (None, _, Some(d)) => (Some(d), "AWS_DEFAULT_REGION"),
-            (None, _, None) => (None, ""),
-        }
-    }
-
-    pub fn settings(&self) -> Settings {
-        let (region, region_from) = self.region();
-        Settings {
-            state_dir: self.state_dir.clone(),
-            region,
-            region_from,
-            timeout: std::time::Duration::from_secs_f64(self.timeout),
-            max_attempts: self.max_attempts,
-            dry_run: self.dry_run,
-            consistency_window: std::time::Duration::from_secs_f64(self.consistency_window),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,11 +204,12 @@ pub struct PolicyArgs {
     /// allowed only in it (condition ec2:Vpc) [default: from IMDS when a section needs it].
     #[arg(long, value_name = "VPC_ID", value_parser = parse_vpc_id)]
     pub vpc: Option<String>,
-    /// The node's account id in the ARNs [default: *]. A site's role names its own.
+    /// The node's account id in the ARNs [default: *]. A section's or site's role names its own.
     #[arg(long, value_name = "ID", value_parser = parse_account)]
     pub account: Option<String>,
-    /// Print this Transit Gateway site role's policy instead: the calls made with its
-    /// credentials in the sites that name it as role_arn [default: the node's own policy].
+    /// Print this role's policy instead: the calls made as it by the sections and Transit
+    /// Gateway sites that name it as role_arn [default: the node's own policy, which has
+    /// sts:AssumeRole on each such role].
     #[arg(long, value_name = "ROLE_ARN")]
     pub role: Option<String>,
 }
@@ -235,7 +218,9 @@ pub struct PolicyArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub resources: ResourceArgs,
-    /// Resources of this config section instead of --route/--eip [default: every section].
+    /// Resources of this config section instead of --route/--eip [default: every section;
+    /// with --route/--eip..., the section that holds them all if one does (its record is
+    /// the one keepalived's notify writes), else those flags under their own record].
     #[arg(long, value_name = "NAME")]
     pub instance: Option<String>,
     /// Put back what drifted (local recovery); exit 0 only if all is right afterwards.
@@ -318,6 +303,7 @@ impl ResourceArgs {
             release: self.release,
             sites: Vec::new(),
             dns_records: self.dns_records.clone(),
+            access: Default::default(),
         })
     }
 }
@@ -397,8 +383,8 @@ mod tests {
         ])
         .unwrap();
         assert!(a.global.dry_run && b.global.dry_run);
-        assert_eq!(a.global.timeout, 5.0);
-        assert_eq!(b.global.timeout, 5.0);
+        assert_eq!(a.global.timeout, Some(5.0));
+        assert_eq!(b.global.timeout, Some(5.0));
     }
 
     #[test]

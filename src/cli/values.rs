@@ -47,10 +47,4 @@ pub(super) fn parse_window(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-pub(super) fn parse_timeout(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !(0.1..=3600.0).contains(&v) {
-        return Err("must be between 0.1 and 3600 seconds".into());
-    }
-    Ok(v)
-}
+pub(super) use crate::config::parse_timeout;

@@ -37,7 +37,17 @@ pub async fn run<K: Cloud>(
         Err(e @ ConfigError::Untrusted(_)) => return Err(e.into()),
         Err(_) => None,
     };
-    let selection = match select(config, &args.resources, args.instance.as_deref()) {
+    // `check --route X` (keepalived's track_script) checks the section that owns X: its
+    // record is the one keepalived's notify writes (a standby's says BACKUP: exit 0).
+    let owner = loaded.as_ref().filter(|_| args.instance.is_none()).and_then(|c| {
+        let flags = args.resources.resources().ok()?;
+        c.owner(&flags).map(str::to_string)
+    });
+    if let Some(name) = &owner {
+        info!("the config's [instance.{name}] holds every resource given: checking that section");
+    }
+    let instance = owner.as_deref().or(args.instance.as_deref());
+    let selection = match select(config, &args.resources, instance) {
         // A user that may not read the config cannot know what to check: not bad input.
         Err(Error::Config(e @ ConfigError::Denied { .. })) => {
             println!("unknown: {e}");

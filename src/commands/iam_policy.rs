@@ -1,6 +1,7 @@
 //! `ec2-vip iam-policy`: the least-privilege IAM policy for this config (or --route/--eip…),
 //! from each scenario's permissions (`scenario::iam`): the node's own, or with `--role` the
-//! policy of a Transit Gateway site's role. Offline, except that a config whose writes are
+//! policy of a role a section or a Transit Gateway site names (`role_arn`): the calls made
+//! as that role; the node's own policy then has `sts:AssumeRole` on it. Offline, except that a config whose writes are
 //! scoped to the node's VPC asks IMDS for it when `--vpc` is not given.
 
 use super::{select, set_aside, Selected};
@@ -9,7 +10,7 @@ use crate::cli::PolicyArgs;
 use crate::deadline::Deadline;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::scenario::iam::{merge, partition, role_home, Condition, Permission, Scope};
+use crate::scenario::iam::{for_vip, merge, partition, role_home, Condition, Permission, Scope};
 use crate::scenario::Scenario;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -33,9 +34,7 @@ pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &PolicyArgs)
     // A policy without a broken section's resources would fail that section's failover.
     set_aside(&selection.broken, false)?;
     let selected = selection.sound;
-    check_sites(&selected, args.role.as_deref())?;
-    let scenarios: Vec<Scenario> =
-        selected.iter().flat_map(|s| Scenario::for_resources(&s.resources)).collect();
+    check_roles(&selected, args.role.as_deref())?;
     let mut scope = Scope::anywhere();
     if let Some(region) = &engine.settings.region {
         scope.region = region.clone();
@@ -59,8 +58,16 @@ pub async fn run<K: Cloud>(engine: &Engine<K>, config: &Path, args: &PolicyArgs)
             scope.region = me.region;
         }
     }
-    let text =
-        serde_json::to_string_pretty(&policy(&scenarios, &scope, args.role.as_deref())).unwrap_or_default();
+    let mut perms: Vec<Permission> = selected
+        .iter()
+        .flat_map(|s| for_vip(&Scenario::for_resources(&s.resources), &scope, &s.resources.access))
+        .collect();
+    // A section's role makes its split-brain reads too (the node's own policy has them).
+    for role in selected.iter().filter_map(|s| s.resources.access.role_arn.as_ref()) {
+        let reads = SPLIT_BRAIN_ACTIONS.iter().map(|a| Permission::any(a).via(Some(role)));
+        perms.extend(reads);
+    }
+    let text = serde_json::to_string_pretty(&policy(perms, args.role.as_deref())).unwrap_or_default();
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout(), "{text}");
     Ok(())
@@ -70,22 +77,24 @@ fn name(s: &Selected) -> String {
     s.name.as_ref().map_or("the command line".into(), |n| format!("[instance.{n}]"))
 }
 
-/// Bad input: a site whose role lives in another partition than its region (no ARN can be
-/// right for both), or a `--role` no site names.
-fn check_sites(selected: &[Selected], role: Option<&str>) -> Result<(), Error> {
+/// Bad input: a role that lives in another partition than its region (no ARN can be right
+/// for both), or a `--role` no section or site names.
+fn check_roles(selected: &[Selected], role: Option<&str>) -> Result<(), Error> {
     let mut named = false;
     for sel in selected {
-        for site in &sel.resources.sites {
-            let Some(arn) = &site.role_arn else { continue };
+        let a = &sel.resources.access;
+        let own = a.role_arn.as_ref().map(|arn| (arn, a.region.as_deref(), String::new()));
+        let sites = sel.resources.sites.iter().filter_map(|s| {
+            Some((s.role_arn.as_ref()?, Some(s.region.as_str()), format!(" site {} {}", s.region, s.vpc_id)))
+        });
+        for (arn, region, what) in own.into_iter().chain(sites) {
             named |= role == Some(arn.as_str());
-            let (theirs, region) = (role_home(arn).map_or("?", |h| h.0), partition(&site.region));
-            if theirs != region {
+            let Some(region) = region else { continue };
+            let (theirs, ours) = (role_home(arn).map_or("?", |h| h.0), partition(region));
+            if theirs != ours {
                 return Err(Error::BadInput(format!(
-                    "{} site {} {}: role_arn {arn} is in partition {theirs}, region {} in {region}",
+                    "{}{what}: role_arn {arn} is in partition {theirs}, region {region} in {ours}",
                     name(sel),
-                    site.region,
-                    site.vpc_id,
-                    site.region
                 )));
             }
         }
@@ -94,19 +103,17 @@ fn check_sites(selected: &[Selected], role: Option<&str>) -> Result<(), Error> {
     }
     match role {
         Some(r) if !named => Err(Error::BadInput(format!(
-            "--role {r}: no site or DNS record of the config names this role_arn"
+            "--role {r}: no section, site or DNS record of the config names this role_arn"
         ))),
         _ => Ok(()),
     }
 }
 
-/// The policy document of the node (`role` None) or of a site role: reads on `*`, each set
-/// of writes on its resources under its conditions, then what only `doctor` needs.
-pub fn policy(scenarios: &[Scenario], scope: &Scope, role: Option<&str>) -> Policy {
-    let perms: Vec<Permission> = merge(scenarios.iter().flat_map(|s| s.permissions(scope)))
-        .into_iter()
-        .filter(|p| p.via.as_deref() == role)
-        .collect();
+/// The policy document of the node (`role` None) or of a role (a section's or a site's
+/// `role_arn`): reads on `*`, each set of writes on its resources under its conditions,
+/// then what only `doctor` needs.
+pub fn policy(perms: impl IntoIterator<Item = Permission>, role: Option<&str>) -> Policy {
+    let perms: Vec<Permission> = merge(perms).into_iter().filter(|p| p.via.as_deref() == role).collect();
     let mut statements = Vec::new();
     let reads: Vec<&str> = perms.iter().filter(|p| p.is_read()).map(|p| p.action).collect();
     if !reads.is_empty() {

@@ -49,7 +49,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let g = &cli.global;
     let engine = Engine::new(g.settings(), SdkCloud { max_attempts: g.max_attempts });
     let deadline = Deadline::after(engine.settings.timeout);
-    log::debug!("ec2-vip {} starting, deadline {}s", env!("CARGO_PKG_VERSION"), g.timeout);
+    log::debug!("ec2-vip {} starting, deadline {}s", env!("CARGO_PKG_VERSION"), g.timeout());
     let config = g.config.as_path();
     if !matches!(cli.command, Command::IamPolicy(_)) {
         crate::aws::credentials::check_profile().await?;
@@ -69,6 +69,16 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Ocf(o) => ocf::run(g, o).await,
         Command::ConfigTest(a) => config_test::run(config, a),
     }
+}
+
+/// The config's top-level defaults for this run (`region`, `timeout`, logging), when the
+/// command reads `--config` and that file loads; otherwise none: a command that needs the
+/// config reports why it cannot use it, as before. The OCF agent reads its own parameters.
+pub fn config_defaults(cli: &Cli) -> crate::config::Defaults {
+    if matches!(cli.command, Command::Ocf(_) | Command::ConfigTest(_)) {
+        return Default::default();
+    }
+    Config::load(&cli.global.config).map(|c| c.defaults).unwrap_or_default()
 }
 
 /// The lock and record key for a command-line run: stable for the same resources.

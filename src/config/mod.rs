@@ -2,6 +2,11 @@
 //!
 //! ```toml
 //! on_event = "/usr/local/bin/page-oncall"   # optional: the event hook (JSON on stdin)
+//! region = "us-east-1"   # optional defaults of --region, --timeout, --syslog, --log-file,
+//! timeout = 20           # --log-format: the command line wins (see `top`)
+//! syslog = true
+//! log_file = "/var/log/ec2-vip.log"
+//! log_format = "text"
 //! [instance.VI_1]
 //! routes = ["10.1.0.10/32"]
 //! elastic_ips = ["eipalloc-0123456789abcdef0"]   # or [{ id = "eipalloc-...", private_ip = "10.0.2.100" }]
@@ -12,6 +17,10 @@
 //! release = false      # optional: disassociate the EIPs on BACKUP/FAULT/STOP
 //! on_event = "..."     # optional: this section's own event hook
 //! dns_records = [{ zone = "Z0123", name = "db.internal.example", type = "A", value = "local", ttl = 10 }]
+//! region = "eu-west-1" # optional: this section's EC2 calls in this region,
+//! profile = "vip"      # with this shared-config profile's credentials,
+//! role_arn = "arn:aws:iam::222222222222:role/vip"   # as this role (STS AssumeRole)
+//! external_id = "x"    # optional, with role_arn
 //! ```
 //!
 //! Errors say where: `PATH:LINE:COLUMN: [instance.NAME] KEY: message`. A syntax error or a
@@ -19,25 +28,29 @@
 //! with a bad value or an unknown key is set aside in [`Config::broken`] with its error,
 //! and so are both sections when two name the same resource. The other sections work.
 //! `locate` maps the TOML parser's byte spans to lines and keys; `section` holds a
-//! section's raw form and checks.
+//! section's raw form and checks (its `region` / `profile` / `role_arn` become
+//! [`Resources::access`]); `top` the top-level keys and [`Defaults`].
 
 pub mod dns;
 mod locate;
 mod section;
 #[cfg(test)]
 mod tests;
+mod top;
 
 use crate::error::{ConfigError, ConfigProblem};
-use crate::model::{EipRef, EniChoice, TableChoice};
+use crate::model::{Access, EipRef, EniChoice, TableChoice};
 use ipnet::IpNet;
 use locate::{line_col, path_at, span_of, KeyPath};
-use section::{names, non_empty_hook, RawInstance, RawTop, EIP_MISMATCH};
+use section::{names, RawInstance, EIP_MISMATCH};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
+use top::RawTop;
+pub use top::{check_region, parse_timeout, Defaults};
 
 /// One VPC of a Transit Gateway cluster (see the README's Transit Gateway scenario).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -127,6 +140,8 @@ pub struct Resources {
     pub sites: Vec<Site>,
     /// Route 53 scenario: records that name the MASTER (see [`dns`]).
     pub dns_records: Vec<dns::DnsRecord>,
+    /// The region, profile and role of this VIP's EC2 calls (default: the run's).
+    pub access: Access,
 }
 
 impl Resources {
@@ -152,6 +167,8 @@ pub struct Config {
     pub on_event: Option<String>,
     /// Sections' own `on_event`.
     pub section_hooks: BTreeMap<String, String>,
+    /// The top-level defaults of the command line's options (the command line wins).
+    pub defaults: Defaults,
 }
 
 /// The text being parsed and its name, to turn spans into located errors.
@@ -224,9 +241,9 @@ impl Config {
         let top = Spanned::new(span, DeValue::Table(top.into_iter().collect()));
         let raw = RawTop::deserialize(ValueDeserializer::from(top.clone()))
             .map_err(|e| at(src.toml_error(&e, None, top.get_ref())))?;
-        let on_event = non_empty_hook(raw.on_event).map_err(|e| {
-            let key = KeyPath::key("on_event");
-            at(src.problem(Some(span_of(&top, &key)), None, &key, e))
+        let (on_event, defaults) = raw.check().map_err(|(key, e)| {
+            let key = KeyPath::key(key);
+            at(src.problem(Some(span_of(&top, &key)), None, &key, &e))
         })?;
         let mut c = Config {
             path: path.to_string(),
@@ -234,6 +251,7 @@ impl Config {
             broken: BTreeMap::new(),
             on_event,
             section_hooks: BTreeMap::new(),
+            defaults,
         };
         let mut values = BTreeMap::new();
         for (key, value) in sections {
@@ -315,6 +333,20 @@ impl Config {
         self.instances
             .get(name)
             .ok_or_else(|| ConfigError::UnknownInstance { path: self.path.clone(), name: name.to_string() })
+    }
+
+    /// The sound section that names every resource of `res` (e.g. `check --route X`'s
+    /// flags), if one does: its record is the one keepalived's notify writes.
+    pub fn owner(&self, res: &Resources) -> Option<&str> {
+        let wanted: Vec<String> = names(res).into_iter().map(|(n, _)| n).collect();
+        if wanted.is_empty() {
+            return None;
+        }
+        let holds = |r: &Resources| {
+            let has: Vec<String> = names(r).into_iter().map(|(n, _)| n).collect();
+            wanted.iter().all(|w| has.contains(w))
+        };
+        self.instances.iter().find(|(_, r)| holds(r)).map(|(n, _)| n.as_str())
     }
 
     /// Every section's name, sound or broken.

@@ -3,18 +3,11 @@
 
 use super::dns::RawDnsRecord;
 use super::locate::KeyPath;
-use super::{eni_choice, parse_ipv6_address, parse_private_ip, table_choice, Resources, Site};
-use crate::model::{parse_destination, EipRef, TableChoice};
+use super::{check_region, check_role, eni_choice, parse_ipv6_address, parse_private_ip, table_choice};
+use super::{Resources, Site};
+use crate::model::{parse_destination, Access, EipRef, TableChoice};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-
-/// The settings that apply to every section. A bad one stops the whole file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawTop {
-    /// The event hook for every section that names none of its own.
-    pub on_event: Option<String>,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +31,10 @@ pub(super) struct RawInstance {
     on_event: Option<String>,
     #[serde(default)]
     dns_records: Vec<RawDnsRecord>,
+    region: Option<String>,
+    profile: Option<String>,
+    role_arn: Option<String>,
+    external_id: Option<String>,
 }
 
 /// An Elastic IP: its allocation id or public IP, or a table naming also the private IP
@@ -87,6 +84,13 @@ impl RawInstance {
     /// The section's resources and its own event hook, or its first error.
     pub(super) fn check(self) -> Result<(Resources, Option<String>), Bad> {
         let hook = non_empty_hook(self.on_event).map_err(|e| (KeyPath::key("on_event"), e.to_string()))?;
+        let access = Access {
+            region: self.region,
+            profile: self.profile,
+            role_arn: self.role_arn,
+            external_id: self.external_id,
+        };
+        check_access(&access)?;
         let routes = each("routes", &self.routes, parse_destination)?;
         let mut eips = Vec::new();
         let mut eip_pins = Vec::new();
@@ -137,6 +141,7 @@ impl RawInstance {
             release: self.release,
             sites: self.sites,
             dns_records,
+            access,
         };
         if res.is_empty() {
             return Err((
@@ -151,6 +156,20 @@ impl RawInstance {
         }
         Ok((res, hook))
     }
+}
+
+/// A section's `region`, `profile`, `role_arn` and `external_id`, each checked.
+fn check_access(a: &Access) -> Result<(), Bad> {
+    if let Some(r) = &a.region {
+        check_region(r).map_err(|e| (KeyPath::key("region"), e))?;
+    }
+    if let Some(p) = &a.profile {
+        let shaped = !p.trim().is_empty() && !p.contains(['[', ']']) && p.trim() == p;
+        if !shaped {
+            return Err((KeyPath::key("profile"), format!("{p:?} is not a profile name")));
+        }
+    }
+    check_role(a.role_arn.as_deref(), a.external_id.as_deref()).map_err(|(k, e)| (KeyPath::key(k), e))
 }
 
 /// The resources of a section as named in messages, each with its key.

@@ -184,3 +184,89 @@ fn line_and_column_count_characters() {
     assert_eq!(locate::line_col("é = 1\nx", 4), (1, 4));
     assert_eq!(locate::line_col("ab", 99), (1, 3));
 }
+
+#[test]
+fn top_level_defaults_parse_and_bad_ones_say_where() {
+    let text = "region = \"eu-west-1\"\ntimeout = 12\nsyslog = true\nlog_file = \"/var/log/ec2-vip.log\"\n\
+                log_format = \"json\"\n[instance.A]\nroutes = [\"10.1.0.10/32\"]\n";
+    let d = Config::parse("t.toml", text).unwrap().defaults;
+    let want = Defaults {
+        region: Some("eu-west-1".into()),
+        timeout: Some(12.0),
+        syslog: true,
+        log_file: Some("/var/log/ec2-vip.log".into()),
+        log_format: Some("json".into()),
+    };
+    assert_eq!(d, want);
+    assert!(d.logs());
+    let t = |v: &str| Config::parse("t.toml", &format!("timeout = {v}\n")).map(|c| c.defaults.timeout);
+    assert_eq!(t("2.5").unwrap(), Some(2.5));
+    assert_eq!(t("\"7\"").unwrap(), Some(7.0), "the --timeout syntax, as a string");
+    assert_eq!(Config::parse("t.toml", "").unwrap().defaults, Defaults::default());
+    let cases = [
+        ("timeout = 0\n", "t.toml:1:11: timeout: must be between 0.1 and 3600 seconds"),
+        ("timeout = \"5m\"\n", "t.toml:1:11: timeout: \"5m\" is not a number of seconds"),
+        ("\n\nregion = \"EU west\"\n", "t.toml:3:10: region: \"EU west\" is not a region name"),
+        ("log_file = \"x.log\"\n", "t.toml:1:12: log_file: \"x.log\" is not an absolute path"),
+        ("log_format = \"xml\"\n", "log_format: \"xml\": expected \"text\" or \"json\""),
+        ("syslog = \"yes\"\n", "t.toml:1:10: syslog: invalid type: string \"yes\", expected a boolean"),
+    ];
+    for (text, want) in cases {
+        let err = Config::parse("t.toml", text).unwrap_err().to_string();
+        assert!(err.contains(want), "{text:?}: {err}");
+    }
+}
+
+#[test]
+fn a_section_names_its_region_profile_and_role() {
+    let text = "[instance.A]\nroutes = [\"10.1.0.10/32\"]\nregion = \"us-west-2\"\nprofile = \"ops\"\n\
+                role_arn = \"arn:aws:iam::222222222222:role/vip\"\nexternal_id = \"x\"\n\
+                [instance.B]\nroutes = [\"10.1.0.20/32\"]\n";
+    let c = Config::parse("t.toml", text).unwrap();
+    let a = &c.instance("A").unwrap().access;
+    assert_eq!(a.region.as_deref(), Some("us-west-2"));
+    assert_eq!(a.profile.as_deref(), Some("ops"));
+    assert_eq!(a.role_arn.as_deref(), Some("arn:aws:iam::222222222222:role/vip"));
+    assert_eq!(a.external_id.as_deref(), Some("x"));
+    assert!(c.instance("B").unwrap().access.is_default());
+    let cases = [
+        ("region = \"\"", "t.toml:6:10: [instance.VI_2] region: \"\" is not a region name"),
+        ("profile = \" \"", "t.toml:6:11: [instance.VI_2] profile: \" \" is not a profile name"),
+        ("role_arn = \"ops\"", "t.toml:6:12: [instance.VI_2] role_arn: \"ops\" is not a role ARN"),
+        ("external_id = \"x\"", "t.toml:6:15: [instance.VI_2] external_id: external_id needs role_arn"),
+    ];
+    for (bad, want) in cases {
+        let c =
+            Config::parse("t.toml", &with_second(&format!("routes = [\"10.1.0.20/32\"]\n{bad}\n"))).unwrap();
+        assert!(c.instance("VI_1").is_ok(), "the sound section works");
+        let err = c.instance("VI_2").unwrap_err().to_string();
+        assert!(err.contains(want), "{bad:?}: {err}");
+    }
+}
+
+#[test]
+fn the_owner_of_some_resources_is_the_section_holding_them_all() {
+    let text =
+        "[instance.A]\nroutes = [\"10.1.0.10/32\", \"10.1.0.11/32\"]\nelastic_ips = [\"eipalloc-1\"]\n\
+                [instance.B]\nroutes = [\"10.1.0.20/32\"]\n";
+    let c = Config::parse("t.toml", text).unwrap();
+    let res = |routes: &[&str], eips: &[&str]| Resources {
+        routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
+        eips: eips.iter().map(|e| EipRef::parse(e).unwrap()).collect(),
+        eip_pins: Vec::new(),
+        private_ips: Vec::new(),
+        ipv6_addresses: Vec::new(),
+        tables: TableChoice::Holding,
+        eni: EniChoice::Primary,
+        release: false,
+        sites: Vec::new(),
+        dns_records: Vec::new(),
+        access: Access::default(),
+    };
+    assert_eq!(c.owner(&res(&["10.1.0.10/32"], &[])), Some("A"));
+    assert_eq!(c.owner(&res(&["10.1.0.11/32"], &["eipalloc-1"])), Some("A"));
+    assert_eq!(c.owner(&res(&["10.1.0.20/32"], &[])), Some("B"));
+    assert_eq!(c.owner(&res(&["10.1.0.10/32", "10.1.0.20/32"], &[])), None, "split over two sections");
+    assert_eq!(c.owner(&res(&["10.9.0.1/32"], &[])), None);
+    assert_eq!(c.owner(&res(&[], &[])), None);
+}

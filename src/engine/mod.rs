@@ -113,16 +113,22 @@ impl<K: Cloud> Engine<K> {
 
     /// Learn who we are (IMDS) and build the clients.
     pub async fn connect(&self, res: &Resources, deadline: &Deadline) -> Result<Session<K::Client>, Error> {
+        self.cloud.check_access(&res.access).await?;
         let me = self.cloud.identity(&res.eni, deadline).await?;
         log::debug!("identity from IMDS after {} ms", (deadline.total() - deadline.remaining()).as_millis());
-        let region = self.settings.region.clone().unwrap_or_else(|| me.region.clone());
-        if let Some(w) = self.settings.region_mismatch(&me.region) {
+        let access = &res.access;
+        let region = access.region.clone().or_else(|| self.settings.region.clone());
+        let region = region.unwrap_or_else(|| me.region.clone());
+        if let Some(w) = self.settings.region_mismatch(&me.region).filter(|_| access.region.is_none()) {
             if !REGION_WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 log::warn!("{w}");
             }
         }
         info!("this node: {} {} in {} ({region})", me.instance_id, me.eni_id, me.vpc_id);
-        let ec2 = self.cloud.client(&region, deadline).await;
+        if let Some(role) = &access.role_arn {
+            info!("EC2 calls as {role}");
+        }
+        let ec2 = self.cloud.client(&region, access, deadline).await?;
         let mut sites = Vec::with_capacity(res.sites.len());
         for s in &res.sites {
             sites.push(self.cloud.site_client(&ec2, s).await);

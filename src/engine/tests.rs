@@ -112,6 +112,7 @@ pub(super) fn resources(eips: bool) -> Resources {
         release: false,
         sites: Vec::new(),
         dns_records: Vec::new(),
+        access: Default::default(),
     }
 }
 

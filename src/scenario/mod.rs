@@ -383,6 +383,7 @@ mod tests {
             release: true,
             sites: Vec::new(),
             dns_records: Vec::new(),
+            access: Default::default(),
         };
         let kinds = |r: &Resources| Scenario::for_resources(r).iter().map(Scenario::kind).collect::<Vec<_>>();
         assert_eq!(kinds(&res), vec![Kind::RouteTable, Kind::PrivateIp, Kind::Ipv6Address, Kind::ElasticIp]);

@@ -3,7 +3,8 @@ line the binary rejects is FAIL with clap's reason, and the real binary indeed e
 it; the config a hook reads is the one checked; a hook that logs nowhere warns; a FIFO
 nobody reads warns, one a running `ec2-vip watch` reads is ok; a legacy notify_master gets
 one verdict; the track_script trap FAILs, and the fix it names makes the standby's check
-exit 0 where the trap exits 1."""
+exit 0 where the trap exits 1; `check --route` whose config holds the route in a section
+checks that section's record (no trap)."""
 
 import os
 import subprocess
@@ -71,6 +72,11 @@ def test_a_hook_that_logs_nowhere_warns(binary, lab, root_owned_bin, tmp_path):
     assert r.returncode == 0, r
     [warn] = lines(r, "warn")
     assert "notify-log" in warn and "logs nowhere" in warn and "--syslog" in warn, r.stdout
+    # The config that hook reads says where to log: the hook logs (the binary applies it).
+    cfg = lab[4]
+    cfg.write_text(f"syslog = true\n{cfg.read_text()}")
+    r = doctor(binary, lab, kconf=conf)
+    assert r.returncode == 0 and not lines(r, "warn"), r.stdout
 
 
 def test_a_fifo_nobody_reads_warns_and_a_running_watch_is_seen(binary, lab, root_owned_bin, tmp_path):
@@ -131,7 +137,26 @@ def test_the_track_script_trap_fails_and_its_fix_works_on_the_standby(binary, la
     backup = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", "BACKUP", "100"], imds, server,
                      extra_env=state)
     assert backup.returncode == 0, backup
-    trap = run_vip(binary, ["--config", cfg, "check", "--route", VIP], imds, server, extra_env=state)
+    elsewhere = tmp_path / "other.toml"  # a config without the section that holds the VIP
+    elsewhere.write_text('[instance.VI_9]\nroutes = ["10.1.0.99/32"]\n')
+    trap = run_vip(binary, ["--config", elsewhere, "check", "--route", VIP], imds, server, extra_env=state)
     assert trap.returncode == 1, trap
     fix = run_vip(binary, ["--config", cfg, "check", "--instance", "VI_1"], imds, server, extra_env=state)
     assert fix.returncode == 0 and "skipped: this node is BACKUP" in fix.stdout, fix
+
+
+def test_check_by_route_checks_the_section_holding_it(binary, lab, root_owned_bin, tmp_path):
+    """The trap defused: `check --route X` with a config whose [instance.VI_1] holds X checks
+    VI_1's record (the one notify writes), so the standby's check exits 0; doctor agrees."""
+    ec2, seed, imds, server, cfg = lab
+    script = f'vrrp_script chk_vip {{\n    script "{root_owned_bin} --config {cfg} check --route {VIP}"\n}}\n'
+    body = f'    notify "{root_owned_bin} --syslog --config {cfg} notify"\n    track_script {{\n        chk_vip\n    }}\n'
+    r = doctor(binary, lab, kconf=kconf(tmp_path, body, before=script))
+    assert r.returncode == 0 and not lines(r, "FAIL"), r.stdout
+    state = {"EC2_VIP_STATE_DIR": tmp_path / "state"}
+    backup = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", "BACKUP", "100"], imds, server,
+                     extra_env=state)
+    assert backup.returncode == 0, backup
+    standby = run_vip(binary, ["--config", cfg, "check", "--route", VIP], imds, server, extra_env=state)
+    assert standby.returncode == 0 and "[VI_1] skipped: this node is BACKUP" in standby.stdout, standby
+    assert "[instance.VI_1] holds every resource given" in standby.stderr, standby

@@ -103,7 +103,8 @@ def test_every_command_with_dry_run_changes_nothing(binary, drifted, tmp_path):
         (["check", "--instance", "VI_1"], "node1", 1, "drift:"),
         (["check", "--instance", "VI_1", "--repair"], "node1", 1, "would repair: "),
         (["check", "--repair"], "node1", 1, "would repair: "),
-        (["check", "--repair", "--route", VIP, "--eip", eip], "node1", 1, "not repaired"),  # no record
+        # The flags name what [instance.VI_1] holds: that section and its recorded MASTER.
+        (["check", "--repair", "--route", VIP, "--eip", eip], "node1", 1, "[VI_1] would repair: "),
         (["status", "--instance", "VI_1"], "node1", 0, VIP),
         (["iam-policy"], "node1", 0, "ec2:ReplaceRoute"),
     ]

@@ -59,6 +59,8 @@ SCENARIOS = {
                    '{ zone = "Z0123456789ABCDEFGHIJ", name = "db6.internal.example", type = "AAAA", '
                    'value = "2600:1f18::100" }, { zone = "Z9876543210ABCDEFGHIJ", name = "db.example.com", '
                    'type = "A", value = "public", ttl = 10 }]\nrelease = true',
+    "section_role": 'routes = ["10.1.0.10/32"]\nelastic_ips = ["eipalloc-0123456789abcdef0"]\n'
+                    'region = "{r2}"\nrole_arn = "arn:{p}:iam::222222222222:role/ec2-vip"\nexternal_id = "x"',
 }
 REGIONS = {  # region → its partition and a second region of it for a site
     "us-east-1": ("aws", "us-west-2"),
@@ -136,7 +138,8 @@ def test_each_scenario_passes_the_linter(binary, parliament, scenario, region, t
     cfg = tmp_path / "c.toml"
     body = SCENARIOS[scenario].replace("{r1}", region).replace("{r2}", second).replace("{p}", partition)
     cfg.write_text(f"[instance.VI_1]\n{body}\n")
-    roles = [["--role", f"arn:{partition}:iam::222222222222:role/ec2-vip"]] if "sites" in scenario else []
+    with_role = "sites" in scenario or "role" in scenario
+    roles = [["--role", f"arn:{partition}:iam::222222222222:role/ec2-vip"]] if with_role else []
     for args in [["--vpc", VPC, "--account", "111111111111"], *roles]:
         text = iam_policy(binary, cfg, args, region)
         assert findings(parliament, text) == [], (args, text)
@@ -169,6 +172,27 @@ def test_a_site_role_in_another_partition_than_its_region_is_bad_input(binary, t
     assert r.returncode == 2 and r.stdout == "", r
     assert "role_arn arn:aws:iam::222222222222:role/ec2-vip is in partition aws, region cn-northwest-1 in aws-cn" \
         in r.stderr, r
+
+
+def test_a_section_role_is_the_roles_policy_and_the_nodes_assume_role(binary, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[instance.VI_1]\nroutes = ["10.1.0.10/32"]\nregion = "eu-west-1"\n'
+                   f'role_arn = "{ROLE}"\n')
+    node = json.loads(iam_policy(binary, cfg, ["--vpc", VPC, "--account", "111111111111"]))
+    acts = {a for st in node["Statement"] for a in st["Action"]}
+    assert "sts:AssumeRole" in acts and "ec2:ReplaceRoute" not in acts, node
+    [assume] = [st for st in node["Statement"] if st["Action"] == ["sts:AssumeRole"]]
+    assert assume["Resource"] == ROLE, node
+    role = json.loads(iam_policy(binary, cfg, ["--vpc", VPC, "--role", ROLE]))
+    [write] = [st for st in role["Statement"] if "ec2:ReplaceRoute" in st["Action"]]
+    assert write["Resource"] == "arn:aws:ec2:eu-west-1:222222222222:route-table/*", role
+    reads = {a for st in role["Statement"] if st["Resource"] == "*" for a in st["Action"]}
+    assert {"ec2:DescribeRouteTables", "ec2:DescribeInstances"} <= reads, role  # split brain as the role
+    cfg.write_text('[instance.VI_1]\nroutes = ["10.1.0.10/32"]\nregion = "cn-north-1"\n'
+                   f'role_arn = "{ROLE}"\n')
+    r = run_vip(binary, ["--config", cfg, "iam-policy", "--vpc", VPC], NO_IMDS, NO_IMDS)
+    assert r.returncode == 2 and r.stdout == "", r
+    assert f"[instance.VI_1]: role_arn {ROLE} is in partition aws, region cn-north-1 in aws-cn" in r.stderr, r
 
 
 def test_without_vpc_or_imds_a_vpc_scoped_policy_is_bad_input(binary, tmp_path):

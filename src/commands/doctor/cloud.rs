@@ -46,7 +46,7 @@ pub async fn node(
         None if s.region.is_some() => Finding::ok("region", format!("{region} (from {})", s.region_from)),
         None => Finding::ok("region", format!("{region} (from IMDS)")),
     });
-    let ec2 = engine.cloud.client(&region, d).await;
+    let ec2 = engine.cloud.client(&region, &Default::default(), d).await.ok()?;
     let imds = crate::aws::imds::Imds::new(d.total());
     match credentials::source(&ec2.config, &imds, d).await {
         Ok(from) => {
@@ -84,6 +84,22 @@ pub async fn section(
         }
     };
     out.push(f(Level::Ok, "eni", format!("VIP goes to {} ({})", me.eni_id, me.vpc_id), ""));
+    let region = res.access.region.clone().or_else(|| engine.settings.region.clone());
+    let region = region.unwrap_or_else(|| me.region.clone());
+    let own;
+    let ec2 = match res.access.is_default() {
+        true => ec2,
+        false => match engine.cloud.client(&region, &res.access, d).await {
+            Ok(c) => {
+                own = c;
+                &own
+            }
+            Err(e) => {
+                out.push(f(Level::Fail, "access", e.to_string(), "fix the section's profile"));
+                return out;
+            }
+        },
+    };
     if !res.sites.is_empty() {
         out.push(f(
             Level::Warn,
@@ -128,7 +144,6 @@ pub async fn section(
             ),
         });
     }
-    let region = engine.settings.region.clone().unwrap_or_else(|| me.region.clone());
     let scope = Scope { region, account: "*".into(), vpc: Some(me.vpc_id.clone()) };
     for p in Scenario::for_resources(res).iter().flat_map(|s| s.permissions(&scope)) {
         let action = p.action.trim_start_matches("ec2:");

@@ -35,8 +35,8 @@ const PARAMS: &[Param] = &[
          the operation's timeout when Pacemaker passes one."),
     Param("state_dir", "string", "/run/ec2-vip", "State directory",
         "Where the resource's transition record and lock live (created 0700)."),
-    Param("region", "string", "", "AWS region", "AWS region. Default: AWS_REGION, else the instance's region from IMDS."),
-    Param("profile", "string", "", "AWS profile", "AWS CLI/SDK profile for credentials (AWS_PROFILE). Default: the default chain."),
+    Param("region", "string", "", "AWS region", "AWS region. Default: AWS_REGION, else the instance's region from IMDS. With config + instance, the section's own region wins."),
+    Param("profile", "string", "", "AWS profile", "AWS CLI/SDK profile for credentials (AWS_PROFILE). Default: the default chain. With config + instance, the section's own profile wins."),
     Param("unknown", "string", "last", "Monitor when EC2 cannot be asked",
         "What monitor returns when EC2 or IMDS cannot be asked: last (the recorded state: running after a \
          start, not running after a stop), failed (OCF_ERR_GENERIC) or stopped (OCF_NOT_RUNNING)."),
@@ -49,8 +49,10 @@ const PARAMS: &[Param] = &[
          stop; monitor counts it. Default: true when ip is given, else false."),
     Param("address", "string", "", "Deprecated VIP (aws-vpc-move-ip)", "aws-vpc-move-ip's deprecated name of ip."),
     Param("routing_table", "string", "", "Route tables (aws-vpc-move-ip)", "aws-vpc-move-ip's comma list of route tables: the same as route_tables."),
-    Param("routing_table_role", "string", "", "Not supported (aws-vpc-move-ip)",
-        "Accepted and ignored with a log line: the route tables are written with this node's credentials."),
+    Param("routing_table_role", "string", "", "Role for the EC2 calls (aws-vpc-move-ip)",
+        "aws-vpc-move-ip's role ARN: assumed (STS AssumeRole) with this node's credentials, and every EC2 call \
+         of the resource is made as that role (a config section's role_arn). Not with config + instance: give \
+         the section's role_arn there."),
     Param("elastic_ip", "string", "", "Elastic IP (awseip)", "awseip's public IP: the same as elastic_ips (allocation_id wins when both are given)."),
     Param("allocation_id", "string", "", "Allocation id (awseip)", "awseip's allocation id of the Elastic IP."),
     Param("private_ip_address", "string", "", "Private IP of the Elastic IP (awseip)",

@@ -166,7 +166,7 @@ pub async fn run(g: &GlobalArgs, args: &OcfArgs) -> Result<(), Error> {
 /// The resources the parameters name, and the config file they come from, if any.
 fn resources(p: &Params) -> Result<(Resources, Option<Config>), Error> {
     match &p.source {
-        Source::Params(r) => Ok((r.clone(), None)),
+        Source::Params(r) => Ok(((**r).clone(), None)),
         Source::Section { config, instance } => {
             let c = Config::load(config)?;
             let r = c.instance(instance)?.clone();

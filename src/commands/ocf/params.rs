@@ -7,7 +7,7 @@ use super::local::Local;
 use crate::config::{
     eni_choice, first_duplicate, parse_ipv6_address, parse_private_ip, table_choice, Resources,
 };
-use crate::model::{parse_destination, EipRef, TableChoice};
+use crate::model::{parse_destination, Access, EipRef, TableChoice};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub enum Unknown {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     /// Parameters naming the resources.
-    Params(Resources),
+    Params(Box<Resources>),
     /// A section of an ec2-vip config file (Transit Gateway sites and everything else).
     Section { config: PathBuf, instance: String },
 }
@@ -57,11 +57,6 @@ pub const IGNORED: &[(&str, &str)] = &[
     ("api_delay", "every write is read back instead of waited for"),
     ("curl_retries", "IMDS calls are retried within the deadline"),
     ("curl_sleep", "IMDS calls are retried within the deadline"),
-    (
-        "routing_table_role",
-        "not supported: the route tables are written with this node's credentials (AWS_PROFILE, \
-         profile, instance role)",
-    ),
 ];
 
 /// aws-vpc-move-ip adds `ip` to `interface` (default eth0): so does this agent when `ip` is
@@ -148,6 +143,7 @@ pub const MAPPED: &[&str] = &[
     "allocation_id",
     "private_ip_address",
     "secondary_private_ip",
+    "routing_table_role",
 ];
 
 /// The `OCF_RESKEY_*` variables (without the prefix), minus Pacemaker's own.
@@ -209,6 +205,18 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
     let eni = eni_choice(get("interface").cloned(), get("eni").cloned())?;
     let release = get("release").map(|v| flag("release", v)).transpose()?.unwrap_or(true);
     let sites = Vec::new();
+    // aws-vpc-move-ip assumes it for its route-table calls; here every EC2 call of the
+    // resource is made as that role (a config section's role_arn).
+    let role_arn = get("routing_table_role").cloned();
+    if let Some(arn) = role_arn.as_ref().filter(|a| !a.starts_with("arn:") || !a.contains(":role/")) {
+        return Err(format!(
+            "routing_table_role: {arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        ));
+    }
+    if role_arn.is_some() && get("config").is_some() {
+        return Err("routing_table_role: with config + instance, give the section's role_arn instead".into());
+    }
+    let access = Access { role_arn, ..Access::default() };
     let resources = Resources {
         routes,
         eips,
@@ -220,6 +228,7 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
         release,
         sites,
         dns_records: Vec::new(),
+        access,
     };
     if let Some(dup) = first_duplicate(&resources) {
         return Err(format!("{dup} is named twice"));
@@ -227,7 +236,9 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
     let source =
         match (get("config"), get("instance")) {
             (Some(config), Some(instance))
-                if resources.is_empty() && resources.eni == crate::model::EniChoice::Primary =>
+                if resources.is_empty()
+                    && resources.eni == crate::model::EniChoice::Primary
+                    && resources.access.is_default() =>
             {
                 Source::Section { config: PathBuf::from(config), instance: instance.clone() }
             }
@@ -243,7 +254,7 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
                         secondary_private_ip, ipv6_addresses, or config + instance"
                     .into(),
             ),
-            (None, None) => Source::Params(resources),
+            (None, None) => Source::Params(Box::new(resources)),
         };
     let unknown = match get("unknown").map(|v| v.trim().to_ascii_lowercase()) {
         None => Unknown::Last,
@@ -304,6 +315,15 @@ mod tests {
         assert_eq!((local.addrs, local.dev.as_str()), (vec!["10.1.0.10/32".parse().unwrap()], "eth0"));
         let p = parse(&vars(&[("ip", "10.1.0.10"), ("local_address", "false")])).unwrap();
         assert_eq!(p.local, None);
+        assert!(resources(&p).access.is_default());
+    }
+
+    #[test]
+    fn routing_table_role_is_the_resources_role() {
+        let role = "arn:aws:iam::222222222222:role/vip";
+        let p = parse(&vars(&[("ip", "10.1.0.10"), ("routing_table_role", role)])).unwrap();
+        assert_eq!(resources(&p).access.role_arn.as_deref(), Some(role));
+        assert!(p.ignored.is_empty(), "{:?}", p.ignored);
     }
 
     #[test]
@@ -360,6 +380,11 @@ mod tests {
             (vec![("allocation_id", "203.0.113.1")], "allocation id"),
             (vec![("routes", "10.1.0.0/28"), ("local_address", "true")], "local_address needs"),
             (vec![("ip", "10.1.0.10"), ("interface", "eth0"), ("eni", "eni-1")], "mutually exclusive"),
+            (vec![("ip", "10.1.0.10"), ("routing_table_role", "vip")], "not a role ARN"),
+            (
+                vec![("config", "/c"), ("instance", "VI_1"), ("routing_table_role", "arn:aws:iam::2:role/v")],
+                "give the section's role_arn",
+            ),
         ] {
             let err = parse(&vars(&pairs)).unwrap_err();
             assert!(err.contains(says) && !err.contains('\n'), "{pairs:?}: {err}");

@@ -11,9 +11,11 @@
 //! Transit Gateway route tables have no VPC key: discovered ones are narrowed to the site's
 //! region and account. A site with `role_arn` is written with that role's credentials: the
 //! node's policy then needs only `sts:AssumeRole` on it, and the site's permissions belong
-//! to the role ([`Permission::via`]).
+//! to the role ([`Permission::via`]). A config section's own `role_arn` works the same way
+//! for all of that section's calls ([`for_vip`]).
 
 mod scenarios;
+pub use scenarios::for_vip;
 #[cfg(test)]
 mod tests;
 
@@ -34,8 +36,8 @@ pub struct Permission {
     pub action: &'static str,
     pub resources: Vec<String>,
     pub conditions: Vec<Condition>,
-    /// The role a Transit Gateway site is reached through (its `role_arn`); `None`: the
-    /// node's own credentials.
+    /// The role the call is made as (a section's or a Transit Gateway site's `role_arn`);
+    /// `None`: the node's own credentials.
     pub via: Option<String>,
 }
 
@@ -55,7 +57,7 @@ impl Permission {
         self
     }
 
-    fn via(mut self, role: Option<&String>) -> Permission {
+    pub fn via(mut self, role: Option<&String>) -> Permission {
         self.via = role.cloned();
         self
     }

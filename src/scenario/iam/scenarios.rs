@@ -2,9 +2,33 @@
 
 use super::{partition, role_home, Condition, Permission, Place, Scope};
 use crate::config::Site;
-use crate::model::{EipRef, TableChoice};
+use crate::model::{Access, EipRef, TableChoice};
 use crate::scenario::dns_record::DnsRecords;
 use crate::scenario::Scenario;
+
+/// One VIP's permissions: its scenarios' in its own region (a section's `region`, else the
+/// scope's). With a `role_arn`, its resources are in the role's account and every call is
+/// made as that role ([`Permission::via`]; a Transit Gateway site's own role is assumed
+/// from there): the node's policy needs only `sts:AssumeRole` on it.
+pub fn for_vip(scenarios: &[Scenario], scope: &Scope, access: &Access) -> Vec<Permission> {
+    let role = access.role_arn.as_ref();
+    let mut here = scope.clone();
+    if let Some(region) = &access.region {
+        here.region.clone_from(region);
+    }
+    if let Some((_, account)) = role.and_then(|r| role_home(r)) {
+        here.account = account.to_string();
+    }
+    let mut p: Vec<Permission> = scenarios
+        .iter()
+        .flat_map(|s| s.permissions(&here))
+        .map(|p| if p.via.is_none() { p.via(role) } else { p })
+        .collect();
+    if let Some(role) = role {
+        p.push(Permission::on("sts:AssumeRole", vec![role.clone()]));
+    }
+    p
+}
 
 impl Scenario {
     /// What this scenario may call, on what, under which conditions. `scope`: the node's

@@ -165,3 +165,28 @@ fn transit_gateway_sites_name_their_region_account_tables_and_roles() {
     let assume = find(&p, "sts:AssumeRole")[0];
     assert_eq!((assume.via.as_ref(), &assume.resources), (None, &vec![role.clone().unwrap()]));
 }
+
+#[test]
+fn a_section_role_makes_its_calls_in_its_region_and_account() {
+    let text = "[instance.A]\nroutes = [\"10.1.0.10/32\"]\nregion = \"cn-north-1\"\n\
+                role_arn = \"arn:aws-cn:iam::222222222222:role/vip\"\n";
+    let c = Config::parse("t.toml", text).unwrap();
+    let res = c.instance("A").unwrap();
+    let p = merge(for_vip(&Scenario::for_resources(res), &scope("us-east-1"), &res.access));
+    let role = Some("arn:aws-cn:iam::222222222222:role/vip".to_string());
+    let [assume] = find(&p, "sts:AssumeRole")[..] else { panic!("{p:#?}") };
+    assert_eq!((assume.via.as_ref(), &assume.resources), (None, &vec![role.clone().unwrap()]), "the node's");
+    let [write] = find(&p, "ec2:ReplaceRoute")[..] else { panic!("{p:#?}") };
+    assert_eq!(write.via, role, "made as the role");
+    assert_eq!(write.resources, ["arn:aws-cn:ec2:cn-north-1:222222222222:route-table/*"]);
+    assert!(p.iter().all(|p| p.action == "sts:AssumeRole" || p.via == role), "{p:#?}");
+    // Without access: the node's own, in the scope's region and account.
+    let plain = Config::parse("t.toml", "[instance.A]\nroutes = [\"10.1.0.10/32\"]\n").unwrap();
+    let res = plain.instance("A").unwrap();
+    let p = for_vip(&Scenario::for_resources(res), &scope("us-east-1"), &res.access);
+    assert!(p.iter().all(|p| p.via.is_none()) && find(&p, "sts:AssumeRole").is_empty());
+    assert_eq!(
+        find(&p, "ec2:ReplaceRoute")[0].resources,
+        ["arn:aws:ec2:us-east-1:111111111111:route-table/*"]
+    );
+}

@@ -4,6 +4,7 @@
 use super::conf::*;
 use super::hooks::Context;
 use super::tests::*;
+use crate::config::Resources;
 use std::path::Path;
 
 fn one_instance(body: &str) -> String {
@@ -37,6 +38,29 @@ fn a_hook_without_a_log_destination_warns() {
 }
 
 #[test]
+fn logging_set_in_the_config_the_hook_reads_counts() {
+    let p = parsed(&one_instance("  notify \"/usr/local/sbin/ec2-vip --config /etc/logs.toml notify\"\n"));
+    let names = |_: &Path| Ok(vec!["VI_1".to_string()]);
+    let f = |logs: &dyn Fn(&Path) -> bool| {
+        let cx = Context {
+            own_config: Path::new("/etc/logs.toml"),
+            sections: &names,
+            config_logs: logs,
+            owner: &|_, _| None,
+            fifo_readers: &[],
+        };
+        super::rules::check(&p, BIN, &["VI_1"], &cx)
+    };
+    let with = f(&|c: &Path| c == Path::new("/etc/logs.toml"));
+    assert!(not_ok(&with).is_empty(), "{with:#?}");
+    let without = f(&|c: &Path| c == Path::new(DEFAULT_CONFIG));
+    assert!(
+        has(&without, Level::Warn, "notify-log", "logs nowhere"),
+        "another config's logging: {without:#?}"
+    );
+}
+
+#[test]
 fn the_config_the_hook_reads_is_checked() {
     let p = parsed(&one_instance(
         "  notify \"/usr/local/sbin/ec2-vip --syslog --config /etc/nonexistent.toml notify\"\n",
@@ -45,7 +69,13 @@ fn the_config_the_hook_reads_is_checked() {
         true => Ok(vec!["VI_1".to_string()]),
         false => Err("No such file or directory (os error 2)".to_string()),
     };
-    let cx = Context { own_config: Path::new(DEFAULT_CONFIG), sections: &names, fifo_readers: &[] };
+    let cx = Context {
+        own_config: Path::new(DEFAULT_CONFIG),
+        sections: &names,
+        config_logs: &|_| false,
+        owner: &|_, _| None,
+        fifo_readers: &[],
+    };
     let f = super::rules::check(&p, BIN, &["VI_1"], &cx);
     assert!(has(&f, Level::Fail, "notify-config", "reads /etc/nonexistent.toml: No such file"), "{f:#?}");
     assert!(has(&f, Level::Warn, "notify-config", "not /etc/ec2-vip.toml that doctor checked"), "{f:#?}");
@@ -96,6 +126,29 @@ fn the_track_script_trap_fails() {
     }
     let f = run(&tracked("/usr/local/sbin/ec2-vip chek --instance VI_1", "", ""), &["VI_1"]);
     assert!(has(&f, Level::Fail, "track-script", "would exit 2"), "{f:#?}");
+}
+
+#[test]
+fn check_by_flags_is_no_trap_when_its_config_holds_them_in_that_section() {
+    let p = parsed(&tracked("/usr/local/sbin/ec2-vip check --route 10.1.0.10/32", "", ""));
+    let names = |_: &Path| Ok(vec!["VI_1".to_string()]);
+    let verdict = |owner: &dyn Fn(&Path, &Resources) -> Option<String>| {
+        let cx = Context {
+            own_config: Path::new(DEFAULT_CONFIG),
+            sections: &names,
+            config_logs: &|_| true,
+            owner,
+            fifo_readers: &[],
+        };
+        super::rules::check(&p, BIN, &["VI_1"], &cx)
+    };
+    let held = |c: &Path, r: &Resources| {
+        (c == Path::new(DEFAULT_CONFIG) && r.routes[0].to_string() == "10.1.0.10/32").then(|| "VI_1".into())
+    };
+    let f = verdict(&held);
+    assert!(not_ok(&f).is_empty(), "check finds [instance.VI_1]'s record: {f:#?}");
+    let f = verdict(&|_, _| Some("VI_2".to_string()));
+    assert!(has(&f, Level::Fail, "track-script", "exits 1"), "another section's record: {f:#?}");
 }
 
 #[test]

@@ -4,10 +4,12 @@
 //! it rejects exits 2 before logging starts, keepalived discards its stderr, and the VIP
 //! never moves, so that is a FAIL with clap's reason. A line that parses is checked for
 //! what it will do: the config file *it* reads (its `--config`, else the default), the
-//! section it acts on, and whether it logs anywhere (`--syslog` / `--log-file`).
+//! section it acts on, and whether it logs anywhere (`--syslog` / `--log-file`, or that
+//! config's top-level `syslog` / `log_file`).
 
 use super::conf::*;
 use crate::cli::{one_line, parse_from, Cli, Command};
+use crate::config::Resources;
 use std::path::{Path, PathBuf};
 
 /// What doctor knows beyond keepalived.conf; the caller gathers it (files, /proc).
@@ -16,6 +18,11 @@ pub struct Context<'a> {
     pub own_config: &'a Path,
     /// The section names of a config file, or why it cannot be used.
     pub sections: &'a dyn Fn(&Path) -> Result<Vec<String>, String>,
+    /// Whether the config file at a path sets a log destination (`syslog`, `log_file`).
+    pub config_logs: &'a dyn Fn(&Path) -> bool,
+    /// The section of the config at a path that holds every given resource (what
+    /// `check --route ...` then checks), if any.
+    pub owner: &'a dyn Fn(&Path, &Resources) -> Option<String>,
     /// `(who, fifo)` of every `ec2-vip watch` found: a running process or an enabled unit.
     pub fifo_readers: &'a [(String, PathBuf)],
 }
@@ -87,9 +94,13 @@ pub fn notify(what: &str, owner: &str, n: &Notify, cx: &Context, out: &mut Vec<F
         let m = format!("{at} has --dry-run: every transition only prints its plan, nothing moves");
         out.push(fail("notify-command", m, "remove --dry-run from the hook"));
     }
-    if !g.syslog && g.log_file.is_none() {
+    if !g.syslog && g.log_file.is_none() && !(cx.config_logs)(&g.config) {
         let m = format!("{at} logs nowhere: keepalived discards a script's stdout and stderr");
-        out.push(warn("notify-log", m, "add --syslog (or --log-file PATH) before the subcommand"));
+        let fix = format!(
+            "add --syslog (or --log-file PATH) before the subcommand, or syslog = true (or log_file) to {}",
+            g.config.display()
+        );
+        out.push(warn("notify-log", m, fix));
     }
     // A by-flags run (master --route ...) reads no config; the others act on a section of it.
     let Acts::Section(name) = &acts else { return acts };
@@ -140,25 +151,32 @@ fn weight(instance: &Instance, script: &VrrpScript) -> i64 {
 
 /// Check every vrrp_script that runs ec2-vip. `records`: the instances whose ec2-vip notify
 /// records under a section name (the key a `check` must use to find it).
-pub fn scripts(p: &Parsed, binary_names: &[&str], records: &[&str], out: &mut Vec<Finding>) {
+pub fn scripts(p: &Parsed, binary_names: &[&str], records: &[&str], cx: &Context, out: &mut Vec<Finding>) {
     for s in &p.scripts {
         let Some(cmd) = s.script.as_deref().filter(|c| calls_binary(c, binary_names)) else { continue };
         let at = format!("vrrp_script {}: script \"{cmd}\"", s.name);
         let trackers: Vec<&Instance> =
             p.instances.iter().filter(|i| i.track_scripts.contains(&s.name)).collect();
-        let check = match parse(&argv(cmd)) {
+        let (check, config) = match parse(&argv(cmd)) {
             Err(why) => {
                 let m = format!("{at}: ec2-vip would exit 2 ({why}): every instance tracking it goes FAULT");
                 out.push(fail("track-script", m, "correct the command line (ec2-vip check --help)"));
                 continue;
             }
-            Ok(Cli { command: Command::Check(c), .. }) => c,
+            Ok(Cli { command: Command::Check(c), global }) => (c, global.config),
             Ok(_) => continue,
         };
-        let by_flags = check.instance.is_none() && check.resources.resources().is_ok_and(|r| !r.is_empty());
-        for i in
-            trackers.iter().filter(|i| by_flags && weight(i, s) == 0 && records.contains(&i.name.as_str()))
-        {
+        let flags = check.resources.resources().ok().filter(|r| !r.is_empty());
+        // check --route X checks the section of its config that holds X, when one does.
+        let owner = flags.as_ref().filter(|_| check.instance.is_none()).and_then(|r| (cx.owner)(&config, r));
+        let trapped = |i: &&&Instance| {
+            flags.is_some()
+                && check.instance.is_none()
+                && owner.as_deref() != Some(i.name.as_str())
+                && weight(i, s) == 0
+                && records.contains(&i.name.as_str())
+        };
+        for i in trackers.iter().filter(trapped) {
             let m = format!(
                 "{at}: `check` with --route/--eip... looks for the record of its own flags, not of \
                  {name}'s notify: on the standby it finds none, exits 1, and with no weight \

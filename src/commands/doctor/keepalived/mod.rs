@@ -43,7 +43,13 @@ pub fn check(path: &Path, sections: &[&str], own_config: &Path) -> Vec<Finding> 
         }
     };
     let readers = fifo_readers();
-    let cx = hooks::Context { own_config, sections: &config_sections, fifo_readers: &readers };
+    let cx = hooks::Context {
+        own_config,
+        sections: &config_sections,
+        config_logs: &config_logs,
+        owner: &config_owner,
+        fifo_readers: &readers,
+    };
     let mut out = rules::check(&parsed, &BINARY_NAMES, sections, &cx);
     for (owner, script) in rules::script_paths(&parsed, &BINARY_NAMES) {
         let mut f = rules::check_script_path(&script, &entries(Path::new(&script)));
@@ -118,6 +124,16 @@ fn config_sections(path: &Path) -> Result<Vec<String>, String> {
         ) => Err(detail),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Whether the config at `path` (one a hook would load) sets `syslog = true` or a `log_file`.
+fn config_logs(path: &Path) -> bool {
+    Config::load(path).is_ok_and(|c| c.defaults.logs())
+}
+
+/// The section of the config at `path` holding every resource of `res` (see `Config::owner`).
+fn config_owner(path: &Path, res: &crate::config::Resources) -> Option<String> {
+    Config::load(path).ok()?.owner(res).map(str::to_string)
 }
 
 /// The FIFO of an ec2-vip command line, if it is `watch --fifo PATH` as the binary parses it.

@@ -132,7 +132,7 @@ pub fn check(p: &Parsed, binary_names: &[&str], sections: &[&str], cx: &Context)
         working.extend(p.instances.iter().filter(reached).map(|i| &*i.name));
     }
     hooks::fifos(&fifos, &notifying, cx, &mut out);
-    hooks::scripts(p, binary_names, &records.iter().copied().collect::<Vec<_>>(), &mut out);
+    hooks::scripts(p, binary_names, &records.iter().copied().collect::<Vec<_>>(), cx, &mut out);
     for s in sections.iter().filter(|s| !used.contains(**s) && !broken.contains(*s)) {
         out.push(if by_flags.contains(s) {
             let m = format!(

@@ -20,7 +20,13 @@ pub(super) const DEFAULT_CONFIG: &str = "/etc/ec2-vip.toml";
 /// read FIFOs.
 pub(super) fn check_with(p: &Parsed, sections: &[&str], readers: &[(String, PathBuf)]) -> Vec<Finding> {
     let names = |_: &Path| Ok(sections.iter().map(|s| s.to_string()).collect());
-    let cx = Context { own_config: Path::new(DEFAULT_CONFIG), sections: &names, fifo_readers: readers };
+    let cx = Context {
+        own_config: Path::new(DEFAULT_CONFIG),
+        sections: &names,
+        config_logs: &|_| false,
+        owner: &|_, _| None,
+        fifo_readers: readers,
+    };
     super::rules::check(p, BIN, sections, &cx)
 }
 
