@@ -3,6 +3,7 @@
 
 use super::report::{Outcome, Report};
 use crate::model::Identity;
+use crate::scenario::Resource;
 use serde::Serialize;
 
 /// Why an event was sent.
@@ -55,6 +56,10 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     pub resource: String,
+    /// The resource as fields (`kind`: route, destination, elastic_ip, private_ip,
+    /// ipv6_address, dns_record), as `status --json` has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what: Option<Resource>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +69,8 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
     pub resource: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what: Option<Resource>,
     pub error: String,
 }
 
@@ -118,13 +125,18 @@ impl Event {
             .changed()
             .map(|e| Change {
                 resource: e.resource.to_string(),
+                what: Some(e.resource.clone()),
                 from: e.from.clone(),
                 to: Some(e.to.clone()),
             })
             .collect();
         let failed: Vec<Failure> = report
             .failures()
-            .map(|e| Failure { resource: e.resource.to_string(), error: reason(&e.outcome) })
+            .map(|e| Failure {
+                resource: e.resource.to_string(),
+                what: Some(e.resource.clone()),
+                error: reason(&e.outcome),
+            })
             .collect();
         if changed.is_empty() && failed.is_empty() {
             return None;
@@ -152,7 +164,8 @@ impl Event {
         other: Option<&str>,
     ) -> Event {
         let mut ev = Event::new(kind, instance, "reconcile", node, 0);
-        ev.changed = lines.iter().map(|l| Change { resource: l.clone(), from: None, to: None }).collect();
+        ev.changed =
+            lines.iter().map(|l| Change { resource: l.clone(), what: None, from: None, to: None }).collect();
         ev.other = other.map(str::to_string);
         ev
     }
@@ -200,6 +213,9 @@ mod tests {
         assert_eq!(v["event"], "changed");
         assert_eq!(v["changed"][0]["from"], "eni-b");
         assert_eq!(v["changed"][0]["to"], "eni-a");
+        let what = &v["changed"][0]["what"];
+        assert_eq!((what["kind"].as_str(), what["ip"].as_str()), (Some("private_ip"), Some("10.0.2.100")));
+        assert_eq!(what["subnet"], "subnet-1");
         assert_eq!(v["node"]["hostname"], "h");
         assert!(v["node"]["eni_id"].is_null() && v.get("other").is_none());
         let bad = Report {
@@ -212,6 +228,8 @@ mod tests {
         let ev = Event::from_report("VI_1", "MASTER", node.clone(), &bad, 12).unwrap();
         assert_eq!((ev.event, ev.changed.len(), ev.failed.len()), (Kind::Failed, 1, 1));
         assert!(ev.failed[0].error.contains("AssignPrivateIpAddresses"));
+        let v: serde_json::Value = serde_json::from_str(&ev.to_json()).unwrap();
+        assert_eq!(v["failed"][0]["what"]["ip"], "10.0.2.101");
         let same = Report { entries: vec![entry("10.0.2.100", Outcome::Unchanged)], superseded: None };
         assert!(Event::from_report("VI_1", "MASTER", node, &same, 1).is_none());
     }

@@ -63,14 +63,26 @@ pub enum Kind {
     DnsRecord,
 }
 
-/// One thing a VIP consists of.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One thing a VIP consists of. Serialized (events' `what`) as an object tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Resource {
     /// A route for `destination` in a VPC or Transit Gateway route table. `scope` is the
     /// VPC or Transit Gateway; `region` is named where sites span regions.
-    Route { region: Option<String>, scope: String, table_id: String, destination: IpNet },
+    Route {
+        region: Option<String>,
+        scope: String,
+        table_id: String,
+        #[serde(serialize_with = "as_text")]
+        destination: IpNet,
+    },
     /// A VIP destination no table of `scope` holds.
-    Destination { region: Option<String>, scope: String, destination: IpNet },
+    Destination {
+        region: Option<String>,
+        scope: String,
+        #[serde(serialize_with = "as_text")]
+        destination: IpNet,
+    },
     /// An Elastic IP; `private_ip` is the private address it is associated with now.
     ElasticIp { allocation_id: String, public_ip: String, private_ip: Option<String> },
     /// A secondary private IPv4 address of a subnet.
@@ -79,7 +91,18 @@ pub enum Resource {
     Ipv6Address { ip: std::net::Ipv6Addr, subnet: String },
     /// A Route 53 record set (`kind` A or AAAA), the TTL this node gives it, and the role
     /// its zone is reached through (None: the node's own credentials).
-    DnsRecord { zone: String, name: String, kind: &'static str, ttl: u32, role: Option<String> },
+    DnsRecord {
+        zone: String,
+        name: String,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        ttl: u32,
+        role: Option<String>,
+    },
+}
+
+fn as_text<T: fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 impl fmt::Display for Resource {

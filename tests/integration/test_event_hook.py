@@ -35,6 +35,10 @@ def test_a_change_sends_one_event(binary, moto, ec2, figure1, imds_node2, tmp_pa
     assert (ev["event"], ev["instance"], ev["transition"]) == ("changed", "VI_1", "MASTER")
     assert ev["node"]["eni_id"] == eni and ev["node"]["instance_id"] and ev["node"]["hostname"]
     assert len(ev["changed"]) == 2 and all(c["to"] == eni for c in ev["changed"]), ev
+    # Each resource also as fields, as `status --json` has them (not only as prose).
+    whats = [(c["what"]["kind"], c["what"]["destination"]) for c in ev["changed"]]
+    tables = {c["what"]["table_id"] for c in ev["changed"]}
+    assert whats == [("route", VIP)] * 2 and tables == {figure1["rtb_a"], figure1["rtb_b"]}, ev
     assert ev["failed"] == [] and ev["error"] is None and ev["run"] and ev["time"]
     assert got.with_suffix(".kind").read_text().split() == ["changed"]
     # Already right: nothing changed, so no event.
