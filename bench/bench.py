@@ -55,6 +55,9 @@ def parse_args(argv):
     ap.add_argument("--log-dir", help="where each run's output is kept [a new temp dir]")
     ap.add_argument("--no-scenarios", action="store_true",
                     help="skip the per-scenario rows (Elastic IP, Transit Gateway, warm watch)")
+    ap.add_argument("--route53-pending", type=float, default=20.0,
+                    help="seconds the proxy holds a Route 53 change PENDING in the INSYNC row "
+                         "(AWS: generally INSYNC within 60 s); 0 skips that row [20]")
     ap.add_argument("--no-watchers", action="store_true",
                     help="skip the split-brain and fleet cases (long-running watchers)")
     ap.add_argument("--split-seconds", type=float, default=30.0, help="split-brain window [30]")
@@ -153,6 +156,13 @@ class Bench:
         rows.append(scenarios.warm_watch(args.binary, self.moto.url, self.proxy, seed, tables, args.reps))
         self.note("scenario rows: fast failback with reads 2 s stale")
         rows.append(scenarios.stale_failback(args.binary, self.moto.url, self.proxy, seed, args.reps))
+        self.note("scenario rows: Route 53 record (moto: INSYNC at once)")
+        rows.append(scenarios.route53(args.binary, self.moto.url, self.proxy, seed, args.reps,
+                                      timeout=args.timeout))
+        if args.route53_pending > 0:
+            self.note(f"scenario rows: Route 53 record, PENDING for {args.route53_pending:g} s")
+            rows.append(scenarios.route53(args.binary, self.moto.url, self.proxy, seed, args.slow_reps,
+                                          args.route53_pending, args.timeout))
         ext = start_moto(args.venv, log_path=str(self.log_dir / "moto_ext.log"), region=cases.REGION,
                          extended=True)
         proxy = start_proxy(ext.url, latency=args.latency, mutating_bucket=[MUTATING_BURST, MUTATING_RATE])
@@ -240,6 +250,20 @@ def result_text(outs):
     return f"FAIL {len(bad)}/{len(outs)} (rc {worst.returncode}{split}{other})"
 
 
+def route53_line(r, latency):
+    """Time to INSYNC of a Route 53 row, from ec2-vip's own log."""
+    t = med(r.insync)
+    if not r.pending:
+        return (f"- {r.name}: moto answers INSYNC at once, so no GetChange ({med(r.get_change):g} "
+                f"calls); change sent -> done {t * 1000:.0f} ms (median)")
+    lag = t - r.pending - 2 * latency
+    return (f"- {r.name}: time to INSYNC (ec2-vip's log: plan -> written and INSYNC) median "
+            f"{t:.2f} s (min {min(r.insync):.2f}, max {max(r.insync):.2f}) with the change PENDING "
+            f"for {r.pending:g} s = PENDING + a ChangeResourceRecordSets and a GetChange round "
+            f"trip ({2 * latency * 1000:.0f} ms) + {lag * 1000:.0f} ms polling lag; GetChange calls "
+            f"{med(r.get_change):g} (from 250 ms, doubling, at most 2 s apart, jittered)")
+
+
 def print_report(bench):
     args = bench.args
     print()
@@ -324,12 +348,15 @@ def print_report(bench):
                                              all(o.ok for o in outs)))
         for r in rows:
             m, floor = med(r.times), r.floor(args.latency)
-            print(f"| {r.name} | {len(r.times)} | {m:.3f} | {r.calls:g} | {scenarios.FLOORS[r.name]} "
+            print(f"| {r.name} | {len(r.times)} | {m:.3f} | {r.calls:g} | {r.trips} "
                   f"| {floor:.3f} | {m / floor:.2f} | {'ok' if r.ok else 'FAILED'} |")
         print()
         print("floor s = round trips of the scenario's dependency chain x the added latency + moto "
-              "busy; one-shot rows are whole processes (IMDS, client set-up included), the watch row "
-              "from the MASTER line to the tables read at node2")
+              "busy (+ the PENDING time of the INSYNC row); one-shot rows are whole processes (IMDS, "
+              "client set-up included), the watch row from the MASTER line to the tables read at node2")
+        for r in rows:
+            if hasattr(r, "insync"):
+                print(route53_line(r, args.latency))
     if "split" in bench.extra:
         sp = bench.extra["split"]
         (rf, rl), (ef, el) = sp["route"], sp["eip"]

@@ -15,15 +15,22 @@ floor, computed from the scenario's dependency chain:
   stale failback   node1 MASTER again right after a BACKUP, while EC2 (the proxy's 2 s
                    stale_window) still answers "already node1" for the 2 tables and the
                    Elastic IP: describe -> every write anyway (reassert) -> read back   3
+  Route 53 record  ListResourceRecordSets -> ChangeResourceRecordSets -> read back      3
+                   (moto answers INSYNC at once, so no GetChange)
+  ... INSYNC       the same with the proxy's route53_pending: the change reads PENDING
+  after P s        for P s; floor = P + the ChangeResourceRecordSets, the GetChange that
+                   sees INSYNC, and the two reads                                       4
 
 floor seconds = round trips x the added latency + "moto busy" (time some request was inside
-moto, which serves one at a time). Route tables and the Elastic IP run on the bench's moto;
+moto, which serves one at a time) + any wait the service imposes (Route 53's PENDING). Route tables and the Elastic IP run on the bench's moto;
 the Transit Gateway layouts on the extended moto (tests/harness/moto_ext.py) behind a
 proxy of their own.
 """
 
+import datetime
 import ipaddress
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -31,6 +38,7 @@ from pathlib import Path
 
 from harness.imds_fake import start_imds
 from harness.moto import ec2_client
+from harness.route53_zone import NAME, private_zone, record, route53_client, upsert
 from harness.runner import run_vip, vip_env
 from harness.scenario import VIP, _instance, node_json, seed_figure1
 from harness.tgw_one_region import seed_one_region
@@ -40,16 +48,22 @@ from harness.tgw_scenario import node_json as tgw_node_json
 REGION = "us-east-1"
 FLOORS = {"route tables": 3, "Elastic IP": 3, "secondary private IP": 3, "IPv6 address": 4, "Transit Gateway, one region": 5,
           "Transit Gateway, two regions": 5, "route tables, warm watch": 2,
-          "fast failback, reads 2 s stale": 3}
+          "fast failback, reads 2 s stale": 3, "Route 53 record": 3}
+ROUTE53_PENDING_TRIPS = 4  # the Route 53 row with the proxy's route53_pending: + one GetChange
 STALE_WINDOW = 2.0
 
 
 class Row:
-    def __init__(self, name, times, calls, busy, ok):
+    """trips: round trips of the dependency chain [FLOORS[name]]; wait: seconds the service
+    makes every client wait on top (a PENDING Route 53 change)."""
+
+    def __init__(self, name, times, calls, busy, ok, trips=None, wait=0.0):
         self.name, self.times, self.calls, self.busy, self.ok = name, times, calls, busy, ok
+        self.trips = FLOORS.get(name) if trips is None else trips
+        self.wait = wait
 
     def floor(self, latency):
-        return FLOORS[self.name] * latency + self.busy
+        return self.trips * latency + self.busy + self.wait
 
 
 def _finish(proxy):
@@ -265,3 +279,55 @@ def ipv6_address(binary, moto_url, proxy, reps):
                         lambda _: run_vip(binary, ["master", "--ipv6-address", address], imds, proxy.url), check)
     finally:
         imds.stop()
+
+
+RECORD_TTL = 10
+_LOG_TIME = re.compile(r"^(\S+Z) ")
+
+
+def _log_time(log, marker):
+    """Epoch seconds of the first line of ec2-vip's --log-file holding `marker`, or None."""
+    for line in log.read_text().splitlines():
+        m = _LOG_TIME.match(line)
+        if m and marker in line:
+            return datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+    return None
+
+
+def route53(binary, moto_url, proxy, seed, reps, pending=0.0, timeout=30.0):
+    """A Route 53 record in a private zone of figure 1's VPC moves from node1's private IP to
+    node2's: `ec2-vip master --dns-record ZONE,NAME,A,local,10`. With `pending` > 0 the proxy
+    answers PENDING for that long after the change (moto: INSYNC at once). The row also has,
+    per run, .insync: seconds from ec2-vip's plan line (just before ChangeResourceRecordSets)
+    to its "(upserted)" line (the write done: INSYNC seen), and .get_change: GetChange calls."""
+    r53 = route53_client(moto_url)
+    if "r53_zone" not in seed:
+        seed["r53_zone"] = private_zone(r53, seed["vpc_id"], ref=f"ec2-vip-bench-{time.time()}")
+    zone, node1, node2 = seed["r53_zone"], seed["node1"]["private_ip"], seed["node2"]["private_ip"]
+    imds = start_imds(node_json(seed, "node2", REGION), log_requests=False)
+    work = Path(tempfile.mkdtemp(prefix="ec2vip-bench-r53-"))
+    name = "Route 53 record" + (f", INSYNC after {pending:g} s" if pending else "")
+    insync, get_change = [], []
+
+    def run(rep):
+        args = ["--log-file", work / f"{rep}.log", "--timeout", f"{max(timeout, pending + 10):g}",
+                "master", "--dns-record", f"{zone},{NAME},A,local,{RECORD_TTL}"]
+        return run_vip(binary, args, imds, proxy.url)
+
+    def check():
+        log = work / f"{len(insync)}.log"
+        start, done = _log_time(log, "plan: dns"), _log_time(log, "(upserted)")
+        insync.append(done - start if start and done else float("nan"))
+        get_change.append(proxy.stats()["requests"].get("GetChange", 0))
+        return record(r53, zone) == ([node2], RECORD_TTL)
+
+    proxy.configure(route53_pending=pending)
+    try:
+        row = _measure(name, reps, proxy, lambda _: upsert(r53, zone, node1), run, check)
+    finally:
+        proxy.configure(route53_pending=0.0)
+        imds.stop()
+    if pending:
+        row.trips, row.wait = ROUTE53_PENDING_TRIPS, pending
+    row.insync, row.get_change, row.pending = insync, get_change, pending
+    return row

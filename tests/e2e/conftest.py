@@ -72,10 +72,11 @@ def e2e_installed(e2e_binary):
 @pytest.fixture(scope="module", params=["notify", "watch"])
 def cluster(request, e2e_installed, e2e_venv, tmp_path_factory):
     """The whole lab, torn down (processes killed, namespaces deleted) whatever happens.
-    Runs every case twice: ec2-vip as generic notify hook, and notify_fifo + watch."""
-    from e2e_cluster import Cluster
+    Runs every case twice: ec2-vip as generic notify hook, and notify_fifo + watch.
+    The VIP's section also carries a Route 53 record (e2e_dns), which follows the MASTER."""
+    from e2e_dns import RecordCluster
 
-    yield from lab(Cluster, request, e2e_installed, e2e_venv, tmp_path_factory)
+    yield from lab(RecordCluster, request, e2e_installed, e2e_venv, tmp_path_factory)
 
 
 @pytest.fixture(scope="module", params=["notify", "watch"])

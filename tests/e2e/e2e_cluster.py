@@ -215,7 +215,8 @@ def format_table(rows):
         "((before): a flap burst ended on a master that was already MASTER, and a MASTER->EC2 "
         "of 0.000 there means EC2 was already right when the burst ended);",
         "hook run: that notify's ec2-vip run; MASTER->EC2: that notify -> DescribeRouteTables "
-        "and DescribeAddresses show both VIP routes and the EIP on the new master (secondary IP "
+        "and DescribeAddresses show both VIP routes and the EIP on the new master (keepalived "
+        "lab: and ListResourceRecordSets the Route 53 record naming its private IP; secondary IP "
         "rows: DescribeNetworkInterfaces shows the address on its ENI alone; polled "
         f"every {POLL * 1000:.0f} ms); notifies: transitions on both nodes during the case;",
         "via notify: ec2-vip is the generic notify hook; via watch: notify_fifo + ec2-vip watch",

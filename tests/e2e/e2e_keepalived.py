@@ -162,6 +162,7 @@ class Node:
             "LANG": "C.UTF-8",
             "HOME": str(self.dir),
             "AWS_ENDPOINT_URL_EC2": self.moto_url,
+            "AWS_ENDPOINT_URL_ROUTE_53": self.moto_url,  # moto serves Route 53 on the same port
             # Both "machines" share one filesystem: give each its own lock/state files.
             "EC2_VIP_STATE_DIR": str(self.dir / "state"),
         }

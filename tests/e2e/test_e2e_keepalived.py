@@ -1,10 +1,12 @@
 """A real keepalived pair fails over, and ec2-vip moves figure 1's VIP routes (both
-private tables) and the VIP's Elastic IP to the new master's ENI. Every case runs twice:
+private tables) and the VIP's Elastic IP to the new master's ENI, and the Route 53 record
+of the same config section (e2e_dns) to its private IP. Every case runs twice:
 ec2-vip as keepalived's generic notify hook, and notify_fifo + `ec2-vip watch`.
 
 Node a (figure 1's node1, priority 150) and node b (node2, priority 100), preempt on.
-Every case ends in `converge`, which asserts through DescribeRouteTables and
-DescribeAddresses that EC2 agrees with keepalived and that nothing else moved.
+Every case ends in `converge`, which asserts through DescribeRouteTables,
+DescribeAddresses and ListResourceRecordSets that EC2 and Route 53 agree with keepalived
+and that nothing else moved.
 The cases run in file order; each one first restores the normal state if needed.
 """
 

@@ -6,37 +6,29 @@ import json
 import os
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from harness.fault_proxy import start_proxy
 from harness.route53_rest import route53_action
-from harness.moto import DUMMY_KEY, DUMMY_SECRET
+from harness.route53_zone import NAME, private_zone, record, route53_client, upsert
 from harness.imds_fake import start_imds
 from harness.runner import run_vip, start_watch
 from harness.scenario import node_json
 from harness.tgw_scenario import Clients
 
-NAME = "db.internal.example."
 PUBLIC_IP = "198.51.100.20"
 OTHER_ACCOUNT = "222222222222"
 
 
 @pytest.fixture
 def r53(moto):
-    return boto3.client("route53", region_name="us-east-1", endpoint_url=moto.url,
-                        aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_SECRET,
-                        config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    return route53_client(moto.url)
 
 
 @pytest.fixture
 def zone(r53, figure1):
     """A private hosted zone whose record names node1 (TTL 60)."""
-    z = r53.create_hosted_zone(Name="internal.example.", CallerReference="ec2-vip-test",
-                               VPC={"VPCRegion": "us-east-1", "VPCId": figure1["vpc_id"]},
-                               HostedZoneConfig={"PrivateZone": True})
-    zid = z["HostedZone"]["Id"].split("/")[-1]
+    zid = private_zone(r53, figure1["vpc_id"])
     upsert(r53, zid, figure1["node1"]["private_ip"])
     return zid
 
@@ -46,22 +38,6 @@ def proxy(moto):
     p = start_proxy(moto.url, throttle=False)
     yield p
     p.stop()
-
-
-def upsert(r53, zid, value, ttl=60, name=NAME):
-    r53.change_resource_record_sets(HostedZoneId=zid, ChangeBatch={"Changes": [{
-        "Action": "UPSERT", "ResourceRecordSet": {
-            "Name": name, "Type": "A", "TTL": ttl, "ResourceRecords": [{"Value": value}]}}]})
-
-
-def record(r53, zid, name=NAME, kind="A"):
-    """(values, TTL) of the record, or None."""
-    sets = r53.list_resource_record_sets(HostedZoneId=zid, StartRecordName=name, StartRecordType=kind,
-                                         MaxItems="1")["ResourceRecordSets"]
-    found = [s for s in sets if s["Name"] == name and s["Type"] == kind]
-    if not found:
-        return None
-    return [r["Value"] for r in found[0]["ResourceRecords"]], found[0].get("TTL")
 
 
 def calls(proxy):
