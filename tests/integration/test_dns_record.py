@@ -6,13 +6,11 @@ import json
 import os
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from harness.fault_proxy import start_proxy
 from harness.route53_rest import route53_action
-from harness.moto import DUMMY_KEY, DUMMY_SECRET
+from harness.moto import ec2_client
 from harness.imds_fake import start_imds
 from harness.runner import run_vip, start_watch
 from harness.scenario import node_json
@@ -25,9 +23,7 @@ OTHER_ACCOUNT = "222222222222"
 
 @pytest.fixture
 def r53(moto):
-    return boto3.client("route53", region_name="us-east-1", endpoint_url=moto.url,
-                        aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_SECRET,
-                        config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    return ec2_client(moto.url, "us-east-1", "route53")
 
 
 @pytest.fixture
@@ -278,8 +274,11 @@ def test_iam_policy_grants_exactly_the_route53_calls_made(binary, r53, zone, fig
     r = run_vip(binary, ["--config", cfg, "iam-policy", "--account", "111111111111"], imds_node2, proxy)
     assert r.returncode == 0, r
     granted = {a for st in json.loads(r.stdout)["Statement"] for a in st["Action"] if a.startswith("route53:")}
-    assert made == granted == {"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets",
-                               "route53:GetChange"}, (made, granted)
+    # Granted: the calls made, plus GetHostedZone, which `doctor` alone reads (the zone's
+    # name, private or public; test_doctor_dns.py).
+    assert made == {"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets",
+                    "route53:GetChange"}, made
+    assert granted == made | {"route53:GetHostedZone"}, granted
     [change] = [st for st in json.loads(r.stdout)["Statement"] if st["Action"] == ["route53:ChangeResourceRecordSets"]]
     assert change["Resource"] == f"arn:aws:route53:::hostedzone/{zone}"
     cond = change["Condition"]["ForAllValues:StringEquals"]
@@ -318,7 +317,7 @@ def test_a_zone_in_another_account_is_reached_through_role_arn(binary, moto, fig
     assert theirs.returncode == 0, theirs
     actions = {a for st in json.loads(theirs.stdout)["Statement"] for a in st["Action"]}
     assert actions == {"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets",
-                       "route53:GetChange"}, theirs.stdout
+                       "route53:GetChange", "route53:GetHostedZone"}, theirs.stdout
 
 
 def test_the_fault_proxy_names_route53_operations():
