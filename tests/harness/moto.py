@@ -24,10 +24,10 @@ DUMMY_KEY = "AKIAMOTOTESTKEY00000"
 DUMMY_SECRET = "moto-test-secret"
 
 
-def ec2_client(url, region, service="ec2"):
-    """A boto3 EC2 client (or `service`'s, e.g. route53) with dummy credentials pointed at `url`."""
+def ec2_client(url, region):
+    """A boto3 EC2 client with dummy credentials pointed at `url`."""
     return boto3.client(
-        service,
+        "ec2",
         region_name=region,
         endpoint_url=url,
         aws_access_key_id=DUMMY_KEY,

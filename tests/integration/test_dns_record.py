@@ -6,11 +6,13 @@ import json
 import os
 import time
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from harness.fault_proxy import start_proxy
 from harness.route53_rest import route53_action
-from harness.moto import ec2_client
+from harness.moto import DUMMY_KEY, DUMMY_SECRET
 from harness.imds_fake import start_imds
 from harness.runner import run_vip, start_watch
 from harness.scenario import node_json
@@ -23,7 +25,9 @@ OTHER_ACCOUNT = "222222222222"
 
 @pytest.fixture
 def r53(moto):
-    return ec2_client(moto.url, "us-east-1", "route53")
+    return boto3.client("route53", region_name="us-east-1", endpoint_url=moto.url,
+                        aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_SECRET,
+                        config=Config(retries={"max_attempts": 1, "mode": "standard"}))
 
 
 @pytest.fixture

@@ -6,46 +6,35 @@ and ChangeResourceRecordSets is said to be unprovable without a write. Changes n
 import pytest
 
 from harness.fault_proxy import start_proxy
-from harness.moto import ec2_client
+from harness.route53_zone import NAME, private_zone, records, route53_client, upsert
 from harness.runner import run_vip
 from harness.tgw_scenario import Clients
-
-NAME = "db.internal.example."
 
 
 @pytest.fixture
 def r53(moto):
-    return ec2_client(moto.url, "us-east-1", "route53")
+    return route53_client(moto.url)
 
 
-def new_zone(r53, name, vpc=None):
-    extra = {"VPC": {"VPCRegion": "us-east-1", "VPCId": vpc}, "HostedZoneConfig": {"PrivateZone": True}} \
-        if vpc else {}
-    z = r53.create_hosted_zone(Name=name, CallerReference=f"ec2-vip-{name}", **extra)
+def public_zone(r53, name):
+    z = r53.create_hosted_zone(Name=name, CallerReference=f"ec2-vip-{name}")
     return z["HostedZone"]["Id"].split("/")[-1]
 
 
 @pytest.fixture
 def zone(r53, figure1):
     """A private zone of figure1's VPC whose record names node1."""
-    zid = new_zone(r53, "internal.example.", figure1["vpc_id"])
-    r53.change_resource_record_sets(HostedZoneId=zid, ChangeBatch={"Changes": [{
-        "Action": "UPSERT", "ResourceRecordSet": {
-            "Name": NAME, "Type": "A", "TTL": 10,
-            "ResourceRecords": [{"Value": figure1["node1"]["private_ip"]}]}}]})
+    zid = private_zone(r53, figure1["vpc_id"])
+    upsert(r53, zid, figure1["node1"]["private_ip"], ttl=10)
     return zid
-
-
-def all_records(r53, zid):
-    return r53.list_resource_record_sets(HostedZoneId=zid)["ResourceRecordSets"]
 
 
 def doctor(binary, tmp_path, imds, server, entries, r53, zid):
     cfg = tmp_path / "ec2-vip.toml"
     cfg.write_text("[instance.VI_1]\ndns_records = [\n" + ",\n".join(entries) + "\n]\n")
-    before = all_records(r53, zid)
+    before = records(r53, zid)
     r = run_vip(binary, ["--config", cfg, "doctor", "--keepalived-conf", "/nonexistent"], imds, server)
-    assert all_records(r53, zid) == before, "doctor changed a record"
+    assert records(r53, zid) == before, "doctor changed a record"
     return r
 
 
@@ -58,13 +47,13 @@ def lines(r, level, check):
 
 
 def test_a_good_entry_gives_ok_lines(binary, tmp_path, moto, r53, zone, figure1, imds_node2):
-    public = new_zone(r53, "example.com.")
+    public = public_zone(r53, "example.com.")
     r = doctor(binary, tmp_path, imds_node2, moto, [entry(zone), entry(public, "www.example.com")], r53, zone)
     assert r.returncode == 0, r
-    [private_zone, public_zone] = lines(r, "ok", "dns-zone")
+    [private_line, public_line] = lines(r, "ok", "dns-zone")
     vpc = figure1["vpc_id"]
-    assert f"{zone} is internal.example. (private, associated with {vpc})" in private_zone, r.stdout
-    assert f"{public} is example.com. (public)" in public_zone, r.stdout
+    assert f"{zone} is internal.example. (private, associated with {vpc})" in private_line, r.stdout
+    assert f"{public} is example.com. (public)" in public_line, r.stdout
     [now, missing] = lines(r, "ok", "dns-record")
     assert f"names {figure1['node1']['private_ip']} now" in now and "ListResourceRecordSets allowed" in now
     assert "www.example.com." in missing and "created on failover" in missing, r.stdout
@@ -113,7 +102,7 @@ def test_access_denied_names_the_zone_and_the_action(binary, tmp_path, moto, r53
 def test_a_zone_in_another_account_is_checked_through_role_arn(binary, tmp_path, moto, r53, zone, imds_node2):
     other = Clients(moto.url)
     r53_other = other.client("route53", "us-east-1", account="222222222222")
-    theirs = new_zone(r53_other, "partner.example.")
+    theirs = public_zone(r53_other, "partner.example.")
     role = other.role_arn("222222222222")
     with_role = f'{{ zone = "{theirs}", name = "db.partner.example", type = "A", role_arn = "{role}" }}'
     r = doctor(binary, tmp_path, imds_node2, moto, [with_role], r53, zone)
