@@ -1,13 +1,19 @@
 """The OCF agent with aws-vpc-route53's parameters (hostedzoneid, fullname, ip, ttl) against
 moto's Route 53: start makes the record name this node, monitor counts it, a drifted record
 is not running (alone) or partial drift (beside a route), stop leaves the record unless
-release=true."""
+release=true; ocf-tester passes with these names."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from harness.route53_zone import NAME, private_zone, record, route53_client, upsert
 from harness.scenario import VIP
-from test_ocf import GENERIC, NOT_RUNNING, SUCCESS, agent, home, vip_targets  # noqa: F401 (home: fixture)
+from test_ocf import (AGENT, GENERIC, NOT_RUNNING, OCF_TESTER, SUCCESS, agent, agent_env,  # noqa: F401
+                      home, vip_targets)  # (home: the fixture)
 
 
 @pytest.fixture
@@ -67,3 +73,16 @@ def test_a_drifted_record_beside_a_route_is_partial_drift(binary, moto, ec2, r53
     upsert(r53, zone, figure1["node1"]["private_ip"], ttl=10)
     rc, _, err = run("monitor")
     assert rc == GENERIC and "partial drift: 2 resource(s) point here, 1 do not" in err and NAME in err, err
+
+
+def test_ocf_tester_passes_with_aws_vpc_route53_names(binary, moto, r53, zone, figure1, imds_node2, home):
+    if not os.access(OCF_TESTER, os.X_OK) or not shutil.which("xmllint"):
+        pytest.skip("ocf-tester or xmllint missing (apt-get install resource-agents libxml2-utils)")
+    env = agent_env(binary, imds_node2, moto, home, {})
+    env["PATH"] = f"{Path(binary).parent}:{env.get('PATH', '/usr/bin:/bin')}"
+    args = [OCF_TESTER, "-n", "dns", "-o", f"hostedzoneid={zone}", "-o", f"fullname={NAME}",
+            "-o", "ip=local", "-o", "ttl=10", "-o", f"binary={binary}", "-o", f"state_dir={home / 'state'}",
+            str(AGENT)]
+    p = subprocess.run(args, env=env, cwd=home, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "passed all tests" in p.stdout, p.stdout + p.stderr
+    assert record(r53, zone) == ([figure1["node2"]["private_ip"]], 10), "stopped: the record stays"
