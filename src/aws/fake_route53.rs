@@ -3,11 +3,23 @@
 
 use super::fake::{err, FakeEc2};
 use super::faulty::Faulty;
-use super::route53::{DnsChange, Route53};
+use super::route53::{DnsChange, HostedZone, Route53};
 use crate::error::Ec2Error;
 use crate::model::RecordSet;
 
 impl Route53 for FakeEc2 {
+    /// A zone the world holds records of, named after its first record's parent domain.
+    async fn hosted_zone(&self, zone: &str) -> Result<HostedZone, Ec2Error> {
+        self.count("GetHostedZone");
+        let w = self.world.borrow();
+        let first = w.records.iter().find(|(z, _)| z == zone);
+        let Some((_, set)) = first else {
+            return Err(err("GetHostedZone", zone, "NoSuchHostedZone"));
+        };
+        let name = set.name.split_once('.').map_or(".", |(_, rest)| rest).to_string();
+        Ok(HostedZone { name, private: true, vpcs: Vec::new() })
+    }
+
     async fn record_set(&self, zone: &str, name: &str, kind: &str) -> Result<Option<RecordSet>, Ec2Error> {
         self.count("ListResourceRecordSets");
         let w = self.world.borrow();
@@ -51,6 +63,11 @@ impl Route53 for FakeEc2 {
 }
 
 impl<C: Route53> Route53 for Faulty<C> {
+    async fn hosted_zone(&self, zone: &str) -> Result<HostedZone, Ec2Error> {
+        self.gate("GetHostedZone", zone.into()).await?;
+        self.inner.hosted_zone(zone).await
+    }
+
     async fn record_set(&self, zone: &str, name: &str, kind: &str) -> Result<Option<RecordSet>, Ec2Error> {
         self.gate("ListResourceRecordSets", format!("{zone} {name}")).await?;
         self.inner.record_set(zone, name, kind).await

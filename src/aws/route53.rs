@@ -1,6 +1,7 @@
 //! The Route 53 seam for the DNS record scenario: read one record set, change it, and ask
-//! whether a change has reached every Route 53 name server (INSYNC). Three operations of
-//! aws-sdk-route53 and nothing more; the client comes from the same SDK configuration as
+//! whether a change has reached every Route 53 name server (INSYNC); for `doctor`, what a
+//! hosted zone is (its name, private or public). Four operations of aws-sdk-route53 and
+//! nothing more; the client comes from the same SDK configuration as
 //! the EC2 client (credentials, timeouts, retries; `AWS_ENDPOINT_URL_ROUTE_53` or
 //! `AWS_ENDPOINT_URL` for the endpoint).
 
@@ -18,8 +19,21 @@ pub enum DnsChange {
     Delete,
 }
 
+/// A hosted zone as GetHostedZone tells it (doctor's checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedZone {
+    /// Lower-case, with the trailing dot.
+    pub name: String,
+    pub private: bool,
+    /// The VPCs a private zone is associated with (empty for a public one).
+    pub vpcs: Vec<String>,
+}
+
 #[allow(async_fn_in_trait)]
 pub trait Route53 {
+    /// GetHostedZone: the zone's name, whether it is private, and its VPCs. An unknown zone
+    /// is a `NoSuchHostedZone` error.
+    async fn hosted_zone(&self, zone: &str) -> Result<HostedZone, Ec2Error>;
     /// The record set `name`/`kind` of `zone`, if there is one (ListResourceRecordSets
     /// starting there, one item). An unknown zone is a `NoSuchHostedZone` error.
     async fn record_set(&self, zone: &str, name: &str, kind: &str) -> Result<Option<RecordSet>, Ec2Error>;
@@ -67,6 +81,22 @@ fn convert(s: &ResourceRecordSet) -> RecordSet {
 }
 
 impl Route53 for SdkEc2 {
+    async fn hosted_zone(&self, zone: &str) -> Result<HostedZone, Ec2Error> {
+        let out = self
+            .route53
+            .get_hosted_zone()
+            .id(zone)
+            .send()
+            .await
+            .map_err(|e| ec2_error("GetHostedZone", zone, e))?;
+        let (name, private) = out
+            .hosted_zone()
+            .map(|z| (z.name().to_ascii_lowercase(), z.config().is_some_and(|c| c.private_zone())))
+            .unwrap_or_default();
+        let vpcs = out.vpcs().iter().filter_map(|v| v.vpc_id().map(String::from)).collect();
+        Ok(HostedZone { name, private, vpcs })
+    }
+
     async fn record_set(&self, zone: &str, name: &str, kind: &str) -> Result<Option<RecordSet>, Ec2Error> {
         let what = format!("{zone} {name} {kind}");
         let out = self

@@ -39,7 +39,8 @@ Settings (configure(**kw), POST /_proxy/config, or start_proxy(url, **kw)):
     action_buckets {action: [size, refill/s]} per-action overrides
     fault_actions  list of actions the error/reset/hang faults apply to (None = all)
     seed           seed for the fraction faults' random generator
-    deny_actions   actions answered 403 UnauthorizedOperation, as IAM denies them (DryRun too)
+    deny_actions   actions answered 403 UnauthorizedOperation, as IAM denies them (DryRun too);
+                   a Route 53 operation (e.g. GetHostedZone) 403 AccessDenied, as Route 53 does
     stale_window   seconds; 0 = off. EC2 is eventually consistent, moto is not: for this long
                    after every mutating call that reaches the upstream, a Describe*/Get*/...
                    request is answered with the answer that identical request (same caller,
@@ -347,6 +348,9 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if fate == "error":
                 return self._send(status, error_xml(*ERRORS[status]))
+            if fate == "deny" and r53:
+                return self._send(403, route53_error_xml(
+                    "AccessDenied", f"User is not authorized to perform: route53:{r53}"))
             if fate == "deny":
                 return self._send(403, error_xml(
                     "UnauthorizedOperation", "You are not authorized to perform this operation."))

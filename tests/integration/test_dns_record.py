@@ -254,8 +254,11 @@ def test_iam_policy_grants_exactly_the_route53_calls_made(binary, r53, zone, fig
     r = run_vip(binary, ["--config", cfg, "iam-policy", "--account", "111111111111"], imds_node2, proxy)
     assert r.returncode == 0, r
     granted = {a for st in json.loads(r.stdout)["Statement"] for a in st["Action"] if a.startswith("route53:")}
-    assert made == granted == {"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets",
-                               "route53:GetChange"}, (made, granted)
+    # Granted: the calls made, plus GetHostedZone, which `doctor` alone reads (the zone's
+    # name, private or public; test_doctor_dns.py).
+    assert made == {"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets",
+                    "route53:GetChange"}, made
+    assert granted == made | {"route53:GetHostedZone"}, granted
     [change] = [st for st in json.loads(r.stdout)["Statement"] if st["Action"] == ["route53:ChangeResourceRecordSets"]]
     assert change["Resource"] == f"arn:aws:route53:::hostedzone/{zone}"
     cond = change["Condition"]["ForAllValues:StringEquals"]
@@ -294,7 +297,7 @@ def test_a_zone_in_another_account_is_reached_through_role_arn(binary, moto, fig
     assert theirs.returncode == 0, theirs
     actions = {a for st in json.loads(theirs.stdout)["Statement"] for a in st["Action"]}
     assert actions == {"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets",
-                       "route53:GetChange"}, theirs.stdout
+                       "route53:GetChange", "route53:GetHostedZone"}, theirs.stdout
 
 
 def test_the_fault_proxy_names_route53_operations():

@@ -185,7 +185,8 @@ def example_resources():
 def test_pacemaker_examples_validate(binary, home):
     """Every agent resource in examples/pacemaker passes validate-all (the names are the agent's)."""
     found = example_resources()
-    assert {f for f, _, _ in found} == {"route-table.crm", "elastic-ip.crm", "secondary-ip.crm", "pcs.sh"}
+    assert {f for f, _, _ in found} == {"route-table.crm", "elastic-ip.crm", "secondary-ip.crm", "pcs.sh",
+                                        "dns-record.crm"}
     assert len(found) >= 7, found
     for file, name, params in found:
         if "config" in params:  # the example config, which has [instance.VI_1]

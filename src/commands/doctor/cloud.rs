@@ -1,7 +1,7 @@
 //! doctor's AWS side: IMDSv2, the region and where it came from, the credentials' source
 //! and the caller's ARN (STS GetCallerIdentity), and per config section the ENI, its
 //! source/destination check, the VIP routes and addresses, and every write the section
-//! needs, proven with DryRun. Read-only: DryRun changes nothing.
+//! needs, proven with DryRun; its DNS records through [`super::dns`]. Read-only: DryRun changes nothing.
 
 use super::{Finding, Level};
 use crate::aws::credentials;
@@ -114,6 +114,7 @@ pub async fn section(
     if !res.eips.is_empty() {
         addresses(ec2, &me, res, &mut out, name, d).await;
     }
+    out.extend(super::dns::records(engine, ec2, &me, &res.dns_records, name, d).await);
     for ip in &res.private_ips {
         let inside = me.subnet_cidr.map(|c| c.contains(&std::net::IpAddr::V4(*ip)));
         out.push(match inside {

@@ -1,9 +1,11 @@
 //! `ec2-vip doctor`: find the set-up mistakes that make a failover fail at the worst
 //! moment — IMDSv2, credentials, the config, per section the ENI, its source/destination
-//! check, the VIP routes and addresses, every write it needs (DryRun), and keepalived's
+//! check, the VIP routes and addresses, every write it needs (DryRun), its Route 53 records
+//! (zone, name, TTL, what can be proven without a write), and keepalived's
 //! configuration. One line per check; exit 0 when nothing fails, 1 otherwise. Read-only.
 
 mod cloud;
+mod dns;
 pub mod keepalived;
 
 use crate::aws::SdkCloud;

@@ -29,7 +29,8 @@ const PARAMS: &[Param] = &[
     Param("instance", "string", "", "Config section", "The [instance.NAME] section of config."),
     Param("release", "boolean", "true", "Release on stop",
         "On stop, disassociate the Elastic IPs and unassign the private and IPv6 addresses while they are still \
-         on this node. Routes always stay (the next start takes them)."),
+         on this node, and delete the DNS record while it still names this node. Routes always stay (the next \
+         start takes them). Default: true, but false with hostedzoneid (aws-vpc-route53 leaves its record)."),
     Param("timeout", "string", "20", "Deadline in seconds",
         "One deadline in seconds for each action, for every IMDS and EC2 call and retry; shortened to fit \
          the operation's timeout when Pacemaker passes one."),
@@ -41,9 +42,12 @@ const PARAMS: &[Param] = &[
         "What monitor returns when EC2 or IMDS cannot be asked: last (the recorded state: running after a \
          start, not running after a stop), failed (OCF_ERR_GENERIC) or stopped (OCF_NOT_RUNNING)."),
     Param("binary", "string", "ec2-vip", "ec2-vip binary", "Path of the ec2-vip binary (read by the shell shim). Default: from PATH."),
-    Param("ip", "string", "", "VIP (aws-vpc-move-ip)",
+    Param("ip", "string", "", "VIP (aws-vpc-move-ip), or the DNS record's value (aws-vpc-route53)",
         "aws-vpc-move-ip's VIP: the same as routes with one address (/32, or /128 for IPv6), and, as \
-         aws-vpc-move-ip does, the address on interface (default eth0) while started (see local_address)."),
+         aws-vpc-move-ip does, the address on interface (default eth0) while started (see local_address). \
+         With hostedzoneid (aws-vpc-route53): the value the record names on start instead, local (the \
+         ENI's primary private IPv4; the default), public (its public IPv4) or an address (IPv6: an AAAA \
+         record); then no route and no local address."),
     Param("local_address", "boolean", "", "VIP on a local interface",
         "Add the VIP (ip, else the single-address routes) to interface (default eth0) on start, remove it on \
          stop; monitor counts it. Default: true when ip is given, else false."),
@@ -57,6 +61,14 @@ const PARAMS: &[Param] = &[
     Param("allocation_id", "string", "", "Allocation id (awseip)", "awseip's allocation id of the Elastic IP."),
     Param("private_ip_address", "string", "", "Private IP of the Elastic IP (awseip)",
         "awseip's private IP of this node's ENI that the Elastic IP is associated with."),
+    Param("hostedzoneid", "string", "", "Route 53 hosted zone id (aws-vpc-route53)",
+        "aws-vpc-route53's hosted zone id (Z...): with fullname, a DNS record that names this node on start \
+         (UPSERT, then waited for until INSYNC and read back). Stop leaves the record unless release=true \
+         (a deleted name is cached as missing by resolvers); monitor counts it as one resource."),
+    Param("fullname", "string", "", "DNS record name (aws-vpc-route53)",
+        "aws-vpc-route53's record name, e.g. db.internal.example (a trailing dot is optional); type A, or AAAA \
+         when ip is an IPv6 address."),
+    Param("ttl", "integer", "10", "DNS record TTL (aws-vpc-route53)", "aws-vpc-route53's TTL in seconds of the record written on start."),
     Param("secondary_private_ip", "string", "", "Secondary private IP (awsvip)", "awsvip's address: the same as private_ips."),
     Param("awscli", "string", "", "Ignored", "Accepted and ignored: ec2-vip calls the EC2 API itself."),
     Param("monapi", "boolean", "true", "Ignored", "Accepted and ignored: monitor always reads EC2."),
@@ -73,11 +85,11 @@ const HEAD: &str = r#"<?xml version="1.0"?>
 <version>1.1</version>
 <longdesc lang="en">
 Moves a virtual IP to this EC2 node on start: VPC route-table entries, Elastic IPs, secondary private
-IPs, IPv6 addresses and Transit Gateway routes (through a config section), recorded, ordered and read
-back within one deadline. Stop releases only what is still on this node (routes stay for the next start).
+IPs, IPv6 addresses, Route 53 records and Transit Gateway routes (through a config section), recorded,
+ordered and read back within one deadline. Stop releases only what is still on this node (routes stay for the next start).
 Monitor: 0 when everything points at this node, 7 when nothing does (or the last action here was a
 stop), 1 (OCF_ERR_GENERIC) for partial drift; when EC2 or IMDS cannot be asked, the recorded state
-(parameter unknown). Accepts the parameters of aws-vpc-move-ip, awseip and awsvip.
+(parameter unknown). Accepts the parameters of aws-vpc-move-ip, awseip, awsvip and aws-vpc-route53.
 </longdesc>
 <shortdesc lang="en">Moves a VIP (routes, Elastic IPs, private IPs) to this EC2 node</shortdesc>
 <parameters>

@@ -15,6 +15,7 @@
 pub mod local;
 mod metadata;
 pub mod params;
+mod route53;
 
 use super::check::cannot_tell;
 use super::events::Events;

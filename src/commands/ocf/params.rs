@@ -1,9 +1,11 @@
 //! The resource's parameters (`OCF_RESKEY_*`): ec2-vip's own names and the names of
-//! ClusterLabs' `aws-vpc-move-ip`, `awseip` and `awsvip`, accepted as they are (mapped
-//! onto ec2-vip's resources, or ignored with a log line where ec2-vip has no use for them).
+//! ClusterLabs' `aws-vpc-move-ip`, `awseip`, `awsvip` and `aws-vpc-route53` ([`super::route53`]),
+//! accepted as they are (mapped onto ec2-vip's resources, or ignored with a log line where
+//! ec2-vip has no use for them).
 //! Pure: the variables come in as a map, so every mapping is unit-tested.
 
 use super::local::Local;
+use super::route53::route53_record;
 use crate::config::{
     eni_choice, first_duplicate, parse_ipv6_address, parse_private_ip, table_choice, Resources,
 };
@@ -144,6 +146,9 @@ pub const MAPPED: &[&str] = &[
     "private_ip_address",
     "secondary_private_ip",
     "routing_table_role",
+    "hostedzoneid",
+    "fullname",
+    "ttl",
 ];
 
 /// The `OCF_RESKEY_*` variables (without the prefix), minus Pacemaker's own.
@@ -164,9 +169,11 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
         }
     }
     let get = |n: &str| vars.get(n).filter(|v| !v.trim().is_empty());
+    let record = route53_record(get)?;
     let mut routes = each("routes", get("routes"), parse_destination)?;
     let mut vips = Vec::new();
-    for name in ["ip", "address"] {
+    // With hostedzoneid, `ip` is aws-vpc-route53's record value, not a VIP.
+    for name in ["ip", "address"].into_iter().filter(|n| record.is_none() || *n != "ip") {
         vips.extend(each(name, get(name), parse_destination)?);
     }
     let local = local(get("local_address"), get("interface"), &vips, &routes)?;
@@ -203,7 +210,9 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
         return Err("route_tables / routing_table need routes or ip".into());
     }
     let eni = eni_choice(get("interface").cloned(), get("eni").cloned())?;
-    let release = get("release").map(|v| flag("release", v)).transpose()?.unwrap_or(true);
+    // aws-vpc-route53 leaves its record on stop (a deleted one is negatively cached by
+    // resolvers): so does a resource with hostedzoneid, unless release is given.
+    let release = get("release").map(|v| flag("release", v)).transpose()?.unwrap_or(record.is_none());
     let sites = Vec::new();
     // aws-vpc-move-ip assumes it for its route-table calls; here every EC2 call of the
     // resource is made as that role (a config section's role_arn).
@@ -227,7 +236,7 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
         eni,
         release,
         sites,
-        dns_records: Vec::new(),
+        dns_records: record.into_iter().collect(),
         access,
     };
     if let Some(dup) = first_duplicate(&resources) {
@@ -251,7 +260,7 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
             (Some(_), None) | (None, Some(_)) => return Err("config and instance go together".into()),
             (None, None) if resources.is_empty() => return Err(
                 "nothing to move: give routes / ip, elastic_ips / elastic_ip / allocation_id, private_ips / \
-                        secondary_private_ip, ipv6_addresses, or config + instance"
+                        secondary_private_ip, ipv6_addresses, hostedzoneid + fullname, or config + instance"
                     .into(),
             ),
             (None, None) => Source::Params(Box::new(resources)),

@@ -175,7 +175,7 @@ fn site(s: &Site, node_account: &str) -> Vec<Permission> {
 }
 
 /// Route 53: per hosted zone, ChangeResourceRecordSets only for the config's names, types
-/// and actions (UPSERT, and DELETE with `release`), ListResourceRecordSets on the zone;
+/// and actions (UPSERT, and DELETE with `release`), ListResourceRecordSets and GetHostedZone (doctor) on the zone;
 /// GetChange on any change (change ids are not known in advance). A zone reached through
 /// `role_arn` (one role per zone: its first record's) is that role's to allow; the node
 /// then needs `sts:AssumeRole` on it.
@@ -209,7 +209,9 @@ fn dns(d: &DnsRecords, partition: &str) -> Vec<Permission> {
         let changes = vec![format!("arn:{partition}:route53:::change/*")];
         for perm in [
             change,
-            Permission::on("route53:ListResourceRecordSets", arn),
+            Permission::on("route53:ListResourceRecordSets", arn.clone()),
+            // Read by `doctor` only (the zone's name, private or public).
+            Permission::on("route53:GetHostedZone", arn),
             Permission::on("route53:GetChange", changes),
         ] {
             p.push(perm.via(role));
