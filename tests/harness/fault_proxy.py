@@ -34,6 +34,8 @@ Settings (configure(**kw), POST /_proxy/config, or start_proxy(url, **kw)):
     fault_actions  list of actions the error/reset/hang faults apply to (None = all)
     seed           seed for the fraction faults' random generator
     deny_actions   actions answered 403 UnauthorizedOperation, as IAM denies them (DryRun too)
+    answer_actions {action: [HTTP status, EC2 error code]}: answered with that error, e.g.
+                   what EC2 says of an id it no longer knows (moto never forgets one)
     stale_window   seconds; 0 = off. EC2 is eventually consistent, moto is not: for this long
                    after every mutating call that reaches the upstream, a Describe*/Get*/...
                    request is answered with the answer that identical request (same caller,
@@ -81,6 +83,7 @@ DEFAULTS = {
     "hang_rate": 0.0, "hang_next": 0, "hang_seconds": 0.0,
     "throttle": True, "describe_bucket": [100, 20.0], "mutating_bucket": [50, 5.0],
     "action_buckets": {}, "fault_actions": None, "seed": None, "deny_actions": [],
+    "answer_actions": {},
     "stale_window": 0.0, "stale_keys": None,
 }
 
@@ -206,6 +209,8 @@ class ProxyState:
             self.requests[action] = self.requests.get(action, 0) + 1
             if action in cfg["deny_actions"]:
                 return "deny"
+            if action in cfg["answer_actions"]:
+                return "answer"
             targeted = cfg["fault_actions"] is None or action in cfg["fault_actions"]
             for kind in ("hang", "reset", "error") if targeted else ():
                 if cfg[kind + "_next"] > 0:
@@ -311,12 +316,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/moto-api/"):
             return self._forward(body)
         state = self.state
-        fate = state.decide(self._action(body))
+        action = self._action(body)
+        fate = state.decide(action)
         with state.lock:
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
             latency, status, hang_for = (state.cfg["latency"], state.cfg["error_status"],
                                          state.cfg["hang_seconds"])
+            answer = state.cfg["answer_actions"].get(action)
         try:
             if fate == "hang":
                 state.stopping.wait(hang_for if hang_for > 0 else None)
@@ -329,6 +336,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if fate == "error":
                 return self._send(status, error_xml(*ERRORS[status]))
+            if fate == "answer":
+                return self._send(answer[0], error_xml(answer[1], f"{action}: {answer[1]} (injected)"))
             if fate == "deny":
                 return self._send(403, error_xml(
                     "UnauthorizedOperation", "You are not authorized to perform this operation."))
