@@ -46,7 +46,7 @@ impl SdkEc2 {
         // (that would end a hold-off and take the VIP from a live winner).
         let found = every_page(STATUS, id, pages!(req, instance_statuses)).await;
         unknown_is_none(found.map(|statuses| {
-            statuses.into_iter().find(|s| s.instance_id().is_none_or(|i| i == id)).map(|s| {
+            statuses.into_iter().next().map(|s| {
                 s.instance_state().and_then(|s| s.name()).map_or("unknown", |n| n.as_str()).to_string()
             })
         }))
