@@ -1,7 +1,12 @@
 //! The SDK side of winner liveness in a split-brain contest: is the node holding our
-//! resources still there? Its ENI's attachment (DescribeNetworkInterfaces) and its
-//! instance's state (DescribeInstances). Filters, not ids: an id EC2 no longer knows is an
-//! empty answer (None), not an error.
+//! resources still there? Its ENI's attachment (DescribeNetworkInterfaces, by filter: an
+//! ENI EC2 no longer knows is an empty answer) and its instance's state
+//! (DescribeInstanceStatus with IncludeAllInstances, by id: that call has no `instance-id`
+//! filter, and EC2 answers `InvalidInstanceID.NotFound` for an id it does not know). Both
+//! read as None, "no such resource"; every other error stays an error.
+//!
+//! DescribeInstanceStatus rather than DescribeInstances: the state is all we read, and
+//! DescribeInstances' response deserializer alone costs the static binary ~229 KB.
 
 use super::ec2::{filter, SdkEc2};
 use super::paging::{every_page, pages};
@@ -31,13 +36,55 @@ impl SdkEc2 {
         }))
     }
 
+    /// The state of instance `id` (`running`, `stopped`, ...); None: EC2 knows no such
+    /// instance (it answered `InvalidInstanceID.NotFound`, or nothing).
     pub(crate) async fn state_of(&self, id: &str) -> Result<Option<String>, Ec2Error> {
-        let req = self.client.describe_instances().filters(filter("instance-id", [id.to_string()]));
+        // IncludeAllInstances: without it EC2 answers only running instances, and a stopped
+        // winner would read as "no such instance" rather than "stopped".
+        let req = self.client.describe_instance_status().instance_ids(id).include_all_instances(true);
         // Every page: an empty first page with a token must not read as "no such instance"
         // (that would end a hold-off and take the VIP from a live winner).
-        let reservations = every_page("DescribeInstances", id, pages!(req, reservations)).await?;
-        let instance = reservations.iter().flat_map(|r| r.instances()).next();
-        Ok(instance
-            .map(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()).unwrap_or("unknown").to_string()))
+        let found = every_page(STATUS, id, pages!(req, instance_statuses)).await;
+        unknown_is_none(found.map(|statuses| {
+            statuses.into_iter().next().map(|s| {
+                s.instance_state().and_then(|s| s.name()).map_or("unknown", |n| n.as_str()).to_string()
+            })
+        }))
+    }
+}
+
+const STATUS: &str = "DescribeInstanceStatus";
+
+/// An instance id EC2 does not know (`InvalidInstanceID.NotFound`) as None, like an empty
+/// answer; every other error (`InvalidInstanceID.Malformed`, denied, throttled) stays one.
+fn unknown_is_none<T>(answer: Result<Option<T>, Ec2Error>) -> Result<Option<T>, Ec2Error> {
+    match answer {
+        Err(e) if e.code_is("InvalidInstanceID.NotFound") => Ok(None),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(code: &str) -> Result<Option<String>, Ec2Error> {
+        Err(Ec2Error {
+            operation: STATUS,
+            resources: "i-1".into(),
+            code: Some(code.into()),
+            message: None,
+            request_id: None,
+        })
+    }
+
+    #[test]
+    fn only_an_unknown_id_reads_as_no_such_instance() {
+        assert_eq!(unknown_is_none(failed("InvalidInstanceID.NotFound")).unwrap(), None);
+        assert_eq!(unknown_is_none(Ok(Some("stopped".to_string()))).unwrap().as_deref(), Some("stopped"));
+        for code in ["InvalidInstanceID.Malformed", "UnauthorizedOperation", "RequestLimitExceeded"] {
+            let e = unknown_is_none(failed(code)).unwrap_err();
+            assert_eq!((e.operation, e.resources.as_str(), e.code.as_deref()), (STATUS, "i-1", Some(code)));
+        }
     }
 }

@@ -52,7 +52,7 @@ pub trait Ec2 {
     /// The attachment of network interface `eni` (DescribeNetworkInterfaces); None: EC2
     /// knows no such ENI. Asked only in a split-brain contest: is the winner alive?
     async fn eni_attachment(&self, eni: &str) -> Result<Option<EniAttachment>, Ec2Error>;
-    /// The state of instance `id` (DescribeInstances: `running`, `stopped`, ...); None: EC2
+    /// The state of instance `id` (DescribeInstanceStatus: `running`, `stopped`, ...); None: EC2
     /// knows no such instance.
     async fn instance_state(&self, id: &str) -> Result<Option<String>, Ec2Error>;
 }

@@ -279,7 +279,7 @@ impl Ec2 for FakeEc2 {
     }
 
     async fn instance_state(&self, id: &str) -> Result<Option<String>, Ec2Error> {
-        self.count("DescribeInstances");
+        self.count("DescribeInstanceStatus");
         Ok(self.world.borrow().instances.get(id).cloned())
     }
 }

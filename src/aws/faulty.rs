@@ -160,7 +160,7 @@ impl<C: Ec2> Ec2 for Faulty<C> {
     }
 
     async fn instance_state(&self, id: &str) -> Result<Option<String>, Ec2Error> {
-        self.gate("DescribeInstances", id.into()).await?;
+        self.gate("DescribeInstanceStatus", id.into()).await?;
         self.inner.instance_state(id).await
     }
 }

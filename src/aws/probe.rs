@@ -1,17 +1,20 @@
 //! What `doctor` asks of EC2 beyond a failover's own calls: an ENI's source/destination
-//! check, and whether a write would be allowed, proven with EC2's DryRun (nothing changes).
+//! check, and whether a write (or split-brain liveness's read, DescribeInstanceStatus)
+//! would be allowed, proven with EC2's DryRun (nothing changes).
 
 use super::ec2::{ec2_error, SdkEc2};
 use crate::error::Ec2Error;
 use ipnet::IpNet;
 
-/// A write to try with DryRun.
+/// A call to try with DryRun: a write, or the read of a split-brain contest (is the winner's
+/// instance alive?), asked of this node's own instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     ReplaceRoute { table_id: String, destination: IpNet, eni: String },
     CreateRoute { table_id: String, destination: IpNet, eni: String },
     AssociateAddress { allocation_id: String, eni: String },
     DisassociateAddress { association_id: String },
+    DescribeInstanceStatus { instance_id: String },
 }
 
 /// Writes EC2 offers no DryRun for: their permission cannot be proven without the change.
@@ -29,6 +32,7 @@ impl Probe {
             Probe::ReplaceRoute { table_id, .. } | Probe::CreateRoute { table_id, .. } => table_id,
             Probe::AssociateAddress { allocation_id, .. } => allocation_id,
             Probe::DisassociateAddress { association_id } => association_id,
+            Probe::DescribeInstanceStatus { instance_id } => instance_id,
         }
     }
 
@@ -39,6 +43,7 @@ impl Probe {
             Probe::CreateRoute { .. } => "CreateRoute",
             Probe::AssociateAddress { .. } => "AssociateAddress",
             Probe::DisassociateAddress { .. } => "DisassociateAddress",
+            Probe::DescribeInstanceStatus { .. } => "DescribeInstanceStatus",
         }
     }
 }
@@ -99,6 +104,11 @@ impl SdkEc2 {
             }
             Probe::DisassociateAddress { association_id } => {
                 let r = c.disassociate_address().dry_run(true).association_id(association_id);
+                r.send().await.map(|_| ()).map_err(|e| ec2_error(op, what, e))
+            }
+            Probe::DescribeInstanceStatus { instance_id } => {
+                let r = c.describe_instance_status().dry_run(true).instance_ids(instance_id);
+                let r = r.include_all_instances(true);
                 r.send().await.map(|_| ()).map_err(|e| ec2_error(op, what, e))
             }
         })

@@ -154,8 +154,8 @@ pub enum Command {
     IamPolicy(PolicyArgs),
     /// Check the set-up, one line per check (ok / warn / FAIL and the fix): IMDSv2,
     /// credentials, the config, each section's ENI, source/destination check, routes,
-    /// addresses and write permissions (DryRun), Route 53 records (zone, name, TTL), and
-    /// keepalived.conf. Changes nothing.
+    /// addresses, write permissions and the split-brain read (DryRun), Route 53 records
+    /// (zone, name, TTL), and keepalived.conf. Changes nothing.
     Doctor(DoctorArgs),
     /// Pacemaker's OCF resource agent (run by the shim ocf/ec2-vip): ACTION is start, stop,
     /// monitor, validate-all or meta-data; parameters from OCF_RESKEY_*; OCF exit codes.

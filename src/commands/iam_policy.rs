@@ -24,7 +24,7 @@ pub const DOCTOR_ACTIONS: [&str; 1] = ["ec2:DescribeNetworkInterfaces"];
 
 /// What local recovery reads in a split-brain contest: is the winner alive (its ENI's
 /// attachment, its instance's state)?
-pub const SPLIT_BRAIN_ACTIONS: [&str; 2] = ["ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces"];
+pub const SPLIT_BRAIN_ACTIONS: [&str; 2] = ["ec2:DescribeInstanceStatus", "ec2:DescribeNetworkInterfaces"];
 
 /// The longest IMDS may take to tell the node's VPC (off EC2 it never answers).
 const IMDS_WAIT: Duration = Duration::from_secs(5);

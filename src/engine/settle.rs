@@ -133,7 +133,7 @@ async fn node_gone<C: Ec2>(cx: &Ctx<'_, C>, holder: &str) -> Result<Option<Strin
             },
         }
     };
-    let step = format!("DescribeInstances {instance}");
+    let step = format!("DescribeInstanceStatus {instance}");
     let state = read(cx.deadline, &step, || cx.ec2.instance_state(&instance)).await;
     Ok(match state.map_err(|e| e.to_string())?.map_err(|e| e.to_string())? {
         None => Some(format!("instance {instance} no longer exists")),
@@ -192,7 +192,7 @@ mod tests {
         assert_eq!(gone(&w, &["eni-1", "i-3"]).await, None);
         // An ask that fails is no evidence: keep yielding.
         w = world(Some("attached"), "stopped");
-        w.faults.borrow_mut().fail_always.insert("DescribeInstances", "UnauthorizedOperation");
+        w.faults.borrow_mut().fail_always.insert("DescribeInstanceStatus", "UnauthorizedOperation");
         assert_eq!(gone(&w, &["eni-1"]).await, None);
         w.faults.borrow_mut().fail_always.insert("DescribeNetworkInterfaces", "InternalError");
         assert_eq!(gone(&w, &["eni-1"]).await, None);

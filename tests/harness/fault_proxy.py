@@ -41,6 +41,8 @@ Settings (configure(**kw), POST /_proxy/config, or start_proxy(url, **kw)):
     seed           seed for the fraction faults' random generator
     deny_actions   actions answered 403 UnauthorizedOperation, as IAM denies them (DryRun too);
                    a Route 53 operation (e.g. GetHostedZone) 403 AccessDenied, as Route 53 does
+    answer_actions {action: [HTTP status, EC2 error code]}: answered with that error, e.g.
+                   what EC2 says of an id it no longer knows (moto never forgets one)
     stale_window   seconds; 0 = off. EC2 is eventually consistent, moto is not: for this long
                    after every mutating call that reaches the upstream, a Describe*/Get*/...
                    request is answered with the answer that identical request (same caller,
@@ -93,6 +95,7 @@ DEFAULTS = {
     "hang_rate": 0.0, "hang_next": 0, "hang_seconds": 0.0,
     "throttle": True, "describe_bucket": [100, 20.0], "mutating_bucket": [50, 5.0],
     "action_buckets": {}, "fault_actions": None, "seed": None, "deny_actions": [],
+    "answer_actions": {},
     "stale_window": 0.0, "stale_keys": None,
     "route53_bucket": [5, 5.0], "route53_pending": 0.0,
 }
@@ -224,6 +227,8 @@ class ProxyState:
             self.requests[action] = self.requests.get(action, 0) + 1
             if action in cfg["deny_actions"]:
                 return "deny"
+            if action in cfg["answer_actions"]:
+                return "answer"
             targeted = cfg["fault_actions"] is None or action in cfg["fault_actions"]
             for kind in ("hang", "reset", "error") if targeted else ():
                 if cfg[kind + "_next"] > 0:
@@ -330,12 +335,14 @@ class Handler(BaseHTTPRequestHandler):
             return self._forward(body)
         state = self.state
         r53 = route53_action(self.command, self.path)
-        fate = state.decide(r53, "Route53") if r53 else state.decide(self._action(body))
+        action = r53 or self._action(body)
+        fate = state.decide(action, "Route53") if r53 else state.decide(action)
         with state.lock:
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
             latency, status, hang_for = (state.cfg["latency"], state.cfg["error_status"],
                                          state.cfg["hang_seconds"])
+            answer = state.cfg["answer_actions"].get(action)
         try:
             if fate == "hang":
                 state.stopping.wait(hang_for if hang_for > 0 else None)
@@ -351,6 +358,8 @@ class Handler(BaseHTTPRequestHandler):
             if fate == "deny" and r53:
                 return self._send(403, route53_error_xml(
                     "AccessDenied", f"User is not authorized to perform: route53:{r53}"))
+            if fate == "answer":
+                return self._send(answer[0], error_xml(answer[1], f"{action}: {answer[1]} (injected)"))
             if fate == "deny":
                 return self._send(403, error_xml(
                     "UnauthorizedOperation", "You are not authorized to perform this operation."))

@@ -39,6 +39,8 @@ still read every result back through the EC2 API. moto 5.2.5 gap -> patch:
 9. CreateRoute/ReplaceRoute/DeleteRoute ignored DryRun and made the change -> DryRunOperation
    (HTTP 412), nothing changed (ec2-vip doctor proves permissions this way).
 10. Describes ignore MaxResults/NextToken: see moto_ext_paging.py (also forced small pages).
+11. DescribeInstanceStatus ignored DryRun and answered -> DryRunOperation (doctor proves the
+    split-brain liveness read this way).
 
 Limits: no propagated routes; a peering inside one account and region is seen from the
 requester on both sides; explicit TGW route-table associations do not show in Association.
@@ -376,8 +378,9 @@ def _wrap_vpc_route(orig):
 
 
 def _dry_run_first(orig):
-    """CreateRoute / ReplaceRoute / DeleteRoute: honour DryRun (moto 5.2.5 ignores it and
-    makes the change); EC2 answers DryRunOperation (HTTP 412) and changes nothing."""
+    """CreateRoute / ReplaceRoute / DeleteRoute / DescribeInstanceStatus: honour DryRun
+    (moto 5.2.5 ignores it and makes the change, or answers); EC2 answers DryRunOperation
+    (HTTP 412) and changes nothing."""
     def respond(self):
         self.error_on_dryrun()
         return orig(self)
@@ -419,6 +422,8 @@ def install():
     from moto.ec2.responses.route_tables import RouteTables
     for op in ("create_route", "replace_route", "delete_route"):
         setattr(RouteTables, op, _dry_run_first(getattr(RouteTables, op)))
+    from moto.ec2.responses.instances import InstanceResponse
+    InstanceResponse.describe_instance_status = _dry_run_first(InstanceResponse.describe_instance_status)
     RouteBackend.create_route = _wrap_vpc_route(RouteBackend.create_route)
     RouteBackend.replace_route = _wrap_vpc_route(RouteBackend.replace_route)
     from . import moto_ext_eni, moto_ext_ipv6, moto_ext_paging  # see their docstrings

@@ -52,7 +52,8 @@ def test_a_correct_set_up_passes(binary, lab):
     assert not lines(r, "FAIL"), r.stdout
     ok = "\n".join(lines(r, "ok"))
     for want in ("imds:", "credentials:", "config:", "source-dest-check: off",
-                 f"ec2:ReplaceRoute on {lab[1]['rtb_a']} allowed (DryRun)", "ec2:AssociateAddress on"):
+                 f"ec2:ReplaceRoute on {lab[1]['rtb_a']} allowed (DryRun)", "ec2:AssociateAddress on",
+                 f"ec2:DescribeInstanceStatus on {lab[1]['node2']['instance_id']} allowed (DryRun)"):
         assert want in ok, r.stdout
     assert ok.count("ec2:ReplaceRoute on") == 2, r.stdout  # both private tables
     assert "keepalived" in "\n".join(lines(r, "warn")), r.stdout  # no keepalived.conf here
@@ -81,16 +82,29 @@ def test_a_private_table_without_the_route_fails(binary, lab):
     assert seed["rtb_b"] in fail and "has no route for 10.1.0.10/32" in fail and "create-route" in fail, fail
 
 
-def test_a_denied_action_is_named(binary, lab):
-    proxy = start_proxy(lab[3].url, throttle=False, deny_actions=["ReplaceRoute"])
+def doctor_denied(binary, lab, action):
+    """doctor with EC2 (the fault proxy before moto) denying `action`, DryRun too."""
+    proxy = start_proxy(lab[3].url, throttle=False, deny_actions=[action])
     try:
         r = doctor(binary, lab, moto=proxy)
     finally:
         proxy.stop()
     assert r.returncode == 1, r
+    return r
+
+
+def test_a_denied_action_is_named(binary, lab):
+    r = doctor_denied(binary, lab, "ReplaceRoute")
     fails = lines(r, "FAIL")
     assert len(fails) == 2 and all("ec2:ReplaceRoute on rtb-" in f and "denied" in f and "iam-policy" in f for f in fails), r.stdout
     assert "ec2:AssociateAddress on" in r.stdout and "allowed" in r.stdout
+
+
+def test_a_denied_split_brain_read_is_named(binary, lab):
+    r = doctor_denied(binary, lab, "DescribeInstanceStatus")
+    [fail] = lines(r, "FAIL")
+    assert f"ec2:DescribeInstanceStatus on {lab[1]['node2']['instance_id']} denied" in fail, r.stdout
+    assert "iam-policy" in fail, fail
 
 
 def test_imds_unreachable_fails_with_the_hop_limit_hint(binary, lab):

@@ -21,17 +21,22 @@ def start_watcher(binary, cfg, imds, moto, home):
     return start_watch(binary, cfg, imds, moto, home, interval="1")
 
 
-@pytest.fixture
-def pair(binary, moto, figure1, imds_node1, imds_node2, tmp_path):
+def watch_pair(binary, endpoint, figure1, imds_node1, imds_node2, tmp_path):
+    """Both nodes' watchers on the VIP route and Elastic IP, EC2 at `endpoint` (its .url)."""
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\nelastic_ips = ["{figure1["eip"]["allocation_id"]}"]\n')
-    nodes = {n: start_watcher(binary, cfg, imds, moto, tmp_path / n)
+    nodes = {n: start_watcher(binary, cfg, imds, endpoint, tmp_path / n)
              for n, imds in (("node1", imds_node1), ("node2", imds_node2))}
     yield nodes
     for proc, fd, _ in nodes.values():
         os.close(fd)
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def pair(binary, moto, figure1, imds_node1, imds_node2, tmp_path):
+    yield from watch_pair(binary, moto, figure1, imds_node1, imds_node2, tmp_path)
 
 
 def holders(ec2, figure1):

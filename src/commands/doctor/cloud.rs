@@ -1,7 +1,8 @@
 //! doctor's AWS side: IMDSv2, the region and where it came from, the credentials' source
 //! and the caller's ARN (STS GetCallerIdentity), and per config section the ENI, its
 //! source/destination check, the VIP routes and addresses, and every write the section
-//! needs, proven with DryRun; its DNS records through [`super::dns`]. Read-only: DryRun changes nothing.
+//! needs and split-brain liveness's read, proven with DryRun; its DNS records through
+//! [`super::dns`]. Read-only: DryRun changes nothing.
 
 use super::{Finding, Level};
 use crate::aws::credentials;
@@ -113,6 +114,12 @@ pub async fn section(
     }
     if !res.eips.is_empty() {
         addresses(ec2, &me, res, &mut out, name, d).await;
+    }
+    // The split-brain settlement (route tables and Elastic IPs) asks whether the winner's
+    // instance is alive: prove that read on this node's own instance.
+    if (!res.routes.is_empty() && res.sites.is_empty()) || !res.eips.is_empty() {
+        let p = Probe::DescribeInstanceStatus { instance_id: me.instance_id.clone() };
+        probe(ec2, p, &mut out, name, d).await;
     }
     out.extend(super::dns::records(engine, ec2, &me, &res.dns_records, name, d).await);
     for ip in &res.private_ips {
