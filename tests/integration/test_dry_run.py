@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.fault_proxy import is_mutating, start_proxy
+from harness.fault_proxy import start_proxy
+from harness.proxy_state import is_mutating
 from harness.imds_fake import start_imds
 from harness.moto import ec2_client
 from harness.runner import run_vip, vip_env

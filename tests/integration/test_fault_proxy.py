@@ -14,7 +14,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from harness.fault_proxy import ProxyState, TokenBucket, start_proxy
+from harness.fault_proxy import start_proxy
+from harness.proxy_state import ProxyState, TokenBucket
 from harness.moto import DUMMY_KEY, DUMMY_SECRET
 
 from conftest import REGION

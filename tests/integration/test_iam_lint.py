@@ -187,7 +187,7 @@ def test_a_section_role_is_the_roles_policy_and_the_nodes_assume_role(binary, tm
     [write] = [st for st in role["Statement"] if "ec2:ReplaceRoute" in st["Action"]]
     assert write["Resource"] == "arn:aws:ec2:eu-west-1:222222222222:route-table/*", role
     reads = {a for st in role["Statement"] if st["Resource"] == "*" for a in st["Action"]}
-    assert {"ec2:DescribeRouteTables", "ec2:DescribeInstances"} <= reads, role  # split brain as the role
+    assert {"ec2:DescribeRouteTables", "ec2:DescribeInstanceStatus"} <= reads, role  # split brain as the role
     cfg.write_text('[instance.VI_1]\nroutes = ["10.1.0.10/32"]\nregion = "cn-north-1"\n'
                    f'role_arn = "{ROLE}"\n')
     r = run_vip(binary, ["--config", cfg, "iam-policy", "--vpc", VPC], NO_IMDS, NO_IMDS)
