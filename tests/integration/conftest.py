@@ -13,6 +13,7 @@ sys.path.insert(0, str(REPO / "tests"))  # makes `harness` importable for tests 
 from harness.fault_proxy import start_proxy  # noqa: E402
 from harness.imds_fake import start_imds  # noqa: E402
 from harness.moto import ec2_client, start_moto  # noqa: E402
+from harness.route53_zone import private_zone, route53_client, upsert  # noqa: E402
 from harness.runner import run_vip  # noqa: E402,F401  (re-exported for tests)
 from harness.scenario import _instance, node_json, seed_figure1  # noqa: E402
 from harness.tgw_scenario import Clients  # noqa: E402
@@ -182,3 +183,17 @@ def v6pair(moto_ext_session):
     yield ec2, seed, imds, moto_ext_session, vip, sub6
     for s in imds.values():
         s.stop()
+
+
+@pytest.fixture
+def r53(moto):
+    """A boto3 Route 53 client on moto."""
+    return route53_client(moto.url)
+
+
+@pytest.fixture
+def zone(r53, figure1):
+    """A private hosted zone of figure1's VPC whose record names node1 (TTL 60)."""
+    zid = private_zone(r53, figure1["vpc_id"])
+    upsert(r53, zid, figure1["node1"]["private_ip"])
+    return zid

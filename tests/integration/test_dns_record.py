@@ -10,7 +10,7 @@ import pytest
 
 from harness.fault_proxy import start_proxy
 from harness.route53_rest import route53_action
-from harness.route53_zone import NAME, private_zone, record, route53_client, upsert
+from harness.route53_zone import NAME, record, upsert
 from harness.imds_fake import start_imds
 from harness.runner import run_vip, start_watch
 from harness.scenario import node_json
@@ -18,19 +18,6 @@ from harness.tgw_scenario import Clients
 
 PUBLIC_IP = "198.51.100.20"
 OTHER_ACCOUNT = "222222222222"
-
-
-@pytest.fixture
-def r53(moto):
-    return route53_client(moto.url)
-
-
-@pytest.fixture
-def zone(r53, figure1):
-    """A private hosted zone whose record names node1 (TTL 60)."""
-    zid = private_zone(r53, figure1["vpc_id"])
-    upsert(r53, zid, figure1["node1"]["private_ip"])
-    return zid
 
 
 @pytest.fixture

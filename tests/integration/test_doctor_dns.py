@@ -6,14 +6,9 @@ and ChangeResourceRecordSets is said to be unprovable without a write. Changes n
 import pytest
 
 from harness.fault_proxy import start_proxy
-from harness.route53_zone import NAME, private_zone, records, route53_client, upsert
+from harness.route53_zone import NAME, private_zone, records, upsert
 from harness.runner import run_vip
 from harness.tgw_scenario import Clients
-
-
-@pytest.fixture
-def r53(moto):
-    return route53_client(moto.url)
 
 
 def public_zone(r53, name):

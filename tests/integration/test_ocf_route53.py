@@ -10,23 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.route53_zone import NAME, private_zone, record, route53_client, upsert
+from harness.route53_zone import NAME, record, upsert
 from harness.scenario import VIP
 from test_ocf import (AGENT, GENERIC, NOT_RUNNING, OCF_TESTER, SUCCESS, agent, agent_env,  # noqa: F401
                       home, vip_targets)  # (home: the fixture)
-
-
-@pytest.fixture
-def r53(moto):
-    return route53_client(moto.url)
-
-
-@pytest.fixture
-def zone(r53, figure1):
-    """A private zone whose record names node1 (TTL 60)."""
-    zid = private_zone(r53, figure1["vpc_id"])
-    upsert(r53, zid, figure1["node1"]["private_ip"])
-    return zid
 
 
 def test_start_monitor_stop_with_aws_vpc_route53_names(binary, moto, r53, zone, figure1, imds_node2, home):
