@@ -115,3 +115,31 @@ def test_config_man_page_documents_every_key():
     missing = sorted(keys - documented)
     assert not missing, f"man/ec2-vip.toml.5 lacks {missing}"
     assert page.startswith(".\\\"") and "\n.TH EC2\\-VIP.TOML 5 " in page
+
+
+def test_rpm_ships_what_the_deb_ships():
+    """One file list, two packers: every source the .deb packs is in the .rpm too (man pages
+    as the gzipped copies scripts/package-rpm makes; lintian's overrides are Debian's own),
+    at the same place but for the zsh completion (Fedora's and SUSE's site-functions)."""
+    meta = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["metadata"]
+    rpm = {a["source"]: a["dest"] for a in meta["generate-rpm"]["assets"]}
+    renamed = {"target/docs/man/*.8": "target/rpm/man/*.8.gz", "man/ec2-vip.toml.5": "target/rpm/man/ec2-vip.toml.5.gz"}
+    debian_only = {"debian/ec2-vip.lintian-overrides"}
+    zsh = {"target/docs/completions/_ec2-vip": "/usr/share/zsh/site-functions/_ec2-vip"}
+    missing, elsewhere = [], []
+    for source, dest, _mode in meta["deb"]["assets"]:
+        if source in debian_only:
+            continue
+        src = renamed.get(source, source)
+        if src not in rpm:
+            missing.append(source)
+            continue
+        want, got = zsh.get(source, "/" + dest), rpm[src]
+        # A directory destination ("dir/") may be written as the file's full path.
+        if not (got == want or (want.endswith("/") and got.startswith(want))):
+            elsewhere.append((source, want, got))
+    assert not missing, missing
+    assert not elsewhere, elsewhere
+    # The unit the .deb installs through its systemd-units entry.
+    assert rpm["examples/keepalived/ec2-vip-watch.service"] == "/usr/lib/systemd/system/ec2-vip-watch.service"
+    assert not any(k.endswith("_script") for k in meta["generate-rpm"]), "the .rpm must have no scriptlets"
