@@ -48,4 +48,6 @@ pub mod logging;
 pub mod model;
 pub mod ordering;
 pub mod scenario;
+#[cfg(test)]
+pub mod sim;
 pub mod trust;

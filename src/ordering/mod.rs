@@ -17,6 +17,8 @@ mod contest;
 mod stamp;
 
 pub use contest::{boot_seconds, Contest, FIRST_HOLD, MAX_HOLD};
+#[cfg(test)]
+pub use contest::VIRTUAL_BOOT;
 use stamp::pid_max;
 pub use stamp::Stamp;
 
