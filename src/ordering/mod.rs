@@ -16,9 +16,9 @@
 mod contest;
 mod stamp;
 
-pub use contest::{boot_seconds, Contest, FIRST_HOLD, MAX_HOLD};
 #[cfg(test)]
 pub use contest::VIRTUAL_BOOT;
+pub use contest::{boot_seconds, Contest, FIRST_HOLD, MAX_HOLD};
 use stamp::pid_max;
 pub use stamp::Stamp;
 

@@ -23,12 +23,18 @@ pub const LET_GO: Duration = Duration::from_millis(TIMEOUT.as_millis() as u64 / 
 /// Invariant 6: changes of hands per resource in 30 s of a split brain.
 pub const MAX_CHANGES: usize = 4;
 
-const RELEASES: [&str; 4] =
-    ["DisassociateAddress", "UnassignPrivateIpAddresses", "UnassignIpv6Addresses", "ChangeResourceRecordSets"];
+const RELEASES: [&str; 4] = [
+    "DisassociateAddress",
+    "UnassignPrivateIpAddresses",
+    "UnassignIpv6Addresses",
+    "ChangeResourceRecordSets",
+];
 
 pub struct Book {
     scenario: Scenario,
     winner: Option<usize>,
+    /// The section releases (BACKUP/FAULT/STOP give the resources up).
+    releases: bool,
     foreign: BTreeMap<String, Option<String>>,
     /// Transitions recorded: (node, when, state).
     records: Vec<(usize, Duration, Role)>,
@@ -47,7 +53,8 @@ impl Book {
         let foreign = world::foreign(s.scenario).into_iter().map(|k| (k.clone(), holder(w, &k))).collect();
         Book {
             scenario: s.scenario,
-            winner: s.winner,
+            winner: final_master(s),
+            releases: s.release,
             foreign,
             records: Vec::new(),
             writes_seen: 0,
@@ -71,9 +78,13 @@ impl Book {
         self.records.iter().filter(|(m, at, _)| *m == n && *at > after).map(|(_, at, _)| *at).next()
     }
 
+    fn state_at(&self, n: usize, at: Duration) -> Option<Role> {
+        self.records.iter().filter(|(m, t, _)| *m == n && *t <= at).map(|(_, _, r)| *r).next_back()
+    }
+
     fn last_master(&self, n: usize, before: Duration) -> Duration {
         let m = self.records.iter().filter(|(m, at, r)| *m == n && *r == Role::Master && *at <= before);
-        m.map(|(_, at, _)| *at).last().unwrap_or_default()
+        m.map(|(_, at, _)| *at).next_back().unwrap_or_default()
     }
 
     /// Invariants 1 and 2, over the writes since the last look.
@@ -87,12 +98,20 @@ impl Book {
         }
         for i in self.writes_seen..cloud.writes.len() {
             let w = &cloud.writes[i];
-            let removed = w.changed.iter().any(|(k, _, after)| *k == w.key && after.is_none());
-            if !RELEASES.contains(&w.op) || !removed {
+            let removed = w.changed.iter().find(|(k, _, after)| *k == w.key && after.is_none());
+            let releasing = self.state_at(w.node, w.at).is_some_and(|r| r != Role::Master);
+            let Some((_, Some(gone), _)) = removed.filter(|_| RELEASES.contains(&w.op) && releasing) else {
                 continue;
-            }
+            };
+            // Who put the removed holder there (an UPSERT of the same value changes nothing
+            // and still writes it).
+            let set = |x: &&super::cloud::Write| {
+                x.key == w.key
+                    && (x.changed.iter().any(|(k, _, a)| *k == w.key && a.as_ref() == Some(gone))
+                        || (x.changed.is_empty() && x.op == "ChangeResourceRecordSets"))
+            };
             let mine = self.last_master(w.node, w.at);
-            let other = cloud.writes[..i].iter().rev().find(|x| x.key == w.key && x.node != w.node && x.at > mine);
+            let other = cloud.writes[..i].iter().rev().find(set).filter(|x| x.node != w.node && x.at > mine);
             if let Some(x) = other {
                 self.violate(format!(
                     "2: n{} released {} at {} ms ({}), which n{} wrote at {} ms after n{}'s last MASTER",
@@ -155,6 +174,22 @@ impl Book {
                 }
             }
         }
+        let release = role != Role::Master
+            && crate::engine::goal(role, &world::resources(self.scenario, true)).is_some();
+        if release && self.releases && exit0 && self.newer_record(n, start).is_none() {
+            for (key, mine) in
+                world::owned(self.scenario, n).into_iter().filter(|(k, _)| !k.starts_with("route"))
+            {
+                let now = holder(&truth, &key);
+                if now.as_deref() == Some(&mine) && self.scenario != Scenario::DnsFixed {
+                    self.violate(format!(
+                        "4: n{n}'s {role} (from {} ms) released and exited 0 at {} ms, but {key} is still {mine}",
+                        start.as_millis(),
+                        end.as_millis()
+                    ));
+                }
+            }
+        }
         if ocf_stop {
             let rc0 = match ran {
                 Ok(Ran::Applied { report, .. }) => match report.finish(role, 0) {
@@ -164,9 +199,13 @@ impl Book {
                 Ok(_) => true,
                 Err(e) => matches!(e, Error::Incomplete(_)) || crate::commands::check::cannot_tell(e),
             };
-            let held = world::owned(self.scenario, n).iter().any(|(k, v)| holder(&truth, k).as_deref() == Some(v));
+            let held =
+                world::owned(self.scenario, n).iter().any(|(k, v)| holder(&truth, k).as_deref() == Some(v));
             if !rc0 && !held {
-                self.violate(format!("7: n{n}'s OCF stop failed at {} ms with nothing of n{n}'s held: {line}", end.as_millis()));
+                self.violate(format!(
+                    "7: n{n}'s OCF stop failed at {} ms with nothing of n{n}'s held: {line}",
+                    end.as_millis()
+                ));
             }
         }
     }
@@ -178,7 +217,9 @@ impl Book {
         for (key, want) in world::owned(self.scenario, w) {
             let now = holder(&truth, &key);
             if now.as_deref() != Some(&want) {
-                self.violate(format!("3: after the quiet period {key} is {now:?}, not the winner n{w}'s {want}"));
+                self.violate(format!(
+                    "3: after the quiet period {key} is {now:?}, not the winner n{w}'s {want}"
+                ));
             }
         }
     }
@@ -210,6 +251,23 @@ impl Book {
             }
         }
     }
+}
+
+/// The one node keepalived leaves MASTER (and up) at the end of `s`, if there is one;
+/// None for Pacemaker's schedules too (Pacemaker, not a reconcile, recovers a failed start).
+fn final_master(s: &Schedule) -> Option<usize> {
+    use super::schedule::Act;
+    if s.winner.is_none() || s.steps.iter().any(|x| x.act == Act::OcfStart) {
+        return None;
+    }
+    let mut last = vec![None; s.nodes];
+    for x in &s.steps {
+        if !matches!(x.act, Act::Reconcile | Act::Probe | Act::Partition | Act::Heal | Act::OcfStop) {
+            last[x.node] = Some(x.act);
+        }
+    }
+    let masters: Vec<usize> = (0..s.nodes).filter(|n| last[*n] == Some(Act::Master)).collect();
+    (masters.len() == 1).then(|| masters[0])
 }
 
 /// Pacemaker's probe on every live node at once (record, then where the resources point);

@@ -84,11 +84,18 @@ impl Ec2 for SimClient {
     async fn route_tables_for(&self, vpc: &str, d: &[IpNet]) -> Result<Vec<RouteTable>, Ec2Error> {
         self.reader("DescribeRouteTables").await?.route_tables_for(vpc, d).await
     }
-    async fn route_tables_tagged(&self, vpc: &str, t: &[(String, String)]) -> Result<Vec<RouteTable>, Ec2Error> {
+    async fn route_tables_tagged(
+        &self,
+        vpc: &str,
+        t: &[(String, String)],
+    ) -> Result<Vec<RouteTable>, Ec2Error> {
         self.reader("DescribeRouteTables").await?.route_tables_tagged(vpc, t).await
     }
     async fn replace_route(&self, table: &str, d: IpNet, eni: &str) -> Result<(), Ec2Error> {
-        self.write("ReplaceRoute", format!("route {table} {d}"), |t| async move { t.replace_route(table, d, eni).await }).await
+        self.write("ReplaceRoute", format!("route {table} {d}"), |t| async move {
+            t.replace_route(table, d, eni).await
+        })
+        .await
     }
     async fn addresses(&self, refs: &[EipRef]) -> Result<Vec<Address>, Ec2Error> {
         self.reader("DescribeAddresses").await?.addresses(refs).await
@@ -97,10 +104,16 @@ impl Ec2 for SimClient {
         self.reader("DescribeAddresses").await?.addresses_on(eni).await
     }
     async fn associate_address(&self, alloc: &str, eni: &str, ip: &str) -> Result<String, Ec2Error> {
-        self.write("AssociateAddress", format!("eip {alloc}"), |t| async move { t.associate_address(alloc, eni, ip).await }).await
+        self.write("AssociateAddress", format!("eip {alloc}"), |t| async move {
+            t.associate_address(alloc, eni, ip).await
+        })
+        .await
     }
     async fn disassociate_address(&self, assoc: &str) -> Result<(), Ec2Error> {
-        self.write("DisassociateAddress", self.eip_of(assoc), |t| async move { t.disassociate_address(assoc).await }).await
+        self.write("DisassociateAddress", self.eip_of(assoc), |t| async move {
+            t.disassociate_address(assoc).await
+        })
+        .await
     }
     async fn interfaces_in_subnet(&self, subnet: &str) -> Result<Vec<Interface>, Ec2Error> {
         self.reader("DescribeNetworkInterfaces").await?.interfaces_in_subnet(subnet).await
@@ -109,16 +122,30 @@ impl Ec2 for SimClient {
         self.reader("DescribeNetworkInterfaces").await?.interfaces_in_vpc(vpc).await
     }
     async fn assign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error> {
-        self.write("AssignPrivateIpAddresses", format!("ip {ip}"), |t| async move { t.assign_private_ip(eni, ip).await }).await
+        self.write("AssignPrivateIpAddresses", format!("ip {ip}"), |t| async move {
+            t.assign_private_ip(eni, ip).await
+        })
+        .await
     }
     async fn unassign_private_ip(&self, eni: &str, ip: Ipv4Addr) -> Result<(), Ec2Error> {
-        self.write("UnassignPrivateIpAddresses", format!("ip {ip}"), |t| async move { t.unassign_private_ip(eni, ip).await }).await
+        self.write("UnassignPrivateIpAddresses", format!("ip {ip}"), |t| async move {
+            t.unassign_private_ip(eni, ip).await
+        })
+        .await
     }
     async fn assign_ipv6(&self, eni: &str, ip: Ipv6Addr) -> Result<(), Ec2Error> {
-        self.write("AssignIpv6Addresses", format!("ipv6 {ip}"), |t| async move { t.assign_ipv6(eni, ip).await }).await
+        self.write(
+            "AssignIpv6Addresses",
+            format!("ipv6 {ip}"),
+            |t| async move { t.assign_ipv6(eni, ip).await },
+        )
+        .await
     }
     async fn unassign_ipv6(&self, eni: &str, ip: Ipv6Addr) -> Result<(), Ec2Error> {
-        self.write("UnassignIpv6Addresses", format!("ipv6 {ip}"), |t| async move { t.unassign_ipv6(eni, ip).await }).await
+        self.write("UnassignIpv6Addresses", format!("ipv6 {ip}"), |t| async move {
+            t.unassign_ipv6(eni, ip).await
+        })
+        .await
     }
     async fn eni_attachment(&self, eni: &str) -> Result<Option<EniAttachment>, Ec2Error> {
         self.reader("DescribeNetworkInterfaces").await?.eni_attachment(eni).await
@@ -143,11 +170,19 @@ impl TransitGateways for SimClient {
     }
     async fn set_tgw_route(&self, table: &str, d: IpNet, att: &str, create: bool) -> Result<(), Ec2Error> {
         let op = if create { "CreateTransitGatewayRoute" } else { "ReplaceTransitGatewayRoute" };
-        self.write(op, format!("tgw {table} {d}"), |t| async move { t.set_tgw_route(table, d, att, create).await }).await
+        self.write(
+            op,
+            format!("tgw {table} {d}"),
+            |t| async move { t.set_tgw_route(table, d, att, create).await },
+        )
+        .await
     }
     async fn set_vpc_route(&self, table: &str, d: IpNet, to: &NextHop, create: bool) -> Result<(), Ec2Error> {
         let op = if create { "CreateRoute" } else { "ReplaceRoute" };
-        self.write(op, format!("route {table} {d}"), |t| async move { t.set_vpc_route(table, d, to, create).await }).await
+        self.write(op, format!("route {table} {d}"), |t| async move {
+            t.set_vpc_route(table, d, to, create).await
+        })
+        .await
     }
     async fn route_tables_by_id(&self, ids: &[String]) -> Result<Vec<RouteTable>, Ec2Error> {
         self.reader("DescribeRouteTables").await?.route_tables_by_id(ids).await
@@ -161,9 +196,19 @@ impl Route53 for SimClient {
     async fn record_set(&self, zone: &str, name: &str, kind: &str) -> Result<Option<RecordSet>, Ec2Error> {
         self.reader("ListResourceRecordSets").await?.record_set(zone, name, kind).await
     }
-    async fn change_record(&self, zone: &str, c: DnsChange, set: &RecordSet) -> Result<(String, bool), Ec2Error> {
-        let (id, _) =
-            self.write("ChangeResourceRecordSets", format!("dns {zone} {} {}", set.name, set.kind), |t| async move { t.change_record(zone, c, set).await }).await?;
+    async fn change_record(
+        &self,
+        zone: &str,
+        c: DnsChange,
+        set: &RecordSet,
+    ) -> Result<(String, bool), Ec2Error> {
+        let (id, _) = self
+            .write(
+                "ChangeResourceRecordSets",
+                format!("dns {zone} {} {}", set.name, set.kind),
+                |t| async move { t.change_record(zone, c, set).await },
+            )
+            .await?;
         // INSYNC after a random 0-4 s (real Route 53: tens of seconds; scaled down).
         let mut s = self.shared.borrow_mut();
         let at = tokio::time::Instant::now() + Duration::from_millis(s.rng.below(4000));

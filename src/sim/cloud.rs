@@ -160,7 +160,7 @@ impl Shared {
         let fate = if f.throttle && !self.buckets[bucket].take() {
             Fate::Fail(if bucket == 2 { "Throttling" } else { "RequestLimitExceeded" })
         } else if self.rng.chance(f.server_error) {
-            Fate::Fail(*self.rng.pick(&["InternalError", "Unavailable"]))
+            Fate::Fail(if self.rng.chance(0.5) { "InternalError" } else { "Unavailable" })
         } else if self.rng.chance(f.hang) {
             Fate::Hang
         } else if write && self.rng.chance(f.lost_answer) {

@@ -79,8 +79,14 @@ async fn simulate(s: &Schedule, dirs: &[PathBuf]) -> Outcome {
                 dry_run: false,
                 consistency_window: WINDOW,
             };
-            let cloud = SimCloud { me: world::identity(n), client: SimClient { node: n, shared: shared.clone() } };
-            Node { engine: Rc::new(Engine::new(settings, cloud)), tasks: Vec::new(), up: true, reconciling: Rc::default() }
+            let cloud =
+                SimCloud { me: world::identity(n), client: SimClient { node: n, shared: shared.clone() } };
+            Node {
+                engine: Rc::new(Engine::new(settings, cloud)),
+                tasks: Vec::new(),
+                up: true,
+                reconciling: Rc::default(),
+            }
         })
         .collect();
     let pid = Rc::new(Cell::new(1000u32));
@@ -112,7 +118,8 @@ async fn simulate(s: &Schedule, dirs: &[PathBuf]) -> Outcome {
             Act::Restart => nodes[n].up = true,
             Act::Reconcile => reconcile(&mut nodes[n], n, s, &book),
             Act::Probe => {
-                let engines: Vec<_> = (0..s.nodes).filter(|m| nodes[*m].up).map(|m| (m, nodes[m].engine.clone())).collect();
+                let engines: Vec<_> =
+                    (0..s.nodes).filter(|m| nodes[*m].up).map(|m| (m, nodes[m].engine.clone())).collect();
                 let t = tokio::task::spawn_local(check::probes(engines, s.scenario, s.release, book.clone()));
                 nodes[n].tasks.push(t);
             }
@@ -131,7 +138,15 @@ async fn simulate(s: &Schedule, dirs: &[PathBuf]) -> Outcome {
                 let job = Job { role, res: &res, key: KEY, stamp, prior: None };
                 let ran = engine.transition(&job, None, &deadline).await;
                 let end = engine.cloud.client.shared.borrow().start.elapsed();
-                book2.borrow_mut().ran(n, role, now, end, &ran, ocf_stop, &engine.cloud.client.shared.borrow());
+                book2.borrow_mut().ran(
+                    n,
+                    role,
+                    now,
+                    end,
+                    &ran,
+                    ocf_stop,
+                    &engine.cloud.client.shared.borrow(),
+                );
             });
             nodes[n].tasks.push(t);
         }
@@ -165,6 +180,7 @@ fn reconcile(node: &mut Node, n: usize, s: &Schedule, book: &Rc<RefCell<Book>>) 
 
 /// After the last step: let the runs end, then the quiet period (faults off but for
 /// staleness) with watch's reconcile ticks; then the end state is judged.
+#[allow(clippy::needless_range_loop)] // reconcile() borrows one node mutably
 async fn finish(s: &Schedule, nodes: &mut [Node], shared: &Rc<RefCell<Shared>>, book: &Rc<RefCell<Book>>) {
     let quiet = WINDOW + INTERVAL + TIMEOUT;
     match s.winner {

@@ -52,7 +52,14 @@ pub struct Schedule {
 
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "seed {} {} nodes={} release={}", self.seed, self.scenario.name(), self.nodes, self.release)?;
+        write!(
+            f,
+            "seed {} {} nodes={} release={}",
+            self.seed,
+            self.scenario.name(),
+            self.nodes,
+            self.release
+        )?;
         let w = self.winner.map_or("split brain".to_string(), |w| format!("n{w}"));
         writeln!(f, " winner={w} faults={:?}", self.faults)?;
         let mut at = 0;

@@ -6,8 +6,10 @@
 use crate::aws::fake::World;
 use crate::config::dns::{DnsRecord, DnsType, DnsValue};
 use crate::config::Resources;
-use crate::model::{Address, EipRef, EniAttachment, EniChoice, Identity, Interface, RecordSet, Route, RouteTable};
 use crate::model::RouteTarget;
+use crate::model::{
+    Address, EipRef, EniAttachment, EniChoice, Identity, Interface, RecordSet, Route, RouteTable,
+};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// What the VIP is carried by.
@@ -83,7 +85,13 @@ pub fn identity(n: usize) -> Identity {
 }
 
 fn record(name: &str, value: &str) -> RecordSet {
-    RecordSet { name: name.into(), kind: "A".into(), ttl: Some(60), values: vec![value.into()], special: None }
+    RecordSet {
+        name: name.into(),
+        kind: "A".into(),
+        ttl: Some(60),
+        values: vec![value.into()],
+        special: None,
+    }
 }
 
 /// The world at the start: node 0 holds the VIP in every form; eni-9 is another cluster's.
@@ -93,7 +101,10 @@ pub fn world(nodes: usize) -> World {
         vpc_id: "vpc-a".into(),
         routes: vec![
             Route { destination: VIP.parse().unwrap(), target: RouteTarget::NetworkInterface(eni(0)) },
-            Route { destination: "10.9.0.0/24".parse().unwrap(), target: RouteTarget::NetworkInterface("eni-9".into()) },
+            Route {
+                destination: "10.9.0.0/24".parse().unwrap(),
+                target: RouteTarget::NetworkInterface("eni-9".into()),
+            },
         ],
     };
     let address = |alloc: &str, on: &str, ip: &str| Address {
@@ -117,7 +128,10 @@ pub fn world(nodes: usize) -> World {
         ipv6: vec!["2600:1f18::99".parse().unwrap()],
     };
     interfaces.push(("subnet-a".into(), foreign));
-    let attached = |n: usize| EniAttachment { status: Some("attached".into()), instance_id: Some(format!("i-{}", n + 1)) };
+    let attached = |n: usize| EniAttachment {
+        status: Some("attached".into()),
+        instance_id: Some(format!("i-{}", n + 1)),
+    };
     World {
         tables: vec![table("rtb-a"), table("rtb-b")],
         addresses: vec![
@@ -170,7 +184,9 @@ pub fn resources(scenario: Scenario, release: bool) -> Resources {
         Scenario::PrivateIp => r.private_ips.push(SECONDARY),
         Scenario::Ipv6 => r.ipv6_addresses.push(V6),
         Scenario::Dns => r.dns_records.push(dns("vip.example.", DnsValue::Local)),
-        Scenario::DnsFixed => r.dns_records.push(dns("fixed.example.", DnsValue::Address(FIXED.parse().unwrap()))),
+        Scenario::DnsFixed => {
+            r.dns_records.push(dns("fixed.example.", DnsValue::Address(FIXED.parse().unwrap())))
+        }
         Scenario::Mix => {
             r.routes.push(VIP.parse().unwrap());
             r.eips.push(eip);
