@@ -224,13 +224,25 @@ impl Book {
         }
     }
 
+    /// Invariant 6: a dead winner is replaced within one interval (plus a window and a hung
+    /// attempt: a repair confirms drift a window after seeing it).
+    pub fn replaced(&mut self, dead: usize, cloud: &Shared) {
+        let truth = cloud.truth.world.borrow();
+        for (key, theirs) in world::owned(self.scenario, dead) {
+            if holder(&truth, &key).as_deref() == Some(&theirs) && self.scenario != Scenario::DnsFixed {
+                self.violate(format!("6: {key} still on the dead n{dead} an interval after it died"));
+            }
+        }
+    }
+
     /// Invariant 6 and 3 under a split brain that never heals.
     pub fn split_settled(&mut self, cloud: &Shared) {
         let from = self.split_from.unwrap_or_default() + Duration::from_secs(5);
         let end = cloud.start.elapsed();
         let mut by_key: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
         for w in cloud.writes.iter().filter(|w| w.at >= from) {
-            if w.changed.iter().any(|(k, b, a)| *k == w.key && b != a) {
+            // into another node's hands (an IPv6 move is an unassign, then an assign)
+            if w.changed.iter().any(|(k, b, a)| *k == w.key && a.is_some() && b != a) {
                 by_key.entry(&w.key).or_default().push(w.at);
             }
         }

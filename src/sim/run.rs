@@ -201,9 +201,21 @@ async fn finish(s: &Schedule, nodes: &mut [Node], shared: &Rc<RefCell<Shared>>, 
         }
         None => {
             book.borrow_mut().split_from = Some(shared.borrow().start.elapsed());
-            for _ in 0..40 {
+            let mut dead = None;
+            for tick in 0..40 {
+                // the winner dies; one interval, a window and a hung attempt later it is replaced
+                if tick == 15 {
+                    dead = kill_holder(s, nodes, shared);
+                }
+                if tick == 15 + (INTERVAL + WINDOW).as_secs() + 4 {
+                    if let Some(d) = dead {
+                        book.borrow_mut().replaced(d, &shared.borrow());
+                    }
+                }
                 for n in 0..nodes.len() {
-                    reconcile(&mut nodes[n], n, s, book);
+                    if nodes[n].up {
+                        reconcile(&mut nodes[n], n, s, book);
+                    }
                 }
                 sleep(Duration::from_secs(1)).await;
             }
@@ -216,4 +228,22 @@ async fn finish(s: &Schedule, nodes: &mut [Node], shared: &Rc<RefCell<Shared>>, 
             let _ = t.await;
         }
     }
+}
+
+/// Invariant 6's second half: the node holding the first resource dies (its processes
+/// gone, its instance stopped); returns it.
+fn kill_holder(s: &Schedule, nodes: &mut [Node], shared: &Rc<RefCell<Shared>>) -> Option<usize> {
+    let (key, _) = world::owned(s.scenario, 0).into_iter().next()?;
+    let sh = shared.borrow();
+    let held = super::cloud::holders(&sh.truth.world.borrow()).get(&key).cloned()?;
+    let d =
+        (0..s.nodes).find(|n| world::owned(s.scenario, *n).iter().any(|(k, v)| *k == key && *v == held))?;
+    let mut w = sh.truth.world.borrow_mut();
+    w.instances.insert(format!("i-{}", d + 1), "stopped".into());
+    drop(w);
+    for t in nodes[d].tasks.drain(..) {
+        t.abort();
+    }
+    nodes[d].up = false;
+    Some(d)
 }

@@ -111,6 +111,7 @@ pub fn generate(seed: u64, only: Option<Scenario>) -> Schedule {
     let split_end = !pacemaker && rng.chance(0.1);
     let mut steps = Vec::new();
     let (mut partitioned, mut down) = (false, vec![false; nodes]);
+    let mut started: Option<usize> = None; // where Pacemaker last started the resource
     for _ in 0..(3 + rng.below(8)) {
         let k = rng.below(nodes as u64) as usize;
         let g = gap(&mut rng);
@@ -123,10 +124,19 @@ pub fn generate(seed: u64, only: Option<Scenario>) -> Schedule {
                         steps.push(Step { gap_ms: rng.below(200), node: n, act: Act::OcfStop });
                     }
                     steps.push(Step { gap_ms: rng.below(3000), node: k, act: Act::OcfStart });
+                    started = Some(k);
                 }
                 5..=6 => steps.push(Step { gap_ms: 0, node: k, act: Act::Probe }),
-                7 => steps.push(Step { gap_ms: 0, node: k, act: Act::OcfStop }),
-                _ => steps.push(Step { gap_ms: 0, node: k, act: Act::OcfStart }),
+                7 => {
+                    steps.push(Step { gap_ms: 0, node: k, act: Act::OcfStop });
+                    started = started.filter(|s| *s != k);
+                }
+                // a start again where it runs (recovery after a failed monitor); Pacemaker
+                // never starts it on a second node while one runs it
+                _ => steps.push(Step { gap_ms: 0, node: started.unwrap_or(k), act: Act::OcfStart }),
+            }
+            if started.is_none() && steps.last().is_some_and(|s| s.act == Act::OcfStart) {
+                started = Some(k);
             }
         } else if down[k] {
             down[k] = false;

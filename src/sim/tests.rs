@@ -35,26 +35,27 @@ pub fn explore(first: u64, count: u64, only: Option<Scenario>) -> (u64, Option<(
 /// Today's defects of issue 27, being fixed on other branches: (scenario, invariant) of
 /// the violations they cause. The suite tolerates these (and counts them); once the fixes
 /// merge, empty this list (`census` shows what is left).
-/// - any scenario, 4: a repeat MASTER trusts a stale "already mine" (issue 27 item 11)
-/// - dns-fixed, 2/3/4: a fixed value proves no ownership (item 5); 7: probes (item 4)
-/// - dns and dns-fixed, 5: waiting for INSYNC ignores a newer transition (item 7)
+/// - any scenario, 4: a repeat MASTER trusts a stale "already mine" (issue 27 item 11);
+///   its release-side twin too: a STOP after a STOP after MASTER trusts a stale "not here"
+///   (dns seed 14; `stale::suspect` looks only at the record just before)
+/// - dns-fixed, 2/4: a fixed value proves no ownership (item 5); 7: probes (item 4)
+/// - dns, dns-fixed and mix, 5: waiting for INSYNC ignores a newer transition (item 7)
 /// - dns and mix, 6: no split-brain settlement for DNS (item 8)
 ///
-/// Found by the simulator, not yet triaged (see the README's Simulation section):
-/// - any scenario, 6: a 3-node split brain changes hands 6 times in 30 s (routes seed 96)
-/// - ipv6 and mix, 5: a superseded run held on past `LET_GO` (ipv6 seed 21, mix seed 50)
-/// - dns, 7: two probes answered running at once (dns seed 2)
+/// Found by the simulator, not fixed here (settle.rs is being changed for item 8):
+/// - any scenario, 6: a 3-node split brain changes hands 6 times in 30 s (routes seed 96):
+///   a node yields only to a lower ENI *holding* the resource, so the two higher ones
+///   fight on until the lowest takes it (also eip seed 87)
+/// - mix, 6: a dead winner not replaced within 11 s under heavy faults (seed 62, not triaged)
 const KNOWN: &[(Option<Scenario>, char)] = &[
-    (None, '6'),
-    (Some(Scenario::Ipv6), '5'),
-    (Some(Scenario::Mix), '5'),
-    (Some(Scenario::Dns), '7'),
     (None, '4'),
+    (None, '6'),
     (Some(Scenario::DnsFixed), '2'),
     (Some(Scenario::DnsFixed), '3'),
     (Some(Scenario::DnsFixed), '7'),
     (Some(Scenario::DnsFixed), '5'),
     (Some(Scenario::Dns), '5'),
+    (Some(Scenario::Mix), '5'),
     (Some(Scenario::Dns), '6'),
     (Some(Scenario::Mix), '6'),
 ];
@@ -75,7 +76,7 @@ fn the_same_seed_gives_the_same_trace() {
 }
 
 /// Schedules in the ordinary suite (per scenario: this over 7).
-const SUITE: u64 = 700;
+const SUITE: u64 = 2100;
 
 #[test]
 fn schedules_keep_every_invariant() {
@@ -195,4 +196,13 @@ fn census() {
     for (c, (k, seed)) in classes {
         println!("{c}: {k} violations, first seed {seed}");
     }
+}
+
+/// Found by the simulator (ipv6, seed 21): a release that waits out the consistency window
+/// to read again ignored a newer transition recorded meanwhile and went on reading (4.9 s
+/// past it, holding the lock). Fixed in `transition`: it asks again after the wait.
+#[test]
+fn a_run_superseded_while_it_waits_out_the_window_lets_go() {
+    let v = run(&generate(21, Some(Scenario::Ipv6))).violations;
+    assert!(!v.iter().any(|v| v.starts_with("5:")), "{v:?}");
 }
