@@ -38,7 +38,9 @@ pub fn explore(first: u64, count: u64, only: Option<Scenario>) -> (u64, Option<(
 /// - any scenario, 4: a repeat MASTER trusts a stale "already mine" (issue 27 item 11);
 ///   its release-side twin too: a STOP after a STOP after MASTER trusts a stale "not here"
 ///   (dns seed 14; `stale::suspect` looks only at the record just before)
-/// - dns-fixed, 2/4: a fixed value proves no ownership (item 5); 7: probes (item 4)
+/// - dns-fixed, 2/4: a fixed value proves no ownership (item 5)
+/// - any scenario, 7: a probe says running where there is no record but the resources
+///   point here (item 4; routes seed 1120), or with a fixed value (dns-fixed seed 3)
 /// - dns, dns-fixed and mix, 5: waiting for INSYNC ignores a newer transition (item 7)
 /// - dns and mix, 6: no split-brain settlement for DNS (item 8)
 ///
@@ -52,7 +54,7 @@ const KNOWN: &[(Option<Scenario>, char)] = &[
     (None, '6'),
     (Some(Scenario::DnsFixed), '2'),
     (Some(Scenario::DnsFixed), '3'),
-    (Some(Scenario::DnsFixed), '7'),
+    (None, '7'),
     (Some(Scenario::DnsFixed), '5'),
     (Some(Scenario::Dns), '5'),
     (Some(Scenario::Mix), '5'),
@@ -98,6 +100,19 @@ fn schedules_keep_every_invariant() {
     );
 }
 
+/// The suite without `KNOWN`: un-ignore once issue 27's fixes (and the split-brain
+/// findings) are merged; until then it fails on the first of today's defects.
+#[test]
+#[ignore = "today's issue-27 defects: un-ignore when KNOWN is emptied"]
+fn schedules_keep_every_invariant_strictly() {
+    for sc in Scenario::ALL {
+        let (_, failed) = explore(1, SUITE / Scenario::ALL.len() as u64, Some(sc));
+        if let Some((s, v)) = failed {
+            panic!("{}", explain(&s, &v));
+        }
+    }
+}
+
 /// As `explain`, shrinking while a violation outside `KNOWN` remains.
 fn explain_unknown(s: &Schedule, violations: &[String]) -> String {
     let fails = |t: &Schedule| run(t).violations.iter().any(|v| !known(t.scenario, v));
@@ -130,18 +145,23 @@ fn simulate_from_env() {
     }
     let count = var("EC2VIP_SIM_SEEDS").and_then(|s| s.parse().ok()).unwrap_or(1000);
     let first = var("EC2VIP_SIM_FIRST").and_then(|s| s.parse().ok()).unwrap_or(1);
+    let strict = var("EC2VIP_SIM_STRICT").is_some();
     let started = Instant::now();
-    let (n, failed) = explore(first, count, only);
-    let secs = started.elapsed().as_secs_f64();
-    println!("{n} schedules in {secs:.1} s ({:.0}/s)", n as f64 / secs);
-    if let Some((s, v)) = failed {
-        panic!("{}", explain(&s, &v));
+    let mut tolerated = 0;
+    for seed in first..first + count {
+        let s = generate(seed, only);
+        let (old, new): (Vec<String>, Vec<String>) =
+            run(&s).violations.into_iter().partition(|v| !strict && known(s.scenario, v));
+        tolerated += old.len();
+        assert!(new.is_empty(), "{}", explain_unknown(&s, &new));
     }
+    let secs = started.elapsed().as_secs_f64();
+    println!("{count} schedules in {secs:.1} s ({:.0}/s); {tolerated} known violations", count as f64 / secs);
 }
 
 /// Revert `knob`'s fix and search `only`'s schedules for a violation that the same
 /// schedule does not show with the fix in place (today's known defects aside).
-fn finds(knob: Knob, only: Scenario, within: u64) -> (u64, u64) {
+fn finds(knob: Knob, only: Scenario, within: u64) {
     for seed in 1..=within {
         let s = generate(seed, Some(only));
         knobs::set(knob, true);
@@ -154,7 +174,7 @@ fn finds(knob: Knob, only: Scenario, within: u64) -> (u64, u64) {
         let new: Vec<&String> = reverted.iter().filter(|v| !fixed.contains(v)).collect();
         if !new.is_empty() {
             eprintln!("{knob:?} reverted: found after {seed} schedules (seed {seed}): {new:?}");
-            return (seed, seed);
+            return;
         }
     }
     panic!("{knob:?} reverted: no new violation in {within} schedules");
