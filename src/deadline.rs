@@ -40,12 +40,24 @@ impl Deadline {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Test-only: jitter from this seeded state instead of the wall clock (the simulator).
+    pub static SEEDED_JITTER: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
 /// Between half and all of `d`, so clients that wait do not retry in lockstep.
 pub fn jitter(d: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|t| t.subsec_nanos())
         .unwrap_or(0);
+    #[cfg(test)]
+    let nanos = SEEDED_JITTER.with(|s| s.get()).map_or(nanos, |x| {
+        let x = x ^ (x << 13) ^ (x >> 7) ^ (x << 17); // xorshift: the simulator replays a seed
+        SEEDED_JITTER.with(|s| s.set(Some(x)));
+        (x % 1000) as u32
+    });
     d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 

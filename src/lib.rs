@@ -27,6 +27,8 @@
 //!              hook (runs the operator's event command, bounded), arena (the binary's
 //!              global allocator: a bump arena in front of musl's), trust (who may own
 //!              and write the config, the notify FIFO and the log file)
+//! sim/         (tests only) the deterministic simulation of 2–3 nodes running the real
+//!              engine against a shared, eventually consistent, faulty fake cloud
 //! ```
 //!
 //! The rule: `main → commands → engine → scenario → aws → foundation`; `keepalived` and
@@ -48,4 +50,6 @@ pub mod logging;
 pub mod model;
 pub mod ordering;
 pub mod scenario;
+#[cfg(test)]
+pub mod sim;
 pub mod trust;

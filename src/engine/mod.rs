@@ -7,6 +7,7 @@
 pub mod apply;
 mod checked;
 pub mod event;
+pub mod knobs;
 pub mod progress;
 pub mod reconcile;
 pub mod report;

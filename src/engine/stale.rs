@@ -32,6 +32,10 @@ pub const SUSPECT_WINDOWS: f64 = 3.0;
 /// non-MASTER, a release after a recent MASTER. Some(why) when it should.
 pub fn suspect(prior: Option<&Record>, now: &Stamp, window: Duration, goal: Goal) -> Option<String> {
     let p = prior.filter(|p| (p.state == "MASTER") == (goal == Goal::Release))?;
+    use super::knobs::{reverted, Knob};
+    if reverted(if goal == Goal::Take { Knob::StaleKeep } else { Knob::ReleaseAfterTakeover }) {
+        return None;
+    }
     let ago = now.seconds_since(&p.stamp);
     (ago < SUSPECT_WINDOWS * window.as_secs_f64().max(0.0))
         .then(|| format!("{} was recorded {ago:.1} s ago", p.state))

@@ -123,6 +123,11 @@ impl<K: Cloud> Engine<K> {
                         window.as_secs_f64()
                     );
                     deadline.sleep(window).await;
+                    // A newer transition recorded during the wait owns the resources now.
+                    if let Some(r) = newer() {
+                        info!("{role} superseded by a newer {} (pid {}); skipping", r.state, r.stamp.pid);
+                        return Ok(Ran::Superseded(r));
+                    }
                     plans = plan_all(&cx, &scenarios, goal).await?;
                 }
             }

@@ -56,8 +56,19 @@ impl Contest {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Test-only: boot seconds follow tokio's (paused, virtual) clock from this base.
+    pub static VIRTUAL_BOOT: std::cell::Cell<Option<(f64, tokio::time::Instant)>> =
+        const { std::cell::Cell::new(None) };
+}
+
 /// Seconds since boot (CLOCK_BOOTTIME): comparable across processes of one boot.
 pub fn boot_seconds() -> f64 {
+    #[cfg(test)]
+    if let Some((base, at)) = VIRTUAL_BOOT.with(|v| v.get()) {
+        return base + at.elapsed().as_secs_f64(); // the simulator's virtual clock
+    }
     use nix::time::{clock_gettime, ClockId};
     clock_gettime(ClockId::CLOCK_BOOTTIME)
         .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)

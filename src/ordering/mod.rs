@@ -16,6 +16,8 @@
 mod contest;
 mod stamp;
 
+#[cfg(test)]
+pub use contest::VIRTUAL_BOOT;
 pub use contest::{boot_seconds, Contest, FIRST_HOLD, MAX_HOLD};
 use stamp::pid_max;
 pub use stamp::Stamp;

@@ -1,0 +1,43 @@
+//! Test-only switches, each reverting one fix of the engine, so that the simulator
+//! (`sim`) can show it finds the defect the fix removed. All off by default; outside a
+//! test build every switch is the constant `false` and compiles to nothing.
+
+/// A fix that a test may revert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Knob {
+    /// `stale::suspect` never distrusts a MASTER's "already mine" (no reassert, no read
+    /// again): the stale keep of the hardening round.
+    StaleKeep,
+    /// `stale::suspect` never distrusts a release's "not on this node" (no read again after
+    /// the window): a release after a takeover.
+    ReleaseAfterTakeover,
+    /// The read back ignores a newer transition (keeps the lock until the deadline).
+    SupersededReadBack,
+}
+
+#[cfg(test)]
+thread_local! {
+    static REVERTED: std::cell::Cell<[bool; 3]> = const { std::cell::Cell::new([false; 3]) };
+}
+
+/// Whether the fix `k` is reverted (on this thread).
+#[cfg(test)]
+pub fn reverted(k: Knob) -> bool {
+    REVERTED.with(|r| r.get()[k as usize])
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+pub fn reverted(_k: Knob) -> bool {
+    false
+}
+
+/// Revert (true) or restore (false) the fix `k` on this thread.
+#[cfg(test)]
+pub fn set(k: Knob, on: bool) {
+    REVERTED.with(|r| {
+        let mut v = r.get();
+        v[k as usize] = on;
+        r.set(v);
+    });
+}
