@@ -42,11 +42,24 @@ def test_unit_scores_ok_in_systemd_analyze_security():
     assert float(m.group(1)) <= MAX_EXPOSURE, out.stdout
 
 
+# Host state a namespace systemd must never touch (its sysinit.target would: systemd-sysctl,
+# systemd-tmpfiles): checked before and after.
+HOST_SYSCTLS = [Path("/proc/sys/fs") / n for n in
+                ("protected_symlinks", "protected_regular", "protected_fifos", "protected_hardlinks")]
+
+
+def host_state(canary):
+    return [p.read_text() for p in HOST_SYSCTLS if p.exists()], canary.exists()
+
+
 @pytest.fixture
 def sandboxed(binary, moto, figure1, imds_node2, tmp_path):
     why = available()
     if why:
         pytest.skip(why)
+    canary = Path("/tmp") / f"ec2-vip-systemd-canary-{tmp_path.name}"
+    canary.touch()
+    before = host_state(canary)
     eip = figure1["eip"]["allocation_id"]
     config = (f'on_event = "cat > /run/ec2-vip/event.json; touch /etc/hook-was-here 2> /run/ec2-vip/etc.err || true"\n'
               f'[instance.VI_1]\nroutes = ["{VIP}"]\nelastic_ips = ["{eip}"]\n')
@@ -68,6 +81,8 @@ def sandboxed(binary, moto, figure1, imds_node2, tmp_path):
         raise AssertionError(f"{status}\n{ns.console_text()[-4000:]}")
     yield ns, log
     ns.stop()
+    assert host_state(canary) == before, "the namespace systemd changed the host"
+    canary.unlink()
 
 
 def test_sandboxed_unit_moves_the_vip_and_holds_no_privilege(sandboxed, ec2, figure1):
