@@ -9,6 +9,7 @@ import time
 from harness.fault_proxy import start_proxy
 from harness.route53_zone import NAME, record, upsert
 from harness.runner import run_vip, start_watch
+from test_ocf import SUCCESS, agent, home  # noqa: F401 (home: the fixture)
 
 OTHER = "other.internal.example."
 
@@ -50,3 +51,39 @@ def test_iam_policy_grants_each_record_its_own_role(binary, zone, imds_node2, tm
     [change] = [s for s in json.loads(theirs.stdout)["Statement"] if s["Action"] == ["route53:ChangeResourceRecordSets"]]
     names = change["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"]
     assert names == OTHER.rstrip("."), change
+
+
+FIXED = "10.9.9.9"
+
+
+def test_release_with_a_fixed_value_is_refused_and_never_deletes(binary, r53, zone, figure1, imds_node1,
+                                                                  imds_node2, home, tmp_path):
+    # Item 5: a fixed value is the same on every node; with release the old master's BACKUP
+    # deleted the record the new master had just written.
+    url = r53.meta.endpoint_url
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[instance.VI_1]\ndns_records = [{{ zone = "{zone}", name = "{NAME}", type = "A", '
+                   f'value = "{FIXED}" }}]\nrelease = true\n')
+    cfg.chmod(0o644)
+    t = run_vip(binary, ["--config", cfg, "config-test"], imds_node2, url)
+    assert t.returncode == 2 and "dns_records[0].value" in t.stdout + t.stderr, t
+    n = run_vip(binary, ["--config", cfg, "notify", "INSTANCE", "VI_1", "BACKUP"], imds_node2, url)
+    assert n.returncode == 2 and "fixed address" in n.stderr, n
+    upsert(r53, zone, FIXED)
+    c = run_vip(binary, ["backup", "--release", "--dns-record", spec(zone, FIXED)], imds_node1, url)
+    assert c.returncode == 2 and "fixed address" in c.stderr, c
+    assert record(r53, zone) == ([FIXED], 60)
+
+
+def test_an_old_masters_stop_never_deletes_a_fixed_value(binary, r53, zone, imds_node1, imds_node2, home):
+    # The OCF agent (aws-vpc-route53's ip= with release=true): node2 starts and writes the
+    # record; node1, the old master, stops: the record stays.
+    url = r53.meta.endpoint_url
+    params = {"hostedzoneid": zone, "fullname": NAME, "ip": FIXED, "release": "true",
+              "state_dir": home / "state"}
+    rc, _, err = agent(binary, "start", imds_node2, url, home, params)
+    assert rc == SUCCESS and record(r53, zone) == ([FIXED], 10), err
+    params["state_dir"] = home / "state1"
+    rc, _, err = agent(binary, "stop", imds_node1, url, home, params)
+    assert rc == SUCCESS, err
+    assert record(r53, zone) == ([FIXED], 10), "node1's stop deleted node2's record"

@@ -1,7 +1,7 @@
 //! DNS record scenario, pure planning. No I/O here; tested with plain data.
 
 use super::Write;
-use crate::config::dns::{DnsRecord, DnsType, DnsValue};
+use crate::config::dns::{value_text, DnsRecord, DnsType, DnsValue};
 use crate::model::{Identity, RecordSet};
 use crate::scenario::{Action, Goal, Kind, Resource, Step};
 
@@ -21,16 +21,8 @@ pub fn resolve_value(rec: &DnsRecord, me: &Identity) -> Result<String, String> {
             (DnsValue::Public, _) => "public IPv4 address",
             _ => "private IPv4 address",
         };
-        format!("{rec}: value {}: {} has no {what} in instance metadata", value_word(&rec.value), me.eni_id)
+        format!("{rec}: value {}: {} has no {what} in instance metadata", value_text(&rec.value), me.eni_id)
     })
-}
-
-fn value_word(v: &DnsValue) -> String {
-    match v {
-        DnsValue::Local => "local".into(),
-        DnsValue::Public => "public".into(),
-        DnsValue::Address(ip) => ip.to_string(),
-    }
 }
 
 /// What a record set shows, for plan and status lines: its values, and its TTL when it is
@@ -79,6 +71,11 @@ pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal:
     };
     if goal == Goal::Release {
         return match found {
+            // A fixed address is the same on every node: naming it proves no ownership
+            // (config and command line refuse release with one; so does this, for any caller).
+            Some(_) if matches!(rec.value, DnsValue::Address(_)) => {
+                step("none".into(), Action::Keep("a fixed value names no node: not deleted".into()), None)
+            }
             Some(s) if names_me => step(
                 "none".into(),
                 Action::Write { verb: "delete", call: "ChangeResourceRecordSets" },
