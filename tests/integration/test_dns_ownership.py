@@ -4,14 +4,25 @@ reported as written and propagating, not waited for under the lock; two MASTERs 
 DNS-only section settle instead of fighting; `public` is the section's Elastic IP."""
 
 import json
+import os
 import time
+
+import pytest
 
 from harness.fault_proxy import start_proxy
 from harness.route53_zone import NAME, record, upsert
 from harness.runner import run_vip, start_watch
-from test_ocf import SUCCESS, agent, home  # noqa: F401 (home: the fixture)
+from harness.scenario import VIP
+from test_ocf import SUCCESS, agent, home, vip_targets  # noqa: F401 (home: the fixture)
 
 OTHER = "other.internal.example."
+
+
+@pytest.fixture
+def proxy(moto):
+    p = start_proxy(moto.url, throttle=False)
+    yield p
+    p.stop()
 
 
 def spec(zid, *rest, name=NAME):
@@ -87,3 +98,41 @@ def test_an_old_masters_stop_never_deletes_a_fixed_value(binary, r53, zone, imds
     rc, _, err = agent(binary, "stop", imds_node1, url, home, params)
     assert rc == SUCCESS, err
     assert record(r53, zone) == ([FIXED], 10), "node1's stop deleted node2's record"
+
+
+def test_a_pending_change_is_written_and_propagating_not_waited_for(binary, r53, zone, figure1, imds_node2,
+                                                                    proxy):
+    # Item 7: the run waited for INSYNC holding the lock until its deadline, then said
+    # "0 changed, 1 failed" although Route 53 had accepted the UPSERT.
+    proxy.configure(route53_pending=30)
+    r = run_vip(binary, ["--timeout", "8", "master", "--dns-record", spec(zone)], imds_node2, proxy)
+    assert r.returncode == 0, r
+    assert r.elapsed < 4, r
+    assert "1 changed (1 written, propagating)" in r.stderr and "PENDING" in r.stderr, r
+    assert record(r53, zone) == ([figure1["node2"]["private_ip"]], 60)
+    assert proxy.stats()["requests"].get("GetChange", 0) == 0, proxy.stats()["requests"]
+
+
+def test_watch_never_holds_another_instance_behind_a_dns_propagation(binary, ec2, r53, zone, figure1,
+                                                                     imds_node2, proxy, tmp_path):
+    # Item 7: in `watch`, VI_RT's ReplaceRoute waited behind VI_DNS's wait for INSYNC.
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[instance.VI_DNS]\ndns_records = [{{ zone = "{zone}", name = "{NAME}", type = "A" }}]\n'
+                   f'[instance.VI_RT]\nroutes = ["{VIP}"]\n')
+    proxy.configure(route53_pending=30)
+    proc, fd, log = start_watch(binary, cfg, imds_node2, proxy.url, tmp_path / "home")
+    try:
+        start = time.monotonic()
+        os.write(fd, b'INSTANCE "VI_DNS" MASTER 150\nINSTANCE "VI_RT" MASTER 150\n')
+        node2 = figure1["node2"]["eni_id"]
+        while vip_targets(ec2, figure1) != [node2, node2]:
+            assert time.monotonic() - start < 30 and proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        waited = time.monotonic() - start
+        print(f"VI_RT's routes moved {waited:.1f} s after the two MASTER lines")
+        assert waited < 3, (waited, log.read_text())
+        assert record(r53, zone) == ([figure1["node2"]["private_ip"]], 60)
+    finally:
+        os.close(fd)
+        proc.kill()
+        proc.wait()

@@ -1,7 +1,7 @@
 //! DNS record scenario (Route 53): records that name the MASTER. Taking, each record is
-//! UPSERTed only where it differs, and the write waits until Route 53 reports the change
-//! INSYNC (GetChange, with backoff, inside the run's one deadline); the engine then reads
-//! the record back. With `release`, BACKUP/FAULT/STOP DELETE a record only while it still
+//! UPSERTed only where it differs; the engine then reads the record back (Route 53's API
+//! shows an accepted change at once). A change still PENDING is reported as written and
+//! propagating, not waited for (see [`write`]). With `release`, BACKUP/FAULT/STOP DELETE a record only while it still
 //! names this node, with its exact current values: Route 53 refuses a DELETE whose values
 //! no longer match, so a late BACKUP cannot delete what the new master wrote. A record whose
 //! zone is in another account (`role_arn`) is read and written with that role's client.
@@ -14,11 +14,9 @@ use super::{Ctx, Goal, Step};
 use crate::aws::read;
 use crate::aws::route53::{DnsChange, Route53};
 use crate::config::dns::DnsRecord;
-use crate::deadline::jitter;
 use crate::error::{Ec2Error, Error};
 use crate::model::RecordSet;
 use futures_util::future::try_join_all;
-use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsRecords {
@@ -89,14 +87,13 @@ impl DnsRecords {
     }
 }
 
-/// The longest pause between two GetChange calls (Route 53 allows 5 requests a second per
-/// account; a change is usually INSYNC within a minute).
-pub const INSYNC_MAX_WAIT: Duration = Duration::from_secs(2);
-
-/// One ChangeResourceRecordSets, then GetChange until INSYNC, within the run's deadline.
-/// A DELETE Route 53 refuses because the values no longer match (InvalidChangeBatch) is
-/// not ours to make any more: done.
-pub async fn write<C: Route53>(cx: &Ctx<'_, C>, w: &Write) -> Result<(), Ec2Error> {
+/// One ChangeResourceRecordSets. Ok(Some(why)): accepted and still PENDING. It is not
+/// waited for: Route 53 puts an accepted change on every name server (usually within a
+/// minute), and a run waiting for INSYNC would hold the instance's lock, and in `watch`
+/// every other instance's failover, for that long; the read back that follows shows the
+/// record at once. A DELETE Route 53 refuses because the values no longer match
+/// (InvalidChangeBatch) is not ours to make any more: done.
+pub async fn write<C: Route53>(cx: &Ctx<'_, C>, w: &Write) -> Result<Option<String>, Ec2Error> {
     let (zone, set, role, change) = match w {
         Write::Upsert { zone, set, role } => (zone, set, role, DnsChange::Upsert),
         Write::Delete { zone, set, role } => (zone, set, role, DnsChange::Delete),
@@ -105,44 +102,12 @@ pub async fn write<C: Route53>(cx: &Ctx<'_, C>, w: &Write) -> Result<(), Ec2Erro
     let (id, insync) = match client.change_record(zone, change, set).await {
         Err(e) if change == DnsChange::Delete && e.code_is("InvalidChangeBatch") => {
             log::warn!("{zone} {} {}: changed meanwhile, not deleted ({e})", set.name, set.kind);
-            return Ok(());
+            return Ok(None);
         }
         other => other?,
     };
     if insync || id.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let mut wait = Duration::from_millis(250);
-    loop {
-        if !cx.deadline.sleep(jitter(wait)).await {
-            return Err(Ec2Error {
-                operation: "GetChange",
-                resources: id,
-                code: None,
-                message: Some(
-                    "still PENDING when the deadline came: written, not yet on every Route 53 name server"
-                        .into(),
-                ),
-                request_id: None,
-            });
-        }
-        let step = format!("GetChange {id}");
-        let answer = read(cx.deadline, &step, || client.change_insync(&id)).await;
-        match answer {
-            Ok(Ok(true)) => return Ok(()),
-            Ok(Ok(false)) => log::debug!("{step}: PENDING"),
-            Ok(Err(e)) => return Err(e),
-            Err(e) => {
-                let message = Some(format!("{e}"));
-                return Err(Ec2Error {
-                    operation: "GetChange",
-                    resources: id,
-                    code: None,
-                    message,
-                    request_id: None,
-                });
-            }
-        }
-        wait = (wait * 2).min(INSYNC_MAX_WAIT);
-    }
+    Ok(Some(format!("change {id} is PENDING at Route 53")))
 }

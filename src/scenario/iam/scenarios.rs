@@ -175,8 +175,8 @@ fn site(s: &Site, node_account: &str) -> Vec<Permission> {
 }
 
 /// Route 53: per hosted zone, ChangeResourceRecordSets only for the config's names, types
-/// and actions (UPSERT, and DELETE with `release`), ListResourceRecordSets and GetHostedZone (doctor) on the zone;
-/// GetChange on any change (change ids are not known in advance). A zone reached through
+/// and actions (UPSERT, and DELETE with `release`), ListResourceRecordSets and GetHostedZone
+/// (doctor) on the zone (no GetChange: a PENDING change is not waited for). A zone reached through
 /// `role_arn` is that role's to allow, for that role's records only (records of one zone
 /// may be reached through different roles, or some as the node itself); the node then
 /// needs `sts:AssumeRole` on it.
@@ -208,13 +208,11 @@ fn dns(d: &DnsRecords, partition: &str) -> Vec<Permission> {
             .when(each("NormalizedRecordNames", names))
             .when(each("RecordTypes", types))
             .when(each("Actions", actions));
-        let changes = vec![format!("arn:{partition}:route53:::change/*")];
         for perm in [
             change,
             Permission::on("route53:ListResourceRecordSets", arn.clone()),
             // Read by `doctor` only (the zone's name, private or public).
             Permission::on("route53:GetHostedZone", arn),
-            Permission::on("route53:GetChange", changes),
         ] {
             p.push(perm.via(role));
         }
