@@ -235,7 +235,8 @@ impl Scenario {
         }
         if !res.dns_records.is_empty() {
             let records = res.dns_records.clone();
-            out.push(Scenario::DnsRecord(dns_record::DnsRecords { records, release: res.release }));
+            let eip = res.eips.first().cloned();
+            out.push(Scenario::DnsRecord(dns_record::DnsRecords { records, release: res.release, eip }));
         }
         out
     }

@@ -12,7 +12,8 @@ import pytest
 from harness.fault_proxy import start_proxy
 from harness.route53_zone import NAME, record, upsert
 from harness.runner import run_vip, start_watch
-from harness.scenario import VIP
+from harness.imds_fake import start_imds
+from harness.scenario import VIP, node_json
 from test_ocf import SUCCESS, agent, home, vip_targets  # noqa: F401 (home: the fixture)
 
 OTHER = "other.internal.example."
@@ -136,3 +137,42 @@ def test_watch_never_holds_another_instance_behind_a_dns_propagation(binary, ec2
         os.close(fd)
         proc.kill()
         proc.wait()
+
+
+def eip_eni(ec2, allocation_id):
+    [a] = ec2.describe_addresses(AllocationIds=[allocation_id])["Addresses"]
+    return a.get("NetworkInterfaceId")
+
+
+def test_public_names_the_sections_elastic_ip_and_never_stops_the_failover(binary, ec2, r53, zone, figure1,
+                                                                          imds_node2):
+    # Item 9: on a node without a public IPv4 of its own, `public` aborted the failover
+    # (rc 2, the Elastic IP not moved); the record is to name the Elastic IP.
+    url = r53.meta.endpoint_url
+    eip = figure1["eip"]
+    r = run_vip(binary, ["master", "--eip", eip["allocation_id"], "--dns-record", spec(zone, "public")],
+                imds_node2, url)
+    assert r.returncode == 0, r
+    assert eip_eni(ec2, eip["allocation_id"]) == figure1["node2"]["eni_id"]
+    assert record(r53, zone) == ([eip["public_ip"]], 60)
+    # No Elastic IP and no public IPv4: that record is blocked (exit 1), the route moves.
+    node2 = figure1["node2"]["eni_id"]
+    r = run_vip(binary, ["master", "--route", VIP, "--dns-record", spec(zone, "public", name=OTHER)],
+                imds_node2, url)
+    assert r.returncode == 1 and "has no public IPv4 address" in r.stderr, r
+    assert vip_targets(ec2, figure1) == [node2, node2], r
+    assert record(r53, zone, name=OTHER) is None
+
+
+def test_public_with_an_elastic_ip_is_not_the_nodes_own_public_ip(binary, ec2, r53, zone, figure1):
+    node = node_json(figure1, "node2", "us-east-1")
+    node["interfaces"][0]["public_ipv4s"] = ["198.51.100.20"]
+    imds = start_imds(node)
+    eip = figure1["eip"]
+    try:
+        r = run_vip(binary, ["master", "--eip", eip["allocation_id"], "--dns-record", spec(zone, "public")],
+                    imds, r53.meta.endpoint_url)
+    finally:
+        imds.stop()
+    assert r.returncode == 0, r
+    assert record(r53, zone) == ([eip["public_ip"]], 60), "the Elastic IP, which follows the MASTER"

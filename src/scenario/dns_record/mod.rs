@@ -8,14 +8,16 @@
 
 mod plan;
 
-pub use plan::{plan_record, reassert, resolve_value};
+pub use plan::{plan_record, reassert, resolve_value, unresolved};
 
 use super::{Ctx, Goal, Step};
 use crate::aws::read;
 use crate::aws::route53::{DnsChange, Route53};
+use crate::aws::Ec2;
 use crate::config::dns::DnsRecord;
+use crate::config::dns::DnsValue;
 use crate::error::{Ec2Error, Error};
-use crate::model::RecordSet;
+use crate::model::{EipRef, RecordSet};
 use futures_util::future::try_join_all;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +25,9 @@ pub struct DnsRecords {
     pub records: Vec<DnsRecord>,
     /// DELETE on BACKUP/FAULT/STOP (only while a record still names this node).
     pub release: bool,
+    /// The section's (first) Elastic IP: `public` names its public IP, which follows the
+    /// MASTER, rather than the node's own.
+    pub eip: Option<EipRef>,
 }
 
 /// One ChangeResourceRecordSets: the record set as it is to be (UPSERT) or as it is now
@@ -31,6 +36,10 @@ pub struct DnsRecords {
 pub enum Write {
     Upsert { zone: String, set: RecordSet, role: Option<String> },
     Delete { zone: String, set: RecordSet, role: Option<String> },
+}
+
+fn bad_ip(ip: &str) -> Error {
+    Error::Other(format!("DescribeAddresses answered {ip:?}, which is not an IPv4 address"))
 }
 
 /// A hosted zone Route 53 does not know (or this account cannot see): bad input.
@@ -43,10 +52,45 @@ fn bad_zone(rec: &DnsRecord, e: &Ec2Error) -> Error {
 }
 
 impl DnsRecords {
-    /// Read every record concurrently (one ListResourceRecordSets each) and plan it.
-    pub async fn plan<C: Route53>(&self, cx: &Ctx<'_, C>, goal: Goal) -> Result<Vec<Step>, Error> {
+    /// The public IP `public` names with the section's Elastic IP (DescribeAddresses when
+    /// it is given by allocation id); None without one, or when EC2 has no such address
+    /// (the Elastic IP scenario reports that).
+    async fn eip_ip<C: Ec2>(&self, cx: &Ctx<'_, C>) -> Result<Option<String>, Error> {
+        match &self.eip {
+            _ if !self.records.iter().any(|r| r.value == DnsValue::Public) => Ok(None),
+            None => Ok(None),
+            Some(EipRef::PublicIp(ip)) => Ok(Some(ip.to_string())),
+            Some(eip) => {
+                let refs = std::slice::from_ref(eip);
+                let found = read(cx.deadline, "DescribeAddresses", || cx.ec2.addresses(refs)).await??;
+                Ok(found.into_iter().next().map(|a| a.public_ip))
+            }
+        }
+    }
+
+    /// Read every record concurrently (one ListResourceRecordSets each) and plan it. A
+    /// record whose value this node cannot tell (`public` without an Elastic IP or a public
+    /// IPv4 of its own) is blocked, and the other scenarios go on.
+    pub async fn plan<C: Ec2 + Route53>(&self, cx: &Ctx<'_, C>, goal: Goal) -> Result<Vec<Step>, Error> {
+        let eip_ip = self.eip_ip(cx).await?;
+        let eip_ip = &eip_ip;
         try_join_all(self.records.iter().map(|rec| async move {
-            let want = resolve_value(rec, cx.me).map_err(Error::BadInput)?;
+            // The Elastic IP's address is the same on every node: planned as a fixed value
+            // (never deleted on release, see plan_record).
+            let fixed;
+            let (rec, want) = match (&rec.value, eip_ip) {
+                (DnsValue::Public, Some(ip)) => {
+                    fixed = DnsRecord {
+                        value: DnsValue::Address(ip.parse().map_err(|_| bad_ip(ip))?),
+                        ..rec.clone()
+                    };
+                    (&fixed, ip.clone())
+                }
+                _ => match resolve_value(rec, cx.me) {
+                    Ok(want) => (rec, want),
+                    Err(why) => return Ok(unresolved(rec, why, goal)),
+                },
+            };
             let kind = rec.kind.as_str();
             let client = cx.as_role(rec.role_arn.as_deref());
             let found =

@@ -25,6 +25,34 @@ pub fn resolve_value(rec: &DnsRecord, me: &Identity) -> Result<String, String> {
     })
 }
 
+fn resource(rec: &DnsRecord) -> Resource {
+    Resource::DnsRecord {
+        zone: rec.zone.clone(),
+        name: rec.name.clone(),
+        kind: rec.kind.as_str(),
+        ttl: rec.ttl,
+        role: rec.role_arn.clone(),
+    }
+}
+
+/// A record whose value this node cannot tell (`why`, from [`resolve_value`]): taking, it
+/// is blocked (the run is incomplete, exit 1) while the routes and addresses still move;
+/// releasing, there is nothing of this node's to delete.
+pub fn unresolved(rec: &DnsRecord, why: String, goal: Goal) -> Step {
+    let action = match goal {
+        Goal::Take => Action::Blocked(why),
+        Goal::Release => Action::Keep(why),
+    };
+    Step {
+        kind: Kind::DnsRecord,
+        resource: resource(rec),
+        current: None,
+        desired: "none".into(),
+        action,
+        write: None,
+    }
+}
+
 /// What a record set shows, for plan and status lines: its values, and its TTL when it is
 /// not the one wanted.
 fn shown(set: &RecordSet, ttl: u32) -> String {
@@ -42,13 +70,7 @@ fn shown(set: &RecordSet, ttl: u32) -> String {
 /// Releasing: DELETE it (with its exact current values, which Route 53 checks) only while
 /// it names exactly `want`; a record that names anything else is the new master's.
 pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal: Goal) -> Step {
-    let resource = Resource::DnsRecord {
-        zone: rec.zone.clone(),
-        name: rec.name.clone(),
-        kind: rec.kind.as_str(),
-        ttl: rec.ttl,
-        role: rec.role_arn.clone(),
-    };
+    let resource = resource(rec);
     let current = found.map(|s| shown(s, rec.ttl));
     let step = |desired: String, action: Action, write: Option<Write>| Step {
         kind: Kind::DnsRecord,
@@ -74,7 +96,9 @@ pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal:
             // A fixed address is the same on every node: naming it proves no ownership
             // (config and command line refuse release with one; so does this, for any caller).
             Some(_) if matches!(rec.value, DnsValue::Address(_)) => {
-                step("none".into(), Action::Keep("a fixed value names no node: not deleted".into()), None)
+                let why =
+                    "names an address every node writes (fixed, or the section's Elastic IP): not deleted";
+                step("none".into(), Action::Keep(why.into()), None)
             }
             Some(s) if names_me => step(
                 "none".into(),
