@@ -176,3 +176,45 @@ def test_public_with_an_elastic_ip_is_not_the_nodes_own_public_ip(binary, ec2, r
         imds.stop()
     assert r.returncode == 0, r
     assert record(r53, zone) == ([eip["public_ip"]], 60), "the Elastic IP, which follows the MASTER"
+
+
+SPLIT_WINDOW = 16.0  # seconds both MASTER watchers run
+SETTLED = 10.0  # no change after this
+
+
+def test_two_master_watchers_of_a_dns_only_section_settle(binary, r53, zone, figure1, imds_node1, imds_node2,
+                                                          proxy, tmp_path):
+    # Item 8: settlement kept only ENI and instance holders, so two MASTER watchers of a
+    # DNS-only section rewrote the record every second (28 changes in 30 s).
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[instance.VI_1]\ndns_records = [{{ zone = "{zone}", name = "{NAME}", type = "A" }}]\n')
+    nodes = {n: start_watch(binary, cfg, imds, proxy.url, tmp_path / n)
+             for n, imds in (("node1", imds_node1), ("node2", imds_node2))}
+    try:
+        proxy.reset()
+        for _, fd, _ in nodes.values():
+            os.write(fd, b'INSTANCE "VI_1" MASTER 150\n')
+        start, seen, settled = time.monotonic(), [], None
+        count = lambda: proxy.stats()["requests"].get("ChangeResourceRecordSets", 0)  # noqa: E731
+        while time.monotonic() - start < SPLIT_WINDOW:
+            now = record(r53, zone)
+            if not seen or seen[-1][1] != now:
+                seen.append((round(time.monotonic() - start, 1), now))
+            if settled is None and time.monotonic() - start >= SETTLED:
+                settled = count()
+            time.sleep(0.1)
+        changes = count()
+        print(f"{changes} ChangeResourceRecordSets in {SPLIT_WINDOW:.0f} s ({changes - settled} after "
+              f"{SETTLED:.0f} s); record flips: {seen}")
+        assert changes == settled and all(t < SETTLED for t, _ in seen), (changes, settled, seen)
+        ips = {n: figure1[n]["private_ip"] for n in ("node1", "node2")}
+        winner = min(ips, key=lambda n: tuple(int(x) for x in ips[n].split(".")))
+        assert seen[-1][1] == ([ips[winner]], 60), seen
+        loser = "node2" if winner == "node1" else "node1"
+        text = nodes[loser][2].read_text()
+        assert "split brain" in text and "yields for" in text, text
+    finally:
+        for proc, fd, _ in nodes.values():
+            os.close(fd)
+            proc.kill()
+            proc.wait()
