@@ -1,10 +1,12 @@
 //! DNS record scenario (Route 53): records that name the MASTER. Taking, each record is
 //! UPSERTed only where it differs; the engine then reads the record back (Route 53's API
 //! shows an accepted change at once). A change still PENDING is reported as written and
-//! propagating, not waited for (see [`write`]). With `release`, BACKUP/FAULT/STOP DELETE a record only while it still
-//! names this node, with its exact current values: Route 53 refuses a DELETE whose values
-//! no longer match, so a late BACKUP cannot delete what the new master wrote. A record whose
-//! zone is in another account (`role_arn`) is read and written with that role's client.
+//! propagating, not waited for (see [`write`]). With `release`, BACKUP/FAULT/STOP DELETE a
+//! record only while it still names this node, with its exact current values: Route 53
+//! refuses a DELETE whose values no longer match, so a late BACKUP cannot delete what the
+//! new master wrote; a value every node writes alike (fixed, or the section's Elastic IP)
+//! is never deleted. A record whose zone is in another account (`role_arn`) is read and
+//! written with that role's client.
 
 mod plan;
 
@@ -53,17 +55,18 @@ fn bad_zone(rec: &DnsRecord, e: &Ec2Error) -> Error {
 
 impl DnsRecords {
     /// The public IP `public` names with the section's Elastic IP (DescribeAddresses when
-    /// it is given by allocation id); None without one, or when EC2 has no such address
-    /// (the Elastic IP scenario reports that).
-    async fn eip_ip<C: Ec2>(&self, cx: &Ctx<'_, C>) -> Result<Option<String>, Error> {
+    /// it is given by allocation id); None without one; Some(Err(why)) when EC2 has no
+    /// such address (the record is blocked, as the Elastic IP itself is).
+    async fn eip_ip<C: Ec2>(&self, cx: &Ctx<'_, C>) -> Result<Option<Result<String, String>>, Error> {
         match &self.eip {
             _ if !self.records.iter().any(|r| r.value == DnsValue::Public) => Ok(None),
             None => Ok(None),
-            Some(EipRef::PublicIp(ip)) => Ok(Some(ip.to_string())),
+            Some(EipRef::PublicIp(ip)) => Ok(Some(Ok(ip.to_string()))),
             Some(eip) => {
                 let refs = std::slice::from_ref(eip);
                 let found = read(cx.deadline, "DescribeAddresses", || cx.ec2.addresses(refs)).await??;
-                Ok(found.into_iter().next().map(|a| a.public_ip))
+                let ip = found.into_iter().next().map(|a| a.public_ip);
+                Ok(Some(ip.ok_or_else(|| format!("value public: the Elastic IP {eip} does not exist"))))
             }
         }
     }
@@ -79,7 +82,10 @@ impl DnsRecords {
             // (never deleted on release, see plan_record).
             let fixed;
             let (rec, want) = match (&rec.value, eip_ip) {
-                (DnsValue::Public, Some(ip)) => {
+                (DnsValue::Public, Some(Err(why))) => {
+                    return Ok(unresolved(rec, format!("{rec}: {why}"), goal))
+                }
+                (DnsValue::Public, Some(Ok(ip))) => {
                     fixed = DnsRecord {
                         value: DnsValue::Address(ip.parse().map_err(|_| bad_ip(ip))?),
                         ..rec.clone()
