@@ -293,6 +293,7 @@ impl ResourceArgs {
         if !self.route_tables.is_empty() && self.routes.is_empty() {
             return Err("--route-table needs --route".into());
         }
+        crate::config::dns::check_release(&self.dns_records, self.release).map_err(|(_, e)| e)?;
         Ok(Resources {
             routes: self.routes.clone(),
             eips: self.eips.clone(),

@@ -87,6 +87,11 @@ pub fn cli_key(res: &Resources) -> String {
     parts.extend(res.eips.iter().map(|e| e.to_string()));
     parts.extend(res.private_ips.iter().map(|p| format!("ip:{p}")));
     parts.extend(res.ipv6_addresses.iter().map(|p| format!("ip6:{p}")));
+    parts.extend(
+        res.dns_records
+            .iter()
+            .map(|d| format!("dns:{}:{}:{}:{:?}", d.zone, d.name, d.kind.as_str(), d.value)),
+    );
     parts.sort();
     // FNV-1a: a stable name, not a security boundary.
     let hash = parts

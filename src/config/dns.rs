@@ -94,6 +94,34 @@ impl RawDnsRecord {
     }
 }
 
+/// With `release`, every record must name this node (`local` or `public`): a fixed address
+/// is the same on every node, so a record naming it proves nothing about who wrote it, and
+/// a BACKUP deleting it would delete what the new MASTER just wrote. Err: the first such
+/// record's index and why.
+pub fn check_release(records: &[DnsRecord], release: bool) -> Result<(), (usize, String)> {
+    match records.iter().position(|r| matches!(r.value, DnsValue::Address(_))) {
+        Some(i) if release => Err((
+            i,
+            format!(
+                "{} names the fixed address {}, which no node owns: with release a BACKUP would \
+                 delete what the new MASTER wrote; use value local or public, or no release",
+                records[i],
+                value_text(&records[i].value)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `local`, `public` or the address, as a config writes it.
+pub fn value_text(v: &DnsValue) -> String {
+    match v {
+        DnsValue::Local => "local".into(),
+        DnsValue::Public => "public".into(),
+        DnsValue::Address(ip) => ip.to_string(),
+    }
+}
+
 /// A hosted zone id: upper-case letters and digits, e.g. Z0123456789ABCDEFGHIJ (a
 /// `/hostedzone/` prefix is dropped).
 pub fn parse_zone(s: &str) -> Result<String, String> {

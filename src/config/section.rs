@@ -113,6 +113,8 @@ impl RawInstance {
         for (i, raw) in self.dns_records.iter().enumerate() {
             dns_records.push(raw.check().map_err(|(key, e)| (KeyPath::item("dns_records", i).then(key), e))?);
         }
+        super::dns::check_release(&dns_records, self.release)
+            .map_err(|(i, e)| (KeyPath::item("dns_records", i).then("value"), e))?;
         let eni_key = if self.eni.is_some() { "eni" } else { "interface" };
         let eni = eni_choice(self.interface, self.eni).map_err(|e| (KeyPath::key(eni_key), e))?;
         for (i, site) in self.sites.iter().enumerate() {

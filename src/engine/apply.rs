@@ -86,10 +86,15 @@ pub async fn apply<C: Ec2 + TransitGateways + Route53>(
         results.extend(done);
     }
     let mut written: Vec<Vec<&Step>> = vec![Vec::new(); plans.len()];
+    // Written, Route 53 not yet INSYNC: reported as such once read back.
+    let mut propagating: Vec<(&Step, String)> = Vec::new();
     for (i, s, r) in results {
         match r {
-            Ok(()) => {
+            Ok(pending) => {
                 info!("{}: {} -> {} ({})", s.resource, s.current_or("none"), s.desired, past(s));
+                if let Some(why) = pending {
+                    propagating.push((s, why));
+                }
                 written[i].push(s);
             }
             Err(WriteError::Stopped(why)) => {
@@ -99,9 +104,13 @@ pub async fn apply<C: Ec2 + TransitGateways + Route53>(
             Err(WriteError::Failed(e)) => report.entries.push(entry(s, Outcome::Failed(e.to_string()))),
         }
     }
+    let done = |s: &Step| match propagating.iter().find(|(p, _)| std::ptr::eq(*p, s)) {
+        Some((_, why)) => Outcome::Propagating(why.clone()),
+        None => Outcome::Changed,
+    };
     if report.superseded.is_some() {
         // The newer transition owns these resources now: do not wait for them to show.
-        report.entries.extend(written.iter().flatten().map(|s| entry(s, Outcome::Changed)));
+        report.entries.extend(written.iter().flatten().map(|s| entry(s, done(s))));
         return report;
     }
     let checks = plans.iter().zip(&written).filter(|(_, w)| !w.is_empty()).map(|((sc, _), w)| async move {
@@ -115,14 +124,14 @@ pub async fn apply<C: Ec2 + TransitGateways + Route53>(
             Ok(wrong) => wrong,
             Err(why) => {
                 // Written, and then a newer transition came: stop waiting for it to show.
-                report.entries.extend(w.iter().map(|s| entry(s, Outcome::Changed)));
+                report.entries.extend(w.iter().map(|s| entry(s, done(s))));
                 report.superseded = Some(why);
                 continue;
             }
         };
         for (i, s) in w.iter().enumerate() {
             report.entries.push(match wrong.get(i).cloned().flatten() {
-                None => entry(s, Outcome::Changed),
+                None => entry(s, done(s)),
                 Some(shows) => entry(s, Outcome::Unconfirmed(format!("{shows} after {}", call(s)))),
             });
         }

@@ -1,4 +1,5 @@
-//! The Route 53 scenario through the engine, on the fake: a change waits for INSYNC, and
+//! The Route 53 scenario through the engine, on the fake: a change still PENDING is
+//! written and propagating (not waited for under the lock), and
 //! Route 53's PriorRequestNotComplete is retried like throttling.
 
 use super::tests::{engine, master, resources};
@@ -6,6 +7,7 @@ use crate::aws::fake::{FakeEc2, World};
 use crate::aws::faulty::Faulty;
 use crate::config::dns::{DnsRecord, DnsType, DnsValue};
 use crate::config::Resources;
+use crate::engine::report::Outcome;
 use crate::keepalived::Role;
 use crate::model::RecordSet;
 
@@ -34,14 +36,16 @@ fn dns_only() -> Resources {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_change_is_waited_for_until_insync_then_read_back() {
+async fn a_pending_change_is_written_and_propagating_not_waited_for() {
     let fake = FakeEc2::new(world(3));
     let e = engine("dns-pending", fake.clone());
     let report = master(&e, &dns_only()).await;
-    assert!(report.finish(Role::Master, 0).is_ok(), "{report:?}");
+    assert!(report.finish(Role::Master, 0).is_ok(), "accepted: Route 53 propagates it: {report:?}");
+    assert!(matches!(report.entries[0].outcome, Outcome::Propagating(_)), "{report:?}");
+    assert_eq!(report.changed().count(), 1, "{report:?}");
     let w = fake.world.borrow();
     assert_eq!(w.records[0].1.values, ["10.0.2.5"], "the ENI's primary private IPv4");
-    assert_eq!(w.calls["GetChange"], 3, "polled until INSYNC: {:?}", w.calls);
+    assert_eq!(w.calls.get("GetChange"), None, "not polled: {:?}", w.calls);
     assert_eq!(w.calls["ChangeResourceRecordSets"], 1);
     assert_eq!(w.calls["ListResourceRecordSets"], 2, "planned, then read back once");
 }

@@ -186,6 +186,7 @@ fn reason(o: &Outcome) -> String {
         | Outcome::Failed(w)
         | Outcome::Unconfirmed(w)
         | Outcome::Skipped(w) => w.clone(),
+        Outcome::Propagating(w) => format!("written, propagating: {w}"),
     }
 }
 

@@ -24,6 +24,10 @@ pub enum Outcome {
     Unconfirmed(String),
     /// Not written: a newer transition took over.
     Skipped(String),
+    /// Written and read back, Route 53 still PENDING (the change is accepted: Route 53
+    /// puts it on every name server, usually within a minute). Not waited for: a run
+    /// holding the lock until INSYNC would block newer transitions and other instances.
+    Propagating(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +40,10 @@ pub struct Entry {
 
 impl Entry {
     pub fn is_failure(&self) -> bool {
-        !matches!(self.outcome, Outcome::Changed | Outcome::Unchanged | Outcome::Skipped(_))
+        !matches!(
+            self.outcome,
+            Outcome::Changed | Outcome::Unchanged | Outcome::Skipped(_) | Outcome::Propagating(_)
+        )
     }
 }
 
@@ -52,6 +59,9 @@ impl fmt::Display for Entry {
             Outcome::Failed(e) => write!(f, "{r}: {e}"),
             Outcome::Unconfirmed(why) => write!(f, "{r}: written, but {why}"),
             Outcome::Skipped(why) => write!(f, "{r}: not written, {why}"),
+            Outcome::Propagating(why) => {
+                write!(f, "{r}: {from} -> {} (written, propagating: {why})", self.to)
+            }
         }
     }
 }
@@ -72,8 +82,17 @@ impl Report {
         self.entries.iter().filter(|e| e.is_failure())
     }
 
+    /// Written: read back as desired, or Route 53 still propagating it.
     pub fn changed(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().filter(|e| e.outcome == Outcome::Changed)
+        self.entries.iter().filter(|e| matches!(e.outcome, Outcome::Changed | Outcome::Propagating(_)))
+    }
+
+    /// ", N still propagating" when Route 53 has not yet reported a change INSYNC.
+    fn propagating(&self) -> String {
+        match self.count(|o| matches!(o, Outcome::Propagating(_))) {
+            0 => String::new(),
+            n => format!(" ({n} written, propagating)"),
+        }
     }
 
     /// Log the report and turn it into the run's result.
@@ -83,18 +102,26 @@ impl Report {
         for f in &failed {
             log::error!("{f}");
         }
+        for p in self.entries.iter().filter(|e| matches!(e.outcome, Outcome::Propagating(_))) {
+            info!("{p}");
+        }
         if let Some(why) = &self.superseded {
-            info!("{role} stopped after {ms} ms, {why}: {} changed", changed.len());
+            info!("{role} stopped after {ms} ms, {why}: {} changed{}", changed.len(), self.propagating());
             return Ok(());
         }
         if failed.is_empty() {
             let same = self.count(|o| *o == Outcome::Unchanged);
-            info!("{role} done in {ms} ms: {} changed, {same} already right", changed.len());
+            info!(
+                "{role} done in {ms} ms: {} changed{}, {same} already right",
+                changed.len(),
+                self.propagating()
+            );
             return Ok(());
         }
         Err(Error::Incomplete(format!(
-            "{role} incomplete after {ms} ms: {} changed ({}), {} failed: {}",
+            "{role} incomplete after {ms} ms: {} changed{} ({}), {} failed: {}",
             changed.len(),
+            self.propagating(),
             if changed.is_empty() { "none".to_string() } else { first_few(&changed) },
             failed.len(),
             first_few(&failed)

@@ -12,8 +12,9 @@ use super::apply::{steps, Planned};
 use super::checked::{Checked, CONTEST_WINDOW};
 use crate::aws::{read, Ec2};
 use crate::ordering::{boot_seconds, Contest, Guard, Record, MAX_HOLD};
-use crate::scenario::Ctx;
+use crate::scenario::{Ctx, Kind};
 use log::{error, warn};
+use std::net::IpAddr;
 
 /// What settlement decided.
 pub(super) enum Settle {
@@ -26,16 +27,42 @@ pub(super) enum Settle {
 /// Instance states in which a node holds nothing any more.
 const DEAD_STATES: [&str; 4] = ["stopping", "stopped", "shutting-down", "terminated"];
 
-/// The nodes (ENIs or instances) that hold resources this node's MASTER wants.
-pub(super) fn holders(plans: &[Planned], eni: &str) -> Vec<String> {
-    let mut out: Vec<String> = steps(plans)
-        .filter(|s| s.write.is_some())
+/// The nodes that hold resources this node's MASTER wants, and this node's name to compare
+/// them with: ENIs or instances, and this node's ENI; or, where no route or address is
+/// held elsewhere (a DNS-only section), the addresses the records name instead of this
+/// node's (`local`, or `public` without an Elastic IP: one address per node), and this
+/// node's. A record every node writes alike (a fixed value, an Elastic IP's) names no
+/// holder: both MASTERs want the same, so they never fight over it.
+pub(super) fn holders(plans: &[Planned], eni: &str) -> (Vec<String>, String) {
+    let writes = || steps(plans).filter(|s| s.write.is_some());
+    let mut out: Vec<String> = writes()
         .filter_map(|s| s.current.clone())
         .filter(|c| c != eni && (c.starts_with("eni-") || c.starts_with("i-")))
         .collect();
+    let mut me = eni.to_string();
+    if out.is_empty() {
+        let records = writes().filter(|s| s.kind == Kind::DnsRecord && s.desired.parse::<IpAddr>().is_ok());
+        for s in records {
+            // A record set's values, with " (TTL n)" when that differs too.
+            let named = s.current.as_deref().and_then(|c| c.split([' ', ',']).next());
+            if let Some(ip) = named.filter(|n| n.parse::<IpAddr>().is_ok() && *n != s.desired) {
+                out.push(ip.to_string());
+                me.clone_from(&s.desired);
+            }
+        }
+    }
     out.sort();
     out.dedup();
-    out
+    (out, me)
+}
+
+/// Whether holder `a` is below `b`: ENI ids as text, addresses by number (the same order
+/// on every node, so exactly one of two MASTERs yields).
+fn below(a: &str, b: &str) -> bool {
+    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+        (Ok(a), Ok(b)) => a < b,
+        _ => a < b,
+    }
 }
 
 /// Decide whether to repair. `persist`: keep a fresh contest in the state directory (false
@@ -50,7 +77,7 @@ pub(super) async fn settle<C: Ec2>(
 ) -> Settle {
     let mut contest = guard.contest(record);
     let now = boot_seconds();
-    let others = holders(plans, &cx.me.eni_id);
+    let (others, me) = holders(plans, &cx.me.eni_id);
     if let Some(until) = contest.yield_until.filter(|u| *u > now) {
         let Some(why) = winner_gone(cx, &others).await else {
             let (lines, other) = (found.to_vec(), contest.other);
@@ -69,9 +96,9 @@ pub(super) async fn settle<C: Ec2>(
         return Settle::Repair(contest);
     }
     let other = others.join(",");
-    // Both sides see each other's ENI: the lower id keeps the VIP, the other yields.
-    if !others.iter().any(|o| o.as_str() < cx.me.eni_id.as_str()) {
-        warn!("split brain: {other} took the resources back after our repair; this node keeps them (lower ENI id)");
+    // Both sides see each other's ENI (or address): the lower keeps the VIP, the other yields.
+    if !others.iter().any(|o| below(o, &me)) {
+        warn!("split brain: {other} took the resources back after our repair; this node keeps them (lower ENI id or address)");
         return Settle::Repair(contest);
     }
     let hold = contest.hold;
@@ -86,18 +113,19 @@ pub(super) async fn settle<C: Ec2>(
     }
     error!(
         "split brain: {other} took {} resource(s) back after this node repaired them, so it \
-         also claims MASTER; the lower ENI id keeps the VIP, this node ({}) yields for {hold:.0} s \
-         and `check` exits 1 meanwhile. Likely cause: VRRP between the nodes is blocked (a \
-         security group without IP protocol 112, or wrong unicast peers)",
+         also claims MASTER; the lower ENI id (or address) keeps the VIP, this node ({me}) yields \
+         for {hold:.0} s and `check` exits 1 meanwhile. Likely cause: VRRP between the nodes is \
+         blocked (a security group without IP protocol 112, or wrong unicast peers)",
         found.len(),
-        cx.me.eni_id
     );
     Settle::Yield(Checked::Yielding { lines: found.to_vec(), other, secs: hold, fresh: true })
 }
 
 /// Why every holder is gone, or None if one is alive, none is known, or EC2 could not say.
 pub(super) async fn winner_gone<C: Ec2>(cx: &Ctx<'_, C>, holders: &[String]) -> Option<String> {
-    if holders.is_empty() {
+    // An address (a DNS-only section's holder) tells EC2 no ENI or instance to ask about:
+    // the hold-off runs its course.
+    if holders.is_empty() || holders.iter().any(|h| !(h.starts_with("eni-") || h.starts_with("i-"))) {
         return None;
     }
     let mut why = Vec::with_capacity(holders.len());
@@ -167,6 +195,38 @@ mod tests {
         let (me, d) = (me(), Deadline::after(Duration::from_secs(5)));
         let cx = Ctx { me: &me, ec2, sites: &[], zones: &[], deadline: &d };
         winner_gone(&cx, &holders.iter().map(|h| h.to_string()).collect::<Vec<_>>()).await
+    }
+
+    #[test]
+    fn a_dns_only_section_is_held_by_the_address_its_record_names() {
+        use crate::config::dns::{DnsRecord, DnsType, DnsValue};
+        use crate::model::RecordSet;
+        use crate::scenario::dns_record::{plan_record, DnsRecords};
+        use crate::scenario::{Goal, Scenario};
+        let rec = |value| DnsRecord {
+            zone: "Z1".into(),
+            name: "db.example.".into(),
+            kind: DnsType::A,
+            value,
+            ttl: 60,
+            role_arn: None,
+            external_id: None,
+        };
+        let set = |v: &str| RecordSet {
+            name: "db.example.".into(),
+            kind: "A".into(),
+            ttl: Some(60),
+            values: vec![v.into()],
+            special: None,
+        };
+        let sc = Scenario::DnsRecord(DnsRecords { records: Vec::new(), release: false, eip: None });
+        let local = plan_record(&rec(DnsValue::Local), "10.0.4.10", Some(&set("10.0.2.10")), Goal::Take);
+        let plans = vec![(sc.clone(), vec![local])];
+        assert_eq!(holders(&plans, "eni-2"), (vec!["10.0.2.10".to_string()], "10.0.4.10".to_string()));
+        assert!(below("10.0.2.10", "10.0.4.10") && !below("10.0.10.1", "10.0.9.1"), "by number");
+        // Already right: nobody else holds it.
+        let mine = plan_record(&rec(DnsValue::Local), "10.0.4.10", Some(&set("10.0.4.10")), Goal::Take);
+        assert_eq!(holders(&[(sc, vec![mine])], "eni-2").0, Vec::<String>::new());
     }
 
     #[tokio::test(start_paused = true)]

@@ -235,7 +235,8 @@ impl Scenario {
         }
         if !res.dns_records.is_empty() {
             let records = res.dns_records.clone();
-            out.push(Scenario::DnsRecord(dns_record::DnsRecords { records, release: res.release }));
+            let eip = res.eips.first().cloned();
+            out.push(Scenario::DnsRecord(dns_record::DnsRecords { records, release: res.release, eip }));
         }
         out
     }
@@ -299,17 +300,22 @@ impl Scenario {
     }
 }
 
-/// One attempt of a step's write call. A step without a write is a no-op.
-pub async fn write<C: Ec2 + TransitGateways + Route53>(cx: &Ctx<'_, C>, step: &Step) -> Result<(), Ec2Error> {
-    match &step.write {
+/// One attempt of a step's write call. A step without a write is a no-op. Ok(Some(why)):
+/// written, and still propagating (a Route 53 change not yet INSYNC).
+pub async fn write<C: Ec2 + TransitGateways + Route53>(
+    cx: &Ctx<'_, C>,
+    step: &Step,
+) -> Result<Option<String>, Ec2Error> {
+    let done = match &step.write {
         None => Ok(()),
         Some(Write::RouteTable(w)) => route_table::write(cx, w).await,
         Some(Write::ElasticIp(w)) => elastic_ip::write(cx, w).await,
         Some(Write::TransitGateway(w)) => transit_gateway::write(cx, w).await,
         Some(Write::PrivateIp(w)) => private_ip::write(cx, w).await,
         Some(Write::Ipv6Address(w)) => ipv6_address::write(cx, w).await,
-        Some(Write::DnsRecord(w)) => dns_record::write(cx, w).await,
-    }
+        Some(Write::DnsRecord(w)) => return dns_record::write(cx, w).await,
+    };
+    done.map(|()| None)
 }
 
 #[cfg(test)]

@@ -55,20 +55,16 @@ def test_failover_moves_the_record_and_failback_moves_it_back(binary, r53, zone,
     assert record(r53, zone) == ([node1], 10)
 
 
-def test_a_pending_change_is_waited_for_within_the_deadline(binary, r53, zone, figure1, imds_node2, proxy):
+def test_a_pending_change_is_reported_propagating_not_waited_for(binary, r53, zone, figure1, imds_node2,
+                                                                 proxy):
+    # Route 53 answers PENDING; the run does not hold the lock until INSYNC (see
+    # test_dns_ownership.py for the other instances and the exit code).
     proxy.configure(route53_pending=1.5)
     r = run_vip(binary, ["master", "--dns-record", spec(zone)], imds_node2, proxy)
-    assert r.returncode == 0, r
-    assert r.elapsed >= 1.4, r
-    assert calls(proxy).get("GetChange", 0) >= 2, calls(proxy)
+    assert r.returncode == 0 and r.elapsed < 1.4, r
+    assert "written, propagating" in r.stderr, r
+    assert "GetChange" not in calls(proxy), calls(proxy)
     assert record(r53, zone) == ([figure1["node2"]["private_ip"]], 60)
-
-    upsert(r53, zone, figure1["node1"]["private_ip"])
-    proxy.configure(route53_pending=30)
-    slow = run_vip(binary, ["--timeout", "2", "master", "--dns-record", spec(zone)], imds_node2, proxy)
-    assert slow.returncode == 1, slow
-    assert "PENDING" in slow.stderr or "deadline" in slow.stderr, slow
-    assert slow.elapsed < 5, slow
 
 
 def test_throttled_route53_requests_are_retried(binary, r53, zone, figure1, imds_node2, moto):
@@ -154,10 +150,12 @@ def test_public_value_names_the_enis_public_ipv4(binary, r53, zone, figure1):
     assert record(r53, zone) == ([PUBLIC_IP], 60)
 
 
-def test_no_public_ipv4_and_unknown_zone_are_bad_input(binary, r53, zone, figure1, imds_node2):
+def test_no_public_ipv4_is_blocked_and_unknown_zone_is_bad_input(binary, r53, zone, figure1, imds_node2):
     url = r53.meta.endpoint_url
+    # Not bad input: the record cannot name this node, the rest of a failover still moves
+    # (test_dns_ownership.py).
     r = run_vip(binary, ["master", "--dns-record", spec(zone, "public")], imds_node2, url)
-    assert r.returncode == 2 and "has no public IPv4 address" in r.stderr, r
+    assert r.returncode == 1 and "has no public IPv4 address" in r.stderr, r
     r = run_vip(binary, ["master", "--dns-record", spec("ZNOSUCHZONE0")], imds_node2, url)
     assert r.returncode == 2 and "ZNOSUCHZONE0" in r.stderr, r
     assert record(r53, zone) == ([figure1["node1"]["private_ip"]], 60)
@@ -243,8 +241,7 @@ def test_iam_policy_grants_exactly_the_route53_calls_made(binary, r53, zone, fig
     granted = {a for st in json.loads(r.stdout)["Statement"] for a in st["Action"] if a.startswith("route53:")}
     # Granted: the calls made, plus GetHostedZone, which `doctor` alone reads (the zone's
     # name, private or public; test_doctor_dns.py).
-    assert made == {"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets",
-                    "route53:GetChange"}, made
+    assert made == {"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"}, made
     assert granted == made | {"route53:GetHostedZone"}, granted
     [change] = [st for st in json.loads(r.stdout)["Statement"] if st["Action"] == ["route53:ChangeResourceRecordSets"]]
     assert change["Resource"] == f"arn:aws:route53:::hostedzone/{zone}"
@@ -284,7 +281,7 @@ def test_a_zone_in_another_account_is_reached_through_role_arn(binary, moto, fig
     assert theirs.returncode == 0, theirs
     actions = {a for st in json.loads(theirs.stdout)["Statement"] for a in st["Action"]}
     assert actions == {"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets",
-                       "route53:GetChange", "route53:GetHostedZone"}, theirs.stdout
+                       "route53:GetHostedZone"}, theirs.stdout
 
 
 def test_the_fault_proxy_names_route53_operations():

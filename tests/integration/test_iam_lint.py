@@ -57,7 +57,7 @@ SCENARIOS = {
     "transit_gateway_sites": 'routes = ["10.1.0.10/32"]\n' + SITES,
     "dns_records": 'dns_records = [{ zone = "Z0123456789ABCDEFGHIJ", name = "db.internal.example", type = "A" }, '
                    '{ zone = "Z0123456789ABCDEFGHIJ", name = "db6.internal.example", type = "AAAA", '
-                   'value = "2600:1f18::100" }, { zone = "Z9876543210ABCDEFGHIJ", name = "db.example.com", '
+                   'value = "local" }, { zone = "Z9876543210ABCDEFGHIJ", name = "db.example.com", '
                    'type = "A", value = "public", ttl = 10 }]\nrelease = true',
     "section_role": 'routes = ["10.1.0.10/32"]\nelastic_ips = ["eipalloc-0123456789abcdef0"]\n'
                     'region = "{r2}"\nrole_arn = "arn:{p}:iam::222222222222:role/ec2-vip"\nexternal_id = "x"',
@@ -114,8 +114,8 @@ def own_problems(doc, partition):
     out = []
     for st in doc["Statement"]:
         acts, res = st["Action"], resources(st)
-        # Reads: EC2's Describe*, Route 53's GetChange (on change/*: a change id is known
-        # only once the change is made) and ListResourceRecordSets (on the zone).
+        # Reads: EC2's Describe*, Route 53's GetHostedZone and ListResourceRecordSets (on
+        # the zone).
         writes = [a for a in acts if not a.split(":")[1].startswith(("Describe", "Get", "List"))]
         if "*" in res and writes:
             out.append(f"{st['Sid']}: {writes} on Resource *")

@@ -1,30 +1,35 @@
 //! DNS record scenario (Route 53): records that name the MASTER. Taking, each record is
-//! UPSERTed only where it differs, and the write waits until Route 53 reports the change
-//! INSYNC (GetChange, with backoff, inside the run's one deadline); the engine then reads
-//! the record back. With `release`, BACKUP/FAULT/STOP DELETE a record only while it still
-//! names this node, with its exact current values: Route 53 refuses a DELETE whose values
-//! no longer match, so a late BACKUP cannot delete what the new master wrote. A record whose
-//! zone is in another account (`role_arn`) is read and written with that role's client.
+//! UPSERTed only where it differs; the engine then reads the record back (Route 53's API
+//! shows an accepted change at once). A change still PENDING is reported as written and
+//! propagating, not waited for (see [`write`]). With `release`, BACKUP/FAULT/STOP DELETE a
+//! record only while it still names this node, with its exact current values: Route 53
+//! refuses a DELETE whose values no longer match, so a late BACKUP cannot delete what the
+//! new master wrote; a value every node writes alike (fixed, or the section's Elastic IP)
+//! is never deleted. A record whose zone is in another account (`role_arn`) is read and
+//! written with that role's client.
 
 mod plan;
 
-pub use plan::{plan_record, reassert, resolve_value};
+pub use plan::{plan_record, reassert, resolve_value, unresolved};
 
 use super::{Ctx, Goal, Step};
 use crate::aws::read;
 use crate::aws::route53::{DnsChange, Route53};
+use crate::aws::Ec2;
 use crate::config::dns::DnsRecord;
-use crate::deadline::jitter;
+use crate::config::dns::DnsValue;
 use crate::error::{Ec2Error, Error};
-use crate::model::RecordSet;
+use crate::model::{EipRef, RecordSet};
 use futures_util::future::try_join_all;
-use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsRecords {
     pub records: Vec<DnsRecord>,
     /// DELETE on BACKUP/FAULT/STOP (only while a record still names this node).
     pub release: bool,
+    /// The section's (first) Elastic IP: `public` names its public IP, which follows the
+    /// MASTER, rather than the node's own.
+    pub eip: Option<EipRef>,
 }
 
 /// One ChangeResourceRecordSets: the record set as it is to be (UPSERT) or as it is now
@@ -33,6 +38,10 @@ pub struct DnsRecords {
 pub enum Write {
     Upsert { zone: String, set: RecordSet, role: Option<String> },
     Delete { zone: String, set: RecordSet, role: Option<String> },
+}
+
+fn bad_ip(ip: &str) -> Error {
+    Error::Other(format!("DescribeAddresses answered {ip:?}, which is not an IPv4 address"))
 }
 
 /// A hosted zone Route 53 does not know (or this account cannot see): bad input.
@@ -45,10 +54,49 @@ fn bad_zone(rec: &DnsRecord, e: &Ec2Error) -> Error {
 }
 
 impl DnsRecords {
-    /// Read every record concurrently (one ListResourceRecordSets each) and plan it.
-    pub async fn plan<C: Route53>(&self, cx: &Ctx<'_, C>, goal: Goal) -> Result<Vec<Step>, Error> {
+    /// The public IP `public` names with the section's Elastic IP (DescribeAddresses when
+    /// it is given by allocation id); None without one; Some(Err(why)) when EC2 has no
+    /// such address (the record is blocked, as the Elastic IP itself is).
+    async fn eip_ip<C: Ec2>(&self, cx: &Ctx<'_, C>) -> Result<Option<Result<String, String>>, Error> {
+        match &self.eip {
+            _ if !self.records.iter().any(|r| r.value == DnsValue::Public) => Ok(None),
+            None => Ok(None),
+            Some(EipRef::PublicIp(ip)) => Ok(Some(Ok(ip.to_string()))),
+            Some(eip) => {
+                let refs = std::slice::from_ref(eip);
+                let found = read(cx.deadline, "DescribeAddresses", || cx.ec2.addresses(refs)).await??;
+                let ip = found.into_iter().next().map(|a| a.public_ip);
+                Ok(Some(ip.ok_or_else(|| format!("value public: the Elastic IP {eip} does not exist"))))
+            }
+        }
+    }
+
+    /// Read every record concurrently (one ListResourceRecordSets each) and plan it. A
+    /// record whose value this node cannot tell (`public` without an Elastic IP or a public
+    /// IPv4 of its own) is blocked, and the other scenarios go on.
+    pub async fn plan<C: Ec2 + Route53>(&self, cx: &Ctx<'_, C>, goal: Goal) -> Result<Vec<Step>, Error> {
+        let eip_ip = self.eip_ip(cx).await?;
+        let eip_ip = &eip_ip;
         try_join_all(self.records.iter().map(|rec| async move {
-            let want = resolve_value(rec, cx.me).map_err(Error::BadInput)?;
+            // The Elastic IP's address is the same on every node: planned as a fixed value
+            // (never deleted on release, see plan_record).
+            let fixed;
+            let (rec, want) = match (&rec.value, eip_ip) {
+                (DnsValue::Public, Some(Err(why))) => {
+                    return Ok(unresolved(rec, format!("{rec}: {why}"), goal))
+                }
+                (DnsValue::Public, Some(Ok(ip))) => {
+                    fixed = DnsRecord {
+                        value: DnsValue::Address(ip.parse().map_err(|_| bad_ip(ip))?),
+                        ..rec.clone()
+                    };
+                    (&fixed, ip.clone())
+                }
+                _ => match resolve_value(rec, cx.me) {
+                    Ok(want) => (rec, want),
+                    Err(why) => return Ok(unresolved(rec, why, goal)),
+                },
+            };
             let kind = rec.kind.as_str();
             let client = cx.as_role(rec.role_arn.as_deref());
             let found =
@@ -89,14 +137,13 @@ impl DnsRecords {
     }
 }
 
-/// The longest pause between two GetChange calls (Route 53 allows 5 requests a second per
-/// account; a change is usually INSYNC within a minute).
-pub const INSYNC_MAX_WAIT: Duration = Duration::from_secs(2);
-
-/// One ChangeResourceRecordSets, then GetChange until INSYNC, within the run's deadline.
-/// A DELETE Route 53 refuses because the values no longer match (InvalidChangeBatch) is
-/// not ours to make any more: done.
-pub async fn write<C: Route53>(cx: &Ctx<'_, C>, w: &Write) -> Result<(), Ec2Error> {
+/// One ChangeResourceRecordSets. Ok(Some(why)): accepted and still PENDING. It is not
+/// waited for: Route 53 puts an accepted change on every name server (usually within a
+/// minute), and a run waiting for INSYNC would hold the instance's lock, and in `watch`
+/// every other instance's failover, for that long; the read back that follows shows the
+/// record at once. A DELETE Route 53 refuses because the values no longer match
+/// (InvalidChangeBatch) is not ours to make any more: done.
+pub async fn write<C: Route53>(cx: &Ctx<'_, C>, w: &Write) -> Result<Option<String>, Ec2Error> {
     let (zone, set, role, change) = match w {
         Write::Upsert { zone, set, role } => (zone, set, role, DnsChange::Upsert),
         Write::Delete { zone, set, role } => (zone, set, role, DnsChange::Delete),
@@ -105,44 +152,12 @@ pub async fn write<C: Route53>(cx: &Ctx<'_, C>, w: &Write) -> Result<(), Ec2Erro
     let (id, insync) = match client.change_record(zone, change, set).await {
         Err(e) if change == DnsChange::Delete && e.code_is("InvalidChangeBatch") => {
             log::warn!("{zone} {} {}: changed meanwhile, not deleted ({e})", set.name, set.kind);
-            return Ok(());
+            return Ok(None);
         }
         other => other?,
     };
     if insync || id.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let mut wait = Duration::from_millis(250);
-    loop {
-        if !cx.deadline.sleep(jitter(wait)).await {
-            return Err(Ec2Error {
-                operation: "GetChange",
-                resources: id,
-                code: None,
-                message: Some(
-                    "still PENDING when the deadline came: written, not yet on every Route 53 name server"
-                        .into(),
-                ),
-                request_id: None,
-            });
-        }
-        let step = format!("GetChange {id}");
-        let answer = read(cx.deadline, &step, || client.change_insync(&id)).await;
-        match answer {
-            Ok(Ok(true)) => return Ok(()),
-            Ok(Ok(false)) => log::debug!("{step}: PENDING"),
-            Ok(Err(e)) => return Err(e),
-            Err(e) => {
-                let message = Some(format!("{e}"));
-                return Err(Ec2Error {
-                    operation: "GetChange",
-                    resources: id,
-                    code: None,
-                    message,
-                    request_id: None,
-                });
-            }
-        }
-        wait = (wait * 2).min(INSYNC_MAX_WAIT);
-    }
+    Ok(Some(format!("change {id} is PENDING at Route 53")))
 }

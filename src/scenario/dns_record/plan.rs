@@ -1,7 +1,7 @@
 //! DNS record scenario, pure planning. No I/O here; tested with plain data.
 
 use super::Write;
-use crate::config::dns::{DnsRecord, DnsType, DnsValue};
+use crate::config::dns::{value_text, DnsRecord, DnsType, DnsValue};
 use crate::model::{Identity, RecordSet};
 use crate::scenario::{Action, Goal, Kind, Resource, Step};
 
@@ -21,15 +21,35 @@ pub fn resolve_value(rec: &DnsRecord, me: &Identity) -> Result<String, String> {
             (DnsValue::Public, _) => "public IPv4 address",
             _ => "private IPv4 address",
         };
-        format!("{rec}: value {}: {} has no {what} in instance metadata", value_word(&rec.value), me.eni_id)
+        format!("{rec}: value {}: {} has no {what} in instance metadata", value_text(&rec.value), me.eni_id)
     })
 }
 
-fn value_word(v: &DnsValue) -> String {
-    match v {
-        DnsValue::Local => "local".into(),
-        DnsValue::Public => "public".into(),
-        DnsValue::Address(ip) => ip.to_string(),
+fn resource(rec: &DnsRecord) -> Resource {
+    Resource::DnsRecord {
+        zone: rec.zone.clone(),
+        name: rec.name.clone(),
+        kind: rec.kind.as_str(),
+        ttl: rec.ttl,
+        role: rec.role_arn.clone(),
+    }
+}
+
+/// A record whose value this node cannot tell (`why`, from [`resolve_value`]): taking, it
+/// is blocked (the run is incomplete, exit 1) while the routes and addresses still move;
+/// releasing, there is nothing of this node's to delete.
+pub fn unresolved(rec: &DnsRecord, why: String, goal: Goal) -> Step {
+    let action = match goal {
+        Goal::Take => Action::Blocked(why),
+        Goal::Release => Action::Keep(why),
+    };
+    Step {
+        kind: Kind::DnsRecord,
+        resource: resource(rec),
+        current: None,
+        desired: "none".into(),
+        action,
+        write: None,
     }
 }
 
@@ -50,13 +70,7 @@ fn shown(set: &RecordSet, ttl: u32) -> String {
 /// Releasing: DELETE it (with its exact current values, which Route 53 checks) only while
 /// it names exactly `want`; a record that names anything else is the new master's.
 pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal: Goal) -> Step {
-    let resource = Resource::DnsRecord {
-        zone: rec.zone.clone(),
-        name: rec.name.clone(),
-        kind: rec.kind.as_str(),
-        ttl: rec.ttl,
-        role: rec.role_arn.clone(),
-    };
+    let resource = resource(rec);
     let current = found.map(|s| shown(s, rec.ttl));
     let step = |desired: String, action: Action, write: Option<Write>| Step {
         kind: Kind::DnsRecord,
@@ -79,6 +93,13 @@ pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal:
     };
     if goal == Goal::Release {
         return match found {
+            // A fixed address is the same on every node: naming it proves no ownership
+            // (config and command line refuse release with one; so does this, for any caller).
+            Some(_) if matches!(rec.value, DnsValue::Address(_)) => {
+                let why =
+                    "names an address every node writes (fixed, or the section's Elastic IP): not deleted";
+                step("none".into(), Action::Keep(why.into()), None)
+            }
             Some(s) if names_me => step(
                 "none".into(),
                 Action::Write { verb: "delete", call: "ChangeResourceRecordSets" },

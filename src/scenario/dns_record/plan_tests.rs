@@ -116,3 +116,20 @@ fn a_record_already_right_is_reasserted_with_the_same_value_and_ttl() {
     let upsert = plan_record(&r, "10.0.2.5", None, Goal::Take);
     assert!(reassert(&upsert).is_none());
 }
+
+#[test]
+fn a_fixed_value_is_never_deleted_on_release() {
+    // The same address on every node: the old master's BACKUP would delete the new one's.
+    let r = rec(DnsType::A, DnsValue::Address("10.9.9.9".parse().unwrap()));
+    let step = plan_record(&r, "10.9.9.9", Some(&set(&["10.9.9.9"], 60)), Goal::Release);
+    assert!(step.is_keep() && step.write.is_none(), "{step:?}");
+}
+
+#[test]
+fn a_record_this_node_cannot_name_is_blocked_not_bad_input() {
+    let r = rec(DnsType::A, DnsValue::Public);
+    let take = unresolved(&r, "no public IPv4".into(), Goal::Take);
+    assert_eq!((take.action, take.write), (Action::Blocked("no public IPv4".into()), None));
+    let release = unresolved(&r, "no public IPv4".into(), Goal::Release);
+    assert!(release.is_keep() && release.write.is_none(), "nothing of this node's to delete");
+}

@@ -175,12 +175,15 @@ fn site(s: &Site, node_account: &str) -> Vec<Permission> {
 }
 
 /// Route 53: per hosted zone, ChangeResourceRecordSets only for the config's names, types
-/// and actions (UPSERT, and DELETE with `release`), ListResourceRecordSets and GetHostedZone (doctor) on the zone;
-/// GetChange on any change (change ids are not known in advance). A zone reached through
-/// `role_arn` (one role per zone: its first record's) is that role's to allow; the node
-/// then needs `sts:AssumeRole` on it.
+/// and actions (UPSERT, and DELETE with `release`), ListResourceRecordSets and GetHostedZone
+/// (doctor) on the zone (no GetChange: a PENDING change is not waited for). A zone reached through
+/// `role_arn` is that role's to allow, for that role's records only (records of one zone
+/// may be reached through different roles, or some as the node itself); the node then
+/// needs `sts:AssumeRole` on it.
 fn dns(d: &DnsRecords, partition: &str) -> Vec<Permission> {
-    let mut zones: Vec<&str> = d.records.iter().map(|r| r.zone.as_str()).collect();
+    // One grant per zone and the role its records are reached through (None: the node).
+    let mut zones: Vec<(&str, Option<&String>)> =
+        d.records.iter().map(|r| (r.zone.as_str(), r.role_arn.as_ref())).collect();
     zones.sort_unstable();
     zones.dedup();
     let all = |values: Vec<String>| {
@@ -190,10 +193,9 @@ fn dns(d: &DnsRecords, partition: &str) -> Vec<Permission> {
         v
     };
     let mut p = Vec::new();
-    for zone in zones {
+    for (zone, role) in zones {
         let arn = vec![format!("arn:{partition}:route53:::hostedzone/{zone}")];
-        let in_zone = || d.records.iter().filter(|r| r.zone == zone);
-        let role = in_zone().find_map(|r| r.role_arn.as_ref());
+        let in_zone = || d.records.iter().filter(|r| r.zone == zone && r.role_arn.as_ref() == role);
         let names = all(in_zone().map(|r| r.name.trim_end_matches('.').to_string()).collect());
         let types = all(in_zone().map(|r| r.kind.as_str().to_string()).collect());
         let actions = if d.release { vec!["DELETE".into(), "UPSERT".into()] } else { vec!["UPSERT".into()] };
@@ -206,13 +208,11 @@ fn dns(d: &DnsRecords, partition: &str) -> Vec<Permission> {
             .when(each("NormalizedRecordNames", names))
             .when(each("RecordTypes", types))
             .when(each("Actions", actions));
-        let changes = vec![format!("arn:{partition}:route53:::change/*")];
         for perm in [
             change,
             Permission::on("route53:ListResourceRecordSets", arn.clone()),
             // Read by `doctor` only (the zone's name, private or public).
             Permission::on("route53:GetHostedZone", arn),
-            Permission::on("route53:GetChange", changes),
         ] {
             p.push(perm.via(role));
         }

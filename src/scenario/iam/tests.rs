@@ -190,3 +190,21 @@ fn a_section_role_makes_its_calls_in_its_region_and_account() {
         ["arn:aws:ec2:us-east-1:111111111111:route-table/*"]
     );
 }
+
+#[test]
+fn each_record_is_granted_to_the_role_it_is_reached_through() {
+    // One zone, one record through a role and one as the node itself: both get their grant.
+    let text = "[instance.A]\ndns_records = [\
+                { zone = \"Z1\", name = \"a.example\", type = \"A\", role_arn = \"arn:aws:iam::222222222222:role/dns\" },\
+                { zone = \"Z1\", name = \"b.example\", type = \"A\" }]\n";
+    let p = perms(text);
+    let role = Some("arn:aws:iam::222222222222:role/dns".to_string());
+    let changes = find(&p, "route53:ChangeResourceRecordSets");
+    let names = |via: &Option<String>| -> Vec<String> {
+        let c = changes.iter().find(|c| &c.via == via).unwrap_or_else(|| panic!("{via:?}: {p:#?}"));
+        c.conditions.iter().find(|k| k.key.ends_with("NormalizedRecordNames")).unwrap().values.clone()
+    };
+    assert_eq!(names(&role), ["a.example"], "the role's record only");
+    assert_eq!(names(&None), ["b.example"], "the node's own grant for the record without role_arn");
+    assert!(find(&p, "route53:ListResourceRecordSets").iter().any(|l| l.via.is_none()), "{p:#?}");
+}
