@@ -197,12 +197,15 @@ impl Cloud for SdkCloud {
         self.check_access(access).await?;
         let total = deadline.remaining();
         let base = sdk_config(region.to_string(), total, self.max_attempts, access.profile.as_deref()).await;
-        Ok(SdkEc2::new(&match &access.role_arn {
+        Ok(match &access.role_arn {
             Some(arn) => {
-                assumed(&base, Region::new(region.to_string()), arn, access.external_id.as_ref()).await
+                let role = assumed(&base, Region::new(region.to_string()), arn, access.external_id.as_ref());
+                let mut c = SdkEc2::new(&role.await);
+                c.home = Some(aws_sdk_ec2::Client::new(&base));
+                c
             }
-            None => base,
-        }))
+            None => SdkEc2::new(&base),
+        })
     }
 
     async fn site_client(&self, base: &SdkEc2, site: &Site) -> SdkEc2 {
