@@ -6,19 +6,25 @@
 //! between.
 //!
 //! The rule, for a MASTER (the window not 0):
-//! - where the write is free and idempotent (ReplaceRoute to the same ENI, AssociateAddress
-//!   where the address already is), "already here" is never trusted: it is written anyway
-//!   ("reassert"), whatever the record says. Reported as already right (no event), unless
-//!   the reads were suspect (below), when it most likely moved something back;
-//! - where it is not (private and IPv6 addresses), the plan is read again once the window
-//!   has passed, and that read is trusted: a repeat MASTER holding such an address takes
-//!   one window longer (bounded by the deadline); a failover that writes everything waits
-//!   for nothing;
-//! - a Route 53 record (its API shows its own writes at once, and an UPSERT is a change
-//!   batch and a propagation) is reasserted with its same value, and a Transit Gateway
-//!   route (it names a VPC attachment, which a failover inside one VPC never changes) read
-//!   again, only when the reads are suspect: this instance's previous transition on this
-//!   node was BACKUP/FAULT/STOP and recent (within [`SUSPECT_WINDOWS`] windows).
+//! - a route that reads as already this node's is never trusted: ReplaceRoute to the same
+//!   ENI is free and idempotent, so it is written anyway ("reassert"), whatever the record
+//!   says. Reported as already right (no event), unless the reads were suspect (below),
+//!   when it most likely moved something back;
+//! - where no write is free (private and IPv6 addresses; an Elastic IP, whose
+//!   AssociateAddress is a remap that AWS bills past 100 a month and that makes a new
+//!   association id) and this MASTER repeats this node's last recorded transition (MASTER)
+//!   or follows a suspect one (below), the plan is read again once the window has passed,
+//!   and that read is trusted: a repeat MASTER holding such a resource takes one window
+//!   longer (bounded by the deadline); a failover that writes everything waits for nothing.
+//!   A MASTER with no record (the first since boot) or after an old BACKUP trusts them;
+//! - when the reads are suspect (this instance's previous transition on this node was
+//!   BACKUP/FAULT/STOP and recent, within [`SUSPECT_WINDOWS`] windows: a fast failback,
+//!   the peer most likely just took everything), Elastic IPs are reasserted too
+//!   (AssociateAddress where the address already is), a Route 53 record is UPSERTed with
+//!   its same value and a Transit Gateway route is read again. Without a suspect record
+//!   those two are trusted: Route 53's API shows its own writes at once (and an UPSERT is
+//!   a change batch and a propagation), and a TGW route names a VPC attachment, which a
+//!   failover inside one VPC never changes.
 //!
 //! Likewise a release (BACKUP/FAULT/STOP with `release`) soon after this node's MASTER does
 //! not trust "not on this node": it may not show this node's own write yet, so it reads
@@ -60,11 +66,13 @@ pub enum Distrust {
     ReadAgain,
 }
 
-/// A step that reads as already this node's, as a write that makes sure of it: EC2's free
-/// writes always, a record's UPSERT only when `suspect`.
+/// A step that reads as already this node's, as a write that makes sure of it: a route's
+/// ReplaceRoute always; an Elastic IP's AssociateAddress (a remap, which AWS bills past
+/// 100 a month, and a new association id) and a record's UPSERT only when `suspect`.
 fn reassert_step(s: &Step, suspect: bool) -> Option<Step> {
-    let dns = || if suspect { dns_record::reassert(s) } else { None };
-    route_table::reassert(s).or_else(|| elastic_ip::reassert(s)).or_else(dns)
+    let suspect_only =
+        || if suspect { elastic_ip::reassert(s).or_else(|| dns_record::reassert(s)) } else { None };
+    route_table::reassert(s).or_else(suspect_only)
 }
 
 /// Whether a kept step may stand without a write or a second read: without a suspect
@@ -75,9 +83,16 @@ fn trusted_keep(s: &Step, suspect: bool) -> bool {
     matches!(s.kind, Kind::DnsRecord | Kind::TransitGateway) && !suspect
 }
 
+/// Whether a MASTER repeats this node's last recorded transition, MASTER: whatever
+/// happened since (the peer's MASTER), this node recorded none of it.
+pub fn repeat(prior: Option<&Record>, goal: Goal) -> bool {
+    goal == Goal::Take && prior.is_some_and(|p| p.state == "MASTER")
+}
+
 /// Decide for a plan towards `goal`, made from reads a window long; `suspect`: a recent
-/// transition the other way (see [`suspect`]). `window`: 0 turns it all off.
-pub fn distrust(plans: &[Planned], goal: Goal, suspect: bool, window: Duration) -> Distrust {
+/// transition the other way (see [`suspect`]); `repeat`: see [`repeat`]. `window`: 0
+/// turns it all off.
+pub fn distrust(plans: &[Planned], goal: Goal, suspect: bool, repeat: bool, window: Duration) -> Distrust {
     if window.is_zero() {
         return Distrust::Trusted;
     }
@@ -85,6 +100,8 @@ pub fn distrust(plans: &[Planned], goal: Goal, suspect: bool, window: Duration) 
         let kept = plans.iter().flat_map(|(_, s)| s).any(Step::is_keep);
         return if kept && suspect { Distrust::ReadAgain } else { Distrust::Trusted };
     }
+    // A first MASTER (no record) or one after an old BACKUP trusts what has no free write.
+    let wary = suspect || repeat;
     let mut written = Vec::new();
     let mut out = Vec::with_capacity(plans.len());
     for (scenario, steps) in plans {
@@ -99,6 +116,7 @@ pub fn distrust(plans: &[Planned], goal: Goal, suspect: bool, window: Duration) 
                     written.push(s.resource.clone());
                     new.push(w);
                 }
+                None if !wary => new.push(s.clone()),
                 None => return Distrust::ReadAgain,
             }
         }
@@ -166,7 +184,7 @@ mod tests {
             Scenario::RouteTable(RouteTables { destinations: dests.clone(), tables: Default::default() });
         let w = Duration::from_secs(2);
         let Distrust::Reassert(plans, written) =
-            distrust(&[(sc.clone(), steps.clone())], Goal::Take, false, w)
+            distrust(&[(sc.clone(), steps.clone())], Goal::Take, false, true, w)
         else {
             panic!()
         };
@@ -175,11 +193,12 @@ mod tests {
         assert!(plans[0].1[0].plan_line().contains("eni-me -> eni-me (reassert) via ReplaceRoute"));
         assert_eq!(plans[0].1[1], steps[1], "a write stays as planned");
         let only_writes = vec![steps[1].clone()];
-        assert_eq!(distrust(&[(sc.clone(), only_writes)], Goal::Take, true, w), Distrust::Trusted);
-        assert_eq!(
-            distrust(&[(sc.clone(), steps.clone())], Goal::Take, true, Duration::ZERO),
-            Distrust::Trusted
-        );
+        assert_eq!(distrust(&[(sc.clone(), only_writes)], Goal::Take, true, false, w), Distrust::Trusted);
+        let take =
+            |suspect, repeat, w| distrust(&[(sc.clone(), steps.clone())], Goal::Take, suspect, repeat, w);
+        assert_eq!(take(true, false, Duration::ZERO), Distrust::Trusted, "window 0: off");
+        assert!(matches!(take(false, false, w), Distrust::Reassert(..)), "a route's write is free: always");
+        assert!(matches!(take(true, false, w), Distrust::Reassert(..)));
         let ipv6 = Step {
             kind: Kind::Ipv6Address,
             resource: Resource::Ipv6Address { ip: "2600::1".parse().unwrap(), subnet: "subnet-1".into() },
@@ -189,16 +208,16 @@ mod tests {
             write: None,
         };
         let mixed = vec![steps[1].clone(), ipv6.clone()];
-        assert_eq!(distrust(&[(sc.clone(), mixed.clone())], Goal::Take, false, w), Distrust::ReadAgain);
-        assert_eq!(distrust(&[(sc.clone(), mixed)], Goal::Take, true, w), Distrust::ReadAgain);
+        assert_eq!(distrust(&[(sc.clone(), mixed.clone())], Goal::Take, false, true, w), Distrust::ReadAgain);
+        assert_eq!(distrust(&[(sc.clone(), mixed.clone())], Goal::Take, true, false, w), Distrust::ReadAgain);
         assert_eq!(
-            distrust(&[(sc.clone(), vec![ipv6.clone()])], Goal::Release, true, w),
-            Distrust::ReadAgain
-        );
-        assert_eq!(
-            distrust(&[(sc, vec![ipv6])], Goal::Release, false, w),
+            distrust(&[(sc.clone(), mixed)], Goal::Take, false, false, w),
             Distrust::Trusted,
-            "no MASTER recorded"
+            "no record, or an old BACKUP: an address without a free write is trusted"
         );
+        let release =
+            |suspect| distrust(&[(sc.clone(), vec![ipv6.clone()])], Goal::Release, suspect, false, w);
+        assert_eq!(release(true), Distrust::ReadAgain);
+        assert_eq!(release(false), Distrust::Trusted, "no MASTER recorded");
     }
 }

@@ -114,7 +114,8 @@ impl<K: Cloud> Engine<K> {
         // Written anyway although they read as this node's: reported as already right
         // unless the reads were suspect (then they most likely moved something back).
         let mut routine = Vec::new();
-        match stale::distrust(&plans, goal, why.is_some(), window) {
+        let repeat = stale::repeat(prior.as_ref(), goal);
+        match stale::distrust(&plans, goal, why.is_some(), repeat, window) {
             Distrust::Trusted => {}
             Distrust::Reassert(sure, written) => {
                 let n = written.len();
@@ -129,7 +130,7 @@ impl<K: Cloud> Engine<K> {
             }
             Distrust::ReadAgain => {
                 let why = why.as_deref().unwrap_or(
-                    "an address or Transit Gateway route without a free write reads as already this node's",
+                    "this MASTER repeats the last one recorded and an address reads as already this node's",
                 );
                 info!(
                     "{why}: EC2's answers may still be stale; reading again in {:.1} s",
