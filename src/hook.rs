@@ -4,7 +4,8 @@
 //! killed. Its failure is logged, never the run's failure.
 
 use log::{debug, warn};
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,17 +59,13 @@ impl Hook {
                 let _ = stdin.write_all(b"\n");
             });
         }
-        let mut stderr = child.stderr.take();
-        let (tx, said) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(e) = stderr.as_mut() {
-                let _ = e.take(2048).read_to_string(&mut text);
-            }
-            let _ = tx.send(text);
-        });
+        // Its stderr is read here, without blocking and without a thread: something the
+        // hook left running (`cmd &`) may hold it open long after the hook exited, and a
+        // reader waiting for EOF would outlive the run (one thread per event in `watch`).
+        let mut stderr = Stderr::new(child.stderr.take());
         let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
         let outcome = loop {
+            stderr.read_available();
             match child.try_wait() {
                 Ok(Some(status)) => break Delivered::Exited(status.code().unwrap_or(-1)),
                 Ok(None) if started.elapsed() >= self.bound => {
@@ -80,12 +77,12 @@ impl Hook {
                 Err(e) => break Delivered::NotStarted(e.to_string()),
             }
         };
+        stderr.read_available();
+        let text = stderr.text;
         let ms = started.elapsed().as_millis();
         match &outcome {
             Delivered::Exited(0) => debug!("event hook done in {ms} ms"),
             Delivered::Exited(code) => {
-                // Something it left running may hold its stderr open: wait briefly only.
-                let text = said.recv_timeout(Duration::from_millis(100)).unwrap_or_default();
                 let first = text.lines().next().unwrap_or("").trim();
                 warn!("event hook {:?} exited {code} after {ms} ms: {first}", self.command);
             }
@@ -101,6 +98,45 @@ impl Hook {
     pub fn spawn(&self, kind: &str, instance: &str, input: String) {
         let (hook, kind, instance) = (self.clone(), kind.to_string(), instance.to_string());
         std::thread::spawn(move || hook.run(&kind, &instance, input));
+    }
+}
+
+/// The first bytes of the hook's stderr, read as they come (the pipe is non-blocking);
+/// dropped (closed) when the run ends, whoever else still holds its other end.
+struct Stderr {
+    pipe: Option<std::process::ChildStderr>,
+    text: String,
+}
+
+impl Stderr {
+    const KEPT: usize = 2048;
+
+    fn new(pipe: Option<std::process::ChildStderr>) -> Stderr {
+        use nix::fcntl::{fcntl, FcntlArg, OFlag};
+        // Blocking reads could wait forever: no pipe rather than that.
+        let pipe = pipe.filter(|p| {
+            let fd = p.as_raw_fd();
+            let flags = fcntl(fd, FcntlArg::F_GETFL).map(OFlag::from_bits_truncate);
+            flags.and_then(|f| fcntl(fd, FcntlArg::F_SETFL(f | OFlag::O_NONBLOCK))).is_ok()
+        });
+        Stderr { pipe, text: String::new() }
+    }
+
+    /// What is in the pipe now, up to `KEPT` bytes in all; more is read and dropped.
+    fn read_available(&mut self) {
+        let Some(p) = self.pipe.as_mut() else { return };
+        let mut buf = [0u8; 1024];
+        loop {
+            match p.read(&mut buf) {
+                Ok(0) => return self.pipe = None,
+                Ok(n) => {
+                    let room = Self::KEPT.saturating_sub(self.text.len()).min(n);
+                    self.text.push_str(&String::from_utf8_lossy(&buf[..room]));
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return, // WouldBlock: nothing more for now
+            }
+        }
     }
 }
 
@@ -127,6 +163,17 @@ mod tests {
         let hook = Hook { command: "sleep 30; true".into(), bound: Duration::from_millis(200) };
         let t = Instant::now();
         assert_eq!(hook.run("changed", "VI_1", String::new()), Delivered::Killed);
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn a_grandchild_holding_stderr_open_does_not_hold_the_run() {
+        // (The threads it would leave behind are counted in test_event_hook.py.)
+        let hook = Hook { command: "sleep 30 & echo oops >&2; exit 3".into(), bound: Duration::from_secs(5) };
+        let t = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(hook.run("changed", "VI_1", String::new()), Delivered::Exited(3));
+        }
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     }
 }

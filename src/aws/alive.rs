@@ -5,6 +5,12 @@
 //! filter, and EC2 answers `InvalidInstanceID.NotFound` for an id it does not know). Both
 //! read as None, "no such resource"; every other error stays an error.
 //!
+//! A section with `role_arn` reads its tables and addresses in the role's account, which
+//! need not own the instances: the peer is normally in this node's own account. An ENI or
+//! instance the role's account does not know is asked again with this node's own
+//! credentials (`home`); only when neither knows it is it None. If that second ask fails
+//! (the node's own policy may grant no EC2 reads), the error stands: unknown, not gone.
+//!
 //! DescribeInstanceStatus rather than DescribeInstances: the state is all we read, and
 //! DescribeInstances' response deserializer alone costs the static binary ~229 KB.
 
@@ -17,17 +23,15 @@ use aws_sdk_ec2::types::NetworkInterface;
 impl SdkEc2 {
     /// One network interface by id (None: EC2 knows no such ENI).
     pub(crate) async fn interface(&self, eni: &str) -> Result<Option<NetworkInterface>, Ec2Error> {
-        let req = self
-            .client
-            .describe_network_interfaces()
-            .filters(filter("network-interface-id", [eni.to_string()]));
-        // Every page: EC2 may answer an empty page and a token before the one that holds it.
-        let found = every_page("DescribeNetworkInterfaces", eni, pages!(req, network_interfaces)).await?;
-        Ok(found.into_iter().next())
+        interface_in(&self.client, eni).await
     }
 
     pub(crate) async fn attachment_of(&self, eni: &str) -> Result<Option<EniAttachment>, Ec2Error> {
-        Ok(self.interface(eni).await?.map(|n| {
+        let mut found = self.interface(eni).await?;
+        if let (None, Some(home)) = (&found, &self.home) {
+            found = interface_in(home, eni).await?;
+        }
+        Ok(found.map(|n| {
             let a = n.attachment();
             EniAttachment {
                 status: a.and_then(|a| a.status()).map(|s| s.as_str().to_string()),
@@ -37,20 +41,36 @@ impl SdkEc2 {
     }
 
     /// The state of instance `id` (`running`, `stopped`, ...); None: EC2 knows no such
-    /// instance (it answered `InvalidInstanceID.NotFound`, or nothing).
+    /// instance (it answered `InvalidInstanceID.NotFound`, or nothing) in the section's
+    /// account nor, with a role, in this node's own.
     pub(crate) async fn state_of(&self, id: &str) -> Result<Option<String>, Ec2Error> {
-        // IncludeAllInstances: without it EC2 answers only running instances, and a stopped
-        // winner would read as "no such instance" rather than "stopped".
-        let req = self.client.describe_instance_status().instance_ids(id).include_all_instances(true);
-        // Every page: an empty first page with a token must not read as "no such instance"
-        // (that would end a hold-off and take the VIP from a live winner).
-        let found = every_page(STATUS, id, pages!(req, instance_statuses)).await;
-        unknown_is_none(found.map(|statuses| {
-            statuses.into_iter().next().map(|s| {
-                s.instance_state().and_then(|s| s.name()).map_or("unknown", |n| n.as_str()).to_string()
-            })
-        }))
+        match (state_in(&self.client, id).await?, &self.home) {
+            (None, Some(home)) => state_in(home, id).await,
+            (found, _) => Ok(found),
+        }
     }
+}
+
+async fn interface_in(client: &aws_sdk_ec2::Client, eni: &str) -> Result<Option<NetworkInterface>, Ec2Error> {
+    let req = client.describe_network_interfaces().filters(filter("network-interface-id", [eni.to_string()]));
+    // Every page: EC2 may answer an empty page and a token before the one that holds it.
+    let found = every_page("DescribeNetworkInterfaces", eni, pages!(req, network_interfaces)).await?;
+    Ok(found.into_iter().next())
+}
+
+async fn state_in(client: &aws_sdk_ec2::Client, id: &str) -> Result<Option<String>, Ec2Error> {
+    // IncludeAllInstances: without it EC2 answers only running instances, and a stopped
+    // winner would read as "no such instance" rather than "stopped".
+    let req = client.describe_instance_status().instance_ids(id).include_all_instances(true);
+    // Every page: an empty first page with a token must not read as "no such instance"
+    // (that would end a hold-off and take the VIP from a live winner).
+    let found = every_page(STATUS, id, pages!(req, instance_statuses)).await;
+    unknown_is_none(found.map(|statuses| {
+        statuses
+            .into_iter()
+            .next()
+            .map(|s| s.instance_state().and_then(|s| s.name()).map_or("unknown", |n| n.as_str()).to_string())
+    }))
 }
 
 const STATUS: &str = "DescribeInstanceStatus";

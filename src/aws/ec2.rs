@@ -65,6 +65,9 @@ pub struct SdkEc2 {
     /// Route 53 from the same configuration (the DNS record scenario).
     pub(crate) route53: aws_sdk_route53::Client,
     pub(crate) config: aws_config::SdkConfig,
+    /// With a section's role (another account's tables or addresses): EC2 as this node's
+    /// own credentials, where a peer's instance and ENI are (split-brain liveness).
+    pub(crate) home: Option<aws_sdk_ec2::Client>,
 }
 
 impl SdkEc2 {
@@ -73,6 +76,7 @@ impl SdkEc2 {
             client: aws_sdk_ec2::Client::new(config),
             route53: aws_sdk_route53::Client::new(config),
             config: config.clone(),
+            home: None,
         }
     }
 

@@ -28,7 +28,7 @@ impl Imds {
     pub fn new(timeout: Duration) -> Imds {
         let per_call = timeout.clamp(Duration::from_millis(200), Duration::from_secs(2));
         let provider = aws_config::provider_config::ProviderConfig::without_region()
-            .with_http_client(super::http_client());
+            .with_http_client(super::direct_client());
         let client = Client::builder()
             .configure(&provider)
             .max_attempts(1)

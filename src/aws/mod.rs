@@ -5,7 +5,7 @@
 //! fault-injecting wrapper (`faulty`).
 //!
 //! The SDK configuration: explicit timeouts and retries, so that no call outlives the run's
-//! deadline. The default credential chain, AWS_ENDPOINT_URL(_EC2) and AWS_PROFILE apply;
+//! deadline; the environment's HTTP(S)_PROXY, never for IMDS ([`http`]). The default credential chain, AWS_ENDPOINT_URL(_EC2) and AWS_PROFILE apply;
 //! a named profile must exist, and doctor names the chain's source ([`credentials`]). A
 //! config section's [`Access`] (its region, profile, role through STS AssumeRole) makes
 //! that section's client instead.
@@ -19,6 +19,7 @@ pub mod fake;
 mod fake_route53;
 #[cfg(test)]
 pub mod faulty;
+mod http;
 pub mod imds;
 mod paging;
 pub mod probe;
@@ -44,12 +45,7 @@ pub fn attempt_timeout(total: Duration) -> Duration {
     (total / 3).clamp(Duration::from_millis(500), Duration::from_secs(5))
 }
 
-/// The HTTPS client of every AWS call (EC2, STS, IMDS, credentials): rustls with ring,
-/// trust roots from the system store.
-pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
-}
+pub use http::{direct_client, http_client};
 
 /// The SDK configuration of a run's calls: `region`, the calls bounded by `total`; the
 /// credentials of `profile` (a shared-config profile) when given, else the default chain.
@@ -201,12 +197,15 @@ impl Cloud for SdkCloud {
         self.check_access(access).await?;
         let total = deadline.remaining();
         let base = sdk_config(region.to_string(), total, self.max_attempts, access.profile.as_deref()).await;
-        Ok(SdkEc2::new(&match &access.role_arn {
+        Ok(match &access.role_arn {
             Some(arn) => {
-                assumed(&base, Region::new(region.to_string()), arn, access.external_id.as_ref()).await
+                let role = assumed(&base, Region::new(region.to_string()), arn, access.external_id.as_ref());
+                let mut c = SdkEc2::new(&role.await);
+                c.home = Some(aws_sdk_ec2::Client::new(&base));
+                c
             }
-            None => base,
-        }))
+            None => SdkEc2::new(&base),
+        })
     }
 
     async fn site_client(&self, base: &SdkEc2, site: &Site) -> SdkEc2 {

@@ -26,6 +26,12 @@ where
             Some(format!("HTTP {} with no AWS error code", s.raw().status().as_u16()))
         }
         (SdkError::ServiceError(_), None) => None,
+        (other @ (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)), None) => {
+            Some(match super::http::proxies_in_env() {
+                Some(p) => format!("{} (proxy from the environment: {p})", error_chain(other)),
+                None => error_chain(other),
+            })
+        }
         (other, None) => Some(error_chain(other)),
     };
     Ec2Error {

@@ -1,25 +1,42 @@
 //! EC2 is eventually consistent: for a while after a write (the consistency window), a
 //! Describe may answer what was true before it. A MASTER that trusted such a read ("already
-//! this node's, keep") would leave the VIP on the peer after a fast failback and exit 0.
+//! this node's, keep") would leave the VIP on the peer after a fast failback and exit 0 —
+//! and this node cannot know whether the peer wrote in the last window: keepalived
+//! re-sending MASTER, a split brain healing or an operator's `master` record no BACKUP in
+//! between.
 //!
-//! The rule: when this instance's previous transition on this node was BACKUP/FAULT/STOP
-//! and recent (within [`SUSPECT_WINDOWS`] windows), the peer may just have taken the
-//! resources, so a MASTER's "already here" is not trusted:
-//! - where the write is free and idempotent (ReplaceRoute to the same ENI, AssociateAddress
-//!   where the address already is, an UPSERT of the record's same value), it is made anyway
-//!   ("reassert");
-//! - where it is not (private and IPv6 addresses, Transit Gateway routes), the plan is read
-//!   again once the window has passed, and that read is trusted.
+//! The rule, for a MASTER (the window not 0):
+//! - a route that reads as already this node's is never trusted: ReplaceRoute to the same
+//!   ENI is free and idempotent, so it is written anyway ("reassert"), whatever the record
+//!   says. Reported as already right (no event), unless the reads were suspect (below),
+//!   when it most likely moved something back;
+//! - where no write is free (private and IPv6 addresses; an Elastic IP, whose
+//!   AssociateAddress is a remap that AWS bills past 100 a month and that makes a new
+//!   association id) and this MASTER repeats this node's last recorded transition (MASTER)
+//!   or follows a suspect one (below), the plan is read again once the window has passed,
+//!   and that read is trusted: a repeat MASTER holding such a resource takes one window
+//!   longer (bounded by the deadline); a failover that writes everything waits for nothing.
+//!   A MASTER with no record (the first since boot) or after an old BACKUP trusts them;
+//! - when the reads are suspect (this instance's previous transition on this node was
+//!   BACKUP/FAULT/STOP and recent, within [`SUSPECT_WINDOWS`] windows: a fast failback,
+//!   the peer most likely just took everything), Elastic IPs are reasserted too
+//!   (AssociateAddress where the address already is), a Route 53 record is UPSERTed with
+//!   its same value and a Transit Gateway route is read again. Without a suspect record
+//!   those two are trusted: Route 53's API shows its own writes at once (and an UPSERT is
+//!   a change batch and a propagation), and a TGW route names a VPC attachment, which a
+//!   failover inside one VPC never changes.
 //!
 //! Likewise a release (BACKUP/FAULT/STOP with `release`) soon after this node's MASTER does
 //! not trust "not on this node": it may not show this node's own write yet, so it reads
 //! again once the window has passed.
 //!
-//! Drift seen by `check`/`watch` is confirmed the same way: see `reconcile`.
+//! Drift seen by `check`/`watch` is confirmed the same way (see `reconcile`); their "all
+//! right" is trusted: `watch` reads again at every interval, and a repair never rewrites
+//! what reads as right.
 
 use super::apply::Planned;
 use crate::ordering::{Record, Stamp};
-use crate::scenario::{dns_record, elastic_ip, route_table, Goal, Step};
+use crate::scenario::{dns_record, elastic_ip, route_table, Goal, Kind, Resource, Step};
 use std::time::Duration;
 
 /// A previous non-MASTER transition less than this many consistency windows ago makes a
@@ -44,48 +61,76 @@ pub fn suspect(prior: Option<&Record>, now: &Stamp, window: Duration, goal: Goal
 /// What to do with a plan made from reads that may be stale.
 #[derive(Debug, PartialEq)]
 pub enum Distrust {
-    /// Nothing reads as "already here": the plan stands.
+    /// Nothing reads as "already here" that is not trusted: the plan stands.
     Trusted,
-    /// Every "already here" step can be written anyway: the plan with those writes.
-    Reassert(Vec<Planned>, usize),
+    /// Every "already here" step not trusted can be written anyway: the plan with those
+    /// writes, and the resources written anyway.
+    Reassert(Vec<Planned>, Vec<Resource>),
     /// Some cannot: read again once the window has passed.
     ReadAgain,
 }
 
-/// A step that reads as already this node's, as a write that makes sure of it.
-fn reassert_step(s: &Step) -> Option<Step> {
-    route_table::reassert(s).or_else(|| elastic_ip::reassert(s)).or_else(|| dns_record::reassert(s))
+/// A step that reads as already this node's, as a write that makes sure of it: a route's
+/// ReplaceRoute always; an Elastic IP's AssociateAddress (a remap, which AWS bills past
+/// 100 a month, and a new association id) and a record's UPSERT only when `suspect`.
+fn reassert_step(s: &Step, suspect: bool) -> Option<Step> {
+    let suspect_only =
+        || if suspect { elastic_ip::reassert(s).or_else(|| dns_record::reassert(s)) } else { None };
+    route_table::reassert(s).or_else(suspect_only)
 }
 
-/// Decide for a plan made from suspect reads.
-pub fn distrust(plans: &[Planned], goal: Goal) -> Distrust {
+/// Whether a kept step may stand without a write or a second read: without a suspect
+/// record, a Route 53 record (its reads are not EC2's) and a Transit Gateway route (it
+/// names a VPC attachment, which a failover inside one VPC never changes: re-reading it
+/// would make every such failover a window slower).
+fn trusted_keep(s: &Step, suspect: bool) -> bool {
+    matches!(s.kind, Kind::DnsRecord | Kind::TransitGateway) && !suspect
+}
+
+/// Whether a MASTER repeats this node's last recorded transition, MASTER: whatever
+/// happened since (the peer's MASTER), this node recorded none of it.
+pub fn repeat(prior: Option<&Record>, goal: Goal) -> bool {
+    goal == Goal::Take && prior.is_some_and(|p| p.state == "MASTER")
+}
+
+/// Decide for a plan towards `goal`, made from reads a window long; `suspect`: a recent
+/// transition the other way (see [`suspect`]); `repeat`: see [`repeat`]. `window`: 0
+/// turns it all off.
+pub fn distrust(plans: &[Planned], goal: Goal, suspect: bool, repeat: bool, window: Duration) -> Distrust {
+    let knob = super::knobs::reverted(super::knobs::Knob::StaleKeep) && goal == Goal::Take;
+    if window.is_zero() || knob {
+        return Distrust::Trusted;
+    }
     if goal == Goal::Release {
         let kept = plans.iter().flat_map(|(_, s)| s).any(Step::is_keep);
-        return if kept { Distrust::ReadAgain } else { Distrust::Trusted };
+        return if kept && suspect { Distrust::ReadAgain } else { Distrust::Trusted };
     }
-    let mut count = 0;
+    // A first MASTER (no record) or one after an old BACKUP trusts what has no free write.
+    let wary = suspect || repeat;
+    let mut written = Vec::new();
     let mut out = Vec::with_capacity(plans.len());
     for (scenario, steps) in plans {
         let mut new = Vec::with_capacity(steps.len());
         for s in steps {
-            if !s.is_keep() {
+            if !s.is_keep() || trusted_keep(s, suspect) {
                 new.push(s.clone());
                 continue;
             }
-            match reassert_step(s) {
+            match reassert_step(s, suspect) {
                 Some(w) => {
-                    count += 1;
+                    written.push(s.resource.clone());
                     new.push(w);
                 }
+                None if !wary => new.push(s.clone()),
                 None => return Distrust::ReadAgain,
             }
         }
         out.push((scenario.clone(), new));
     }
-    if count == 0 {
+    if written.is_empty() {
         Distrust::Trusted
     } else {
-        Distrust::Reassert(out, count)
+        Distrust::Reassert(out, written)
     }
 }
 
@@ -93,7 +138,7 @@ pub fn distrust(plans: &[Planned], goal: Goal) -> Distrust {
 mod tests {
     use super::*;
     use crate::model::{RouteTable, RouteTarget};
-    use crate::scenario::{route_table::RouteTables, Action, Kind, Resource, Scenario};
+    use crate::scenario::{route_table::RouteTables, Action, Scenario};
 
     fn rec(state: &str, ticks: u64) -> Record {
         Record { stamp: Stamp { start_ticks: ticks, pid: 1, seq: 0 }, state: state.into() }
@@ -142,15 +187,23 @@ mod tests {
         );
         let sc =
             Scenario::RouteTable(RouteTables { destinations: dests.clone(), tables: Default::default() });
-        let Distrust::Reassert(plans, n) = distrust(&[(sc.clone(), steps.clone())], Goal::Take) else {
+        let w = Duration::from_secs(2);
+        let Distrust::Reassert(plans, written) =
+            distrust(&[(sc.clone(), steps.clone())], Goal::Take, false, true, w)
+        else {
             panic!()
         };
-        assert_eq!(n, 1);
+        assert_eq!(written, vec![steps[0].resource.clone()], "no BACKUP recorded: reasserted all the same");
         assert_eq!(plans[0].1[0].action, Action::Write { verb: "reassert", call: "ReplaceRoute" });
         assert!(plans[0].1[0].plan_line().contains("eni-me -> eni-me (reassert) via ReplaceRoute"));
         assert_eq!(plans[0].1[1], steps[1], "a write stays as planned");
         let only_writes = vec![steps[1].clone()];
-        assert_eq!(distrust(&[(sc.clone(), only_writes)], Goal::Take), Distrust::Trusted);
+        assert_eq!(distrust(&[(sc.clone(), only_writes)], Goal::Take, true, false, w), Distrust::Trusted);
+        let take =
+            |suspect, repeat, w| distrust(&[(sc.clone(), steps.clone())], Goal::Take, suspect, repeat, w);
+        assert_eq!(take(true, false, Duration::ZERO), Distrust::Trusted, "window 0: off");
+        assert!(matches!(take(false, false, w), Distrust::Reassert(..)), "a route's write is free: always");
+        assert!(matches!(take(true, false, w), Distrust::Reassert(..)));
         let ipv6 = Step {
             kind: Kind::Ipv6Address,
             resource: Resource::Ipv6Address { ip: "2600::1".parse().unwrap(), subnet: "subnet-1".into() },
@@ -159,10 +212,17 @@ mod tests {
             action: Action::Keep("already on this node".into()),
             write: None,
         };
+        let mixed = vec![steps[1].clone(), ipv6.clone()];
+        assert_eq!(distrust(&[(sc.clone(), mixed.clone())], Goal::Take, false, true, w), Distrust::ReadAgain);
+        assert_eq!(distrust(&[(sc.clone(), mixed.clone())], Goal::Take, true, false, w), Distrust::ReadAgain);
         assert_eq!(
-            distrust(&[(sc.clone(), vec![steps[1].clone(), ipv6.clone()])], Goal::Take),
-            Distrust::ReadAgain
+            distrust(&[(sc.clone(), mixed)], Goal::Take, false, false, w),
+            Distrust::Trusted,
+            "no record, or an old BACKUP: an address without a free write is trusted"
         );
-        assert_eq!(distrust(&[(sc, vec![ipv6])], Goal::Release), Distrust::ReadAgain, "a release re-reads");
+        let release =
+            |suspect| distrust(&[(sc.clone(), vec![ipv6.clone()])], Goal::Release, suspect, false, w);
+        assert_eq!(release(true), Distrust::ReadAgain);
+        assert_eq!(release(false), Distrust::Trusted, "no MASTER recorded");
     }
 }

@@ -2,7 +2,7 @@
 //! apply → read back → report.
 
 use super::apply::{apply, plan_all, steps};
-use super::report::Report;
+use super::report::{Outcome, Report};
 use super::stale::{self, Distrust};
 use super::{goal, Engine, Session};
 use crate::aws::Cloud;
@@ -110,26 +110,39 @@ impl<K: Cloud> Engine<K> {
         let scenarios = Scenario::for_resources(res);
         let mut plans = plan_all(&cx, &scenarios, goal).await?;
         let window = self.settings.consistency_window;
-        if let Some(why) = stale::suspect(prior.as_ref(), &job.stamp, window, goal) {
-            match stale::distrust(&plans, goal) {
-                Distrust::Trusted => {}
-                Distrust::Reassert(sure, n) => {
-                    info!("{why}: EC2's answers may still be stale, so {n} resource(s) that read as already this node's are written anyway (free, idempotent)");
-                    plans = sure;
-                }
-                Distrust::ReadAgain => {
-                    info!(
-                        "{why}: EC2's answers may still be stale; reading again in {:.1} s",
-                        window.as_secs_f64()
-                    );
-                    deadline.sleep(window).await;
-                    // A newer transition recorded during the wait owns the resources now.
-                    if let Some(r) = newer() {
-                        info!("{role} superseded by a newer {} (pid {}); skipping", r.state, r.stamp.pid);
-                        return Ok(Ran::Superseded(r));
+        let why = stale::suspect(prior.as_ref(), &job.stamp, window, goal);
+        // Written anyway although they read as this node's: reported as already right
+        // unless the reads were suspect (then they most likely moved something back).
+        let mut routine = Vec::new();
+        let repeat = stale::repeat(prior.as_ref(), goal);
+        match stale::distrust(&plans, goal, why.is_some(), repeat, window) {
+            Distrust::Trusted => {}
+            Distrust::Reassert(sure, written) => {
+                let n = written.len();
+                match &why {
+                    Some(why) => info!("{why}: EC2's answers may still be stale, so {n} resource(s) that read as already this node's are written anyway (free, idempotent)"),
+                    None => {
+                        info!("{n} resource(s) read as already this node's: written anyway (EC2's answers may be a window old; free, idempotent)");
+                        routine = written;
                     }
-                    plans = plan_all(&cx, &scenarios, goal).await?;
                 }
+                plans = sure;
+            }
+            Distrust::ReadAgain => {
+                let why = why.as_deref().unwrap_or(
+                    "this MASTER repeats the last one recorded and an address reads as already this node's",
+                );
+                info!(
+                    "{why}: EC2's answers may still be stale; reading again in {:.1} s",
+                    window.as_secs_f64()
+                );
+                deadline.sleep(window).await;
+                // A newer transition recorded during the wait owns the resources now.
+                if let Some(r) = newer() {
+                    info!("{role} superseded by a newer {} (pid {}); skipping", r.state, r.stamp.pid);
+                    return Ok(Ran::Superseded(r));
+                }
+                plans = plan_all(&cx, &scenarios, goal).await?;
             }
         }
         let lines: Vec<String> = steps(&plans).map(|s| s.plan_line()).collect();
@@ -157,7 +170,12 @@ impl<K: Cloud> Engine<K> {
                 why
             })
         };
-        let report = apply(&cx, &plans, &stop).await;
+        let mut report = apply(&cx, &plans, &stop).await;
+        for e in report.entries.iter_mut().filter(|e| e.outcome == Outcome::Changed) {
+            if routine.contains(&e.resource) {
+                e.outcome = Outcome::Unchanged;
+            }
+        }
         Ok(Ran::Applied { report, ms: started.elapsed().as_millis(), node: Box::new(session.me.clone()) })
     }
 }

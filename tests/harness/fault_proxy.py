@@ -43,6 +43,9 @@ Settings (configure(**kw), POST /_proxy/config, or start_proxy(url, **kw)):
                    a Route 53 operation (e.g. GetHostedZone) 403 AccessDenied, as Route 53 does
     answer_actions {action: [HTTP status, EC2 error code]}: answered with that error, e.g.
                    what EC2 says of an id it no longer knows (moto never forgets one)
+    answer_except_keys  access-key-id prefixes of callers answer_actions do not apply to
+                   (forwarded as usual), e.g. a node's own keys where the keys of a role in
+                   another account get "no such instance" (None = it applies to everyone)
     stale_window   seconds; 0 = off. EC2 is eventually consistent, moto is not: for this long
                    after every mutating call that reaches the upstream, a Describe*/Get*/...
                    request is answered with the answer that identical request (same caller,
@@ -178,6 +181,9 @@ class Handler(BaseHTTPRequestHandler):
             latency, status, hang_for = (state.cfg["latency"], state.cfg["error_status"],
                                          state.cfg["hang_seconds"])
             answer = state.cfg["answer_actions"].get(action)
+            exempt = any(self._caller().startswith(k) for k in state.cfg["answer_except_keys"] or ())
+        if fate == "answer" and exempt:
+            fate = "forward"
         try:
             if fate == "hang":
                 state.stopping.wait(hang_for if hang_for > 0 else None)

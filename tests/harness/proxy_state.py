@@ -23,7 +23,7 @@ DEFAULTS = {
     "hang_rate": 0.0, "hang_next": 0, "hang_seconds": 0.0,
     "throttle": True, "describe_bucket": [100, 20.0], "mutating_bucket": [50, 5.0],
     "action_buckets": {}, "fault_actions": None, "seed": None, "deny_actions": [],
-    "answer_actions": {},
+    "answer_actions": {}, "answer_except_keys": None,
     "stale_window": 0.0, "stale_keys": None,
     "route53_bucket": [5, 5.0], "route53_pending": 0.0,
 }

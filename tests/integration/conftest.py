@@ -18,6 +18,14 @@ from harness.runner import run_vip  # noqa: E402,F401  (re-exported for tests)
 from harness.scenario import _instance, node_json, seed_figure1  # noqa: E402
 from harness.tgw_scenario import Clients  # noqa: E402
 
+# A proxy set where the suite runs must not reach the tests' own clients (boto3 honours it),
+# moto, or the fakes: every server here is on loopback. The binary's children get no proxy
+# variable either (harness.runner.vip_env keeps only PATH and the locale) unless a test
+# sets one (test_http_proxy.py).
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+    os.environ.pop(_var, None)
+    os.environ.pop(_var.lower(), None)
+
 REGION = "us-east-1"
 MOTO_SEED = 1  # same seed every test: repeatable ids
 SECONDARY_IP = "10.0.2.100"  # the secondary private IP scenario's VIP (node1's subnet)

@@ -2,6 +2,9 @@
 failed transition; bounded in time, never the run's failure."""
 
 import json
+import os
+import signal
+import time
 
 import pytest
 
@@ -87,3 +90,37 @@ def test_dry_run_sends_nothing(binary, moto, ec2, figure1, imds_node2, tmp_path)
     got = tmp_path / "event"
     r = run_vip(binary, ["--dry-run", "--on-event", f"cat > {got}", "master", "--route", VIP], imds_node2, moto)
     assert r.returncode == 0 and not got.exists(), r
+
+
+def test_a_grandchild_holding_the_hooks_stderr_leaves_no_thread_in_watch(binary, moto, ec2, figure1, imds_node2,
+                                                                          tmp_path):
+    """A hook that leaves something running (`sleep 300 &`) holds its stderr open: the
+    watcher must not keep a reader thread per event waiting for EOF (issue 27, item 10)."""
+    from test_watch import start_watcher, wait_for, where
+    pids = tmp_path / "pids"
+    hook = f'on_event = "sleep 300 & echo $! >> {pids}; echo webhook down >&2; exit 1"\n'
+    w = start_watcher(binary, figure1, imds_node2, moto, tmp_path, hook=hook)
+    tasks = f"/proc/{w.proc.pid}/task"
+    node2 = figure1["node2"]["eni_id"]
+    try:
+        runs, counts = 8, []
+        for i in range(runs):
+            w.write('INSTANCE "VI_1" MASTER 150\n')
+            wait_for(lambda: where(ec2, figure1) == ((node2, node2), node2), what="MASTER applied")
+            w.write('INSTANCE "VI_1" BACKUP 100\n')
+            wait_for(lambda: where(ec2, figure1)[1] is None, what="BACKUP released the EIP")
+            wait_for(lambda: len(pids.read_text().split()) == 2 * (i + 1) if pids.exists() else False,
+                     what="both events' hooks ran")
+            time.sleep(0.2)  # the hook's exit is seen within a few ms
+            counts.append(len(os.listdir(tasks)))
+        log = w.log.read_text()
+        assert log.count("exited 1") == 2 * runs and "webhook down" in log, log
+        # 16 hook runs, each one with a grandchild holding its stderr: threads stay bounded.
+        assert counts[-1] <= counts[0] + 2, f"threads after each MASTER+BACKUP: {counts}"
+    finally:
+        w.stop()
+        for pid in (pids.read_text().split() if pids.exists() else []):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -4,11 +4,13 @@ every other error keeps the hold-off (never a takeover on an API error). The nod
 moto through the fault proxy, which answers what moto cannot: an id EC2 has forgotten."""
 
 import json
+import os
 import time
 
 import pytest
 
 from harness.runner import run_vip
+from harness.scenario import VIP
 from test_split_brain import holders, settle, watch_pair
 from test_watch import proxy  # noqa: F401  (the fixture: the fault proxy before moto)
 
@@ -96,3 +98,40 @@ def test_any_other_error_keeps_the_hold_off(pair, ec2, figure1, proxy, answer):
     assert "is gone" not in text, text
     line = [x for x in text.splitlines() if "cannot tell whether" in x][-1]
     assert "DescribeInstanceStatus" in line and figure1[winner]["instance_id"] in line and answer[1] in line, line
+
+
+def test_a_section_roles_account_without_the_instances_is_not_evidence(binary, moto, proxy, ec2, figure1, imds_node1,
+                                                                        imds_node2, tmp_path):
+    """A section's role_arn may point to the account that owns the tables and addresses but
+    not the instances (a shared VPC): the role's DescribeInstanceStatus says NotFound for a
+    live winner. The liveness ask goes again with the node's own credentials, where the peer
+    is (issue 27, item 10). Emulated: the role (moto's AssumeRole, keys of its own) is
+    answered NotFound, the nodes' own IMDS keys the truth."""
+    from harness.tgw_scenario import MAIN_ACCOUNT
+    from test_split_brain import start_watcher
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\nelastic_ips = ["{figure1["eip"]["allocation_id"]}"]\n'
+                   f'role_arn = "arn:aws:iam::{MAIN_ACCOUNT}:role/vip-tables"\n')
+    nodes = {n: start_watcher(binary, cfg, imds, proxy, tmp_path / n)
+             for n, imds in (("node1", imds_node1), ("node2", imds_node2))}
+    try:
+        winner, loser = settle(nodes, ec2, figure1)
+        settled = holders(ec2, figure1)
+        proxy.configure(answer_actions={"DescribeInstanceStatus": NOT_FOUND}, answer_except_keys=["ASIAIMDSFAKE"])
+        kill_winner(nodes, winner)  # alive (its instance runs), it just stopped fighting back
+        asked = proxy.stats()["requests"].get("DescribeInstanceStatus", 0)
+        assert not wait_for(lambda: holders(ec2, figure1) != settled, 7.0), "took a live winner's VIP"
+        assert proxy.stats()["requests"].get("DescribeInstanceStatus", 0) >= asked + 4, proxy.stats()
+        assert "is gone" not in nodes[loser][2].read_text()
+        # Gone for real: the node's own account says so, and the loser takes over.
+        ec2.terminate_instances(InstanceIds=[figure1[winner]["instance_id"]])
+        mine = figure1[loser]["eni_id"]
+        assert wait_for(lambda: holders(ec2, figure1) == (mine, mine), 6.0), nodes[loser][2].read_text()
+        gone = [x for x in nodes[loser][2].read_text().splitlines() if "is gone" in x]
+        assert gone and f"instance {figure1[winner]['instance_id']} is terminated" in gone[0], gone
+    finally:
+        for proc, fd, _ in nodes.values():
+            os.close(fd)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

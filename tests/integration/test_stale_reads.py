@@ -93,3 +93,4 @@ def test_a_superseded_read_back_lets_the_next_transition_go_at_once(binary, moto
     assert again.returncode == 0, again
     assert again.elapsed < 3.0, f"waited {again.elapsed:.1f} s for the superseded run's lock: {again}"
     assert "superseded" in out.get("stderr", ""), out
+

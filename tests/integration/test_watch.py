@@ -42,12 +42,12 @@ def watcher(binary, figure1, imds_node2, proxy, tmp_path):
     w.stop()
 
 
-def start_watcher(binary, figure1, imds_node2, proxy, tmp_path, extra=()):
+def start_watcher(binary, figure1, imds_node2, proxy, tmp_path, extra=(), hook=""):
     fifo = tmp_path / "notify.fifo"
     os.mkfifo(fifo, 0o600)
     eip = figure1["eip"]["allocation_id"]
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[instance.VI_1]\nroutes = ["{VIP}"]\nelastic_ips = ["{eip}"]\nrelease = true\n')
+    cfg.write_text(f'{hook}[instance.VI_1]\nroutes = ["{VIP}"]\nelastic_ips = ["{eip}"]\nrelease = true\n')
     log = tmp_path / "watch.log"
     env = vip_env(imds_node2, proxy, str(tmp_path), {"EC2_VIP_STATE_DIR": tmp_path / "state"})
     argv = [str(binary), "--config", str(cfg), "--log-file", str(log), "watch", "--fifo", str(fifo),
