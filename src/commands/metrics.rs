@@ -1,5 +1,6 @@
 //! What runs tell Prometheus (the families are `crate::metrics`'): filled from the engine's
-//! typed results (a transition's `Ran`, a reconcile's `Checked`, the error types), written
+//! typed results (label `vip`: the keepalived instance or OCF resource; not `instance`,
+//! which Prometheus gives the scrape target) (a transition's `Ran`, a reconcile's `Checked`, the error types), written
 //! as a node_exporter textfile by one-shot runs and served on `/metrics` by `watch`.
 //!
 //! API errors are counted from the errors the engine returns (whole runs) and reports (per
@@ -80,7 +81,7 @@ fn resource_of(l: &str) -> &str {
 }
 
 fn owned_from_drift(r: &mut Registry, instance: &str, drift: Option<&[String]>) {
-    let prefix = labels(&[("instance", instance)]) + ",";
+    let prefix = labels(&[("vip", instance)]) + ",";
     r.set_matching("ec2_vip_resource_owned", &prefix, |l| {
         let res = resource_of(l);
         Some(match drift {
@@ -139,15 +140,15 @@ impl Metrics {
         let state = role.to_string();
         self.with(|r| {
             for s in ["MASTER", "BACKUP", "FAULT", "STOP"] {
-                r.set("ec2_vip_state", &[("instance", instance), ("state", s)], (s == state) as u8 as f64);
+                r.set("ec2_vip_state", &[("vip", instance), ("state", s)], (s == state) as u8 as f64);
             }
-            let i = &[("instance", instance)];
+            let i = &[("vip", instance)];
             r.set("ec2_vip_last_transition_timestamp_seconds", i, now());
             r.set("ec2_vip_last_transition_success", i, ok as u8 as f64);
             let result = if ok { "success" } else { "failure" };
             r.add(
                 "ec2_vip_transitions_total",
-                &[("instance", instance), ("state", &state), ("result", result)],
+                &[("vip", instance), ("state", &state), ("result", result)],
                 1.0,
             );
             r.observe("ec2_vip_transition_duration_seconds", i, ms as f64 / 1000.0);
@@ -161,7 +162,7 @@ impl Metrics {
                         let here = role == Role::Master
                             && matches!(e.outcome, Outcome::Changed | Outcome::Unchanged);
                         let res = e.resource.to_string();
-                        let l = &[("instance", instance), ("kind", kind(&e.resource)), ("resource", &res)];
+                        let l = &[("vip", instance), ("kind", kind(&e.resource)), ("resource", &res)];
                         r.set("ec2_vip_resource_owned", l, here as u8 as f64);
                         if let Outcome::Failed(why) = &e.outcome {
                             let (op, code) = parse_failure(why);
@@ -177,7 +178,7 @@ impl Metrics {
 
     /// A check's or reconcile's result for one instance.
     pub fn checked(&self, instance: &str, c: Result<&Checked, &Error>) {
-        let i = &[("instance", instance)];
+        let i = &[("vip", instance)];
         let mut drift = None;
         self.with(|r| match c {
             Ok(Checked::Right) => {
@@ -261,7 +262,7 @@ mod tests {
     fn a_check_sets_owned_from_its_drift_and_a_backup_clears_it() {
         let m = Metrics::new(None, false);
         let l = |res: &str| {
-            [("instance", "VI_1"), ("kind", "route"), ("resource", res)].map(|(a, b)| (a, b.to_string()))
+            [("vip", "VI_1"), ("kind", "route"), ("resource", res)].map(|(a, b)| (a, b.to_string()))
         };
         for res in ["route 10.0.0.0/24 in rtb-1", "route 10.0.1.0/24 in rtb-1"] {
             let l = l(res);
@@ -273,7 +274,7 @@ mod tests {
         let text = m.reg.lock().unwrap().render();
         assert!(text.contains("resource=\"route 10.0.0.0/24 in rtb-1\"} 1\n"), "{text}");
         assert!(text.contains("resource=\"route 10.0.1.0/24 in rtb-1\"} 0\n"), "{text}");
-        assert!(text.contains("ec2_vip_drift_seen_total{instance=\"VI_1\"} 1\n"));
+        assert!(text.contains("ec2_vip_drift_seen_total{vip=\"VI_1\"} 1\n"));
         let e = Error::Ec2(Ec2Error {
             operation: "DescribeRouteTables",
             resources: String::new(),
@@ -284,10 +285,10 @@ mod tests {
         m.transition("VI_1", Role::Backup, &Err(e), 2500);
         let text = m.reg.lock().unwrap().render();
         assert!(!text.contains("} 1\nec2_vip_drift"), "owned all 0 after BACKUP: {text}");
-        assert!(text.contains("ec2_vip_state{instance=\"VI_1\",state=\"BACKUP\"} 1\n"));
+        assert!(text.contains("ec2_vip_state{vip=\"VI_1\",state=\"BACKUP\"} 1\n"));
         assert!(
             text.contains("ec2_vip_throttled_total{service=\"ec2\",operation=\"DescribeRouteTables\"} 1\n")
         );
-        assert!(text.contains("ec2_vip_transition_duration_seconds_bucket{instance=\"VI_1\",le=\"2.5\"} 1\n"));
+        assert!(text.contains("ec2_vip_transition_duration_seconds_bucket{vip=\"VI_1\",le=\"2.5\"} 1\n"));
     }
 }
