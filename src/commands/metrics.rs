@@ -130,12 +130,15 @@ impl Metrics {
         }
     }
 
-    /// A transition's end. Bad input, dry runs and superseded runs did nothing: not counted.
-    pub fn transition(&self, instance: &str, role: Role, ran: &Result<Ran, Error>, ms_failed: u128) {
+    /// A transition's end (`elapsed`: ms, for runs without a report). Bad input, dry runs and
+    /// superseded runs did nothing: not counted.
+    pub fn transition(&self, instance: &str, role: Role, ran: &Result<Ran, Error>, elapsed: u128) {
         let (ok, ms) = match ran {
             Ok(Ran::Applied { report, ms, .. }) => (report.failures().next().is_none(), *ms),
+            // e.g. BACKUP without release: still this node's state now.
+            Ok(Ran::NothingToDo) => (true, elapsed),
             Err(Error::BadInput(_)) | Ok(_) => return,
-            Err(_) => (false, ms_failed),
+            Err(_) => (false, elapsed),
         };
         let state = role.to_string();
         self.with(|r| {

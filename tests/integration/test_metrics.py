@@ -160,3 +160,21 @@ def test_watch_serves_metrics_that_prometheus_scrapes(watcher, ec2, figure1, tmp
         print(f"/metrics: {len(body)} bytes; scrape took {took}")
     finally:
         prom.stop()
+
+
+def test_the_ocf_agent_writes_the_textfile_named_by_its_environment(binary, moto, figure1, imds_node2, tmp_path):
+    """Pacemaker passes no flags: EC2_VIP_METRICS_FILE (e.g. from /etc/sysconfig/pacemaker)."""
+    prom = tmp_path / "ocf.prom"
+    env = vip_env(imds_node2, moto, str(tmp_path), {"EC2_VIP_METRICS_FILE": prom})
+    env.update({"OCF_ROOT": "/usr/lib/ocf", "OCF_RESOURCE_INSTANCE": "vip", "OCF_RESKEY_binary": str(binary),
+                "OCF_RESKEY_routes": VIP, "OCF_RESKEY_state_dir": str(tmp_path / "state")})
+    agent = Path(__file__).resolve().parents[2] / "ocf" / "ec2-vip"
+    for action in ("start", "stop"):
+        p = subprocess.run([str(agent), action], env=env, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+    text = prom.read_text()
+    rc, why = check_metrics(text)
+    assert rc == 0, why + text
+    runs = series(text, "ec2_vip_transitions_total")
+    assert set(runs.values()) == {1} and len(runs) == 2, runs  # start (MASTER), stop (STOP)
+    assert series(text, "ec2_vip_state")['vip="vip",state="STOP"'] == 1, text
