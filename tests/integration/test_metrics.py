@@ -76,6 +76,15 @@ def test_the_textfile_counts_across_runs_and_shows_the_failover(binary, moto, fi
     assert series(text, "ec2_vip_drift_seen_total") == {'vip="VI_1"': 3}
     assert series(text, "ec2_vip_transitions_total") == {'vip="VI_1",state="MASTER",result="success"': 2}
     print(f"textfile: {len(text)} bytes")
+    # A file that cannot be written warns; the failover is not failed for it.
+    r = run_vip(binary, ["--metrics-file", tmp_path / "no-such-dir" / "x.prom", *notify], imds_node1, moto, n1)
+    assert r.returncode == 0 and "--metrics-file" in r.stderr and "WARN" in r.stderr.upper(), r
+
+
+def test_a_relative_metrics_file_is_bad_config(binary, moto, figure1, imds_node1, tmp_path):
+    cfg = config(tmp_path, figure1, 'metrics_file = "ec2-vip.prom"\n')
+    r = run_vip(binary, ["--config", cfg, "config-test"], imds_node1, moto)
+    assert r.returncode == 2 and 'metrics_file: "ec2-vip.prom" is not an absolute path' in r.stdout + r.stderr, r
 
 
 def test_node_exporter_serves_the_textfile_and_prometheus_sees_owned_flip(binary, moto, figure1, imds_node1,
