@@ -1,11 +1,12 @@
 //! What runs tell Prometheus (the families are `crate::metrics`'): filled from the engine's
-//! typed results (label `vip`: the keepalived instance or OCF resource; not `instance`,
-//! which Prometheus gives the scrape target) (a transition's `Ran`, a reconcile's `Checked`, the error types), written
+//! typed results (a transition's `Ran`, a reconcile's `Checked`, the error types), written
 //! as a node_exporter textfile by one-shot runs and served on `/metrics` by `watch`.
 //!
-//! API errors are counted from the errors the engine returns (whole runs) and reports (per
-//! resource); throttling as the throttling errors it sees after the SDK's own retries (the
-//! SDK's retry counts are not observable from here).
+//! The label `vip` names the keepalived instance or OCF resource (not `instance`: Prometheus
+//! gives every scraped series that label for its target). API errors are counted from the
+//! errors the engine returns (whole runs) and reports (per resource); throttling as the
+//! throttling errors it sees after the SDK's own retries (the SDK's retry counts are not
+//! observable from here).
 
 use crate::engine::reconcile::Checked;
 use crate::engine::report::Outcome;
@@ -293,5 +294,29 @@ mod tests {
             text.contains("ec2_vip_throttled_total{service=\"ec2\",operation=\"DescribeRouteTables\"} 1\n")
         );
         assert!(text.contains("ec2_vip_transition_duration_seconds_bucket{vip=\"VI_1\",le=\"2.5\"} 1\n"));
+    }
+
+    #[test]
+    fn concurrent_runs_lose_no_counts() {
+        let dir = std::env::temp_dir().join(format!("ec2-vip-metrics-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ec2-vip.prom");
+        let runs: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let m = Metrics::new(Some(path), false);
+                    m.transition("VI_1", Role::Master, &Ok(Ran::NothingToDo), 10);
+                    m.flush().unwrap();
+                })
+            })
+            .collect();
+        runs.into_iter().for_each(|t| t.join().unwrap());
+        let r = Registry::parse(&std::fs::read_to_string(&path).unwrap());
+        let l = &[("vip", "VI_1"), ("state", "MASTER"), ("result", "success")];
+        assert_eq!(r.get("ec2_vip_transitions_total", l), Some(8.0));
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 2, "the textfile and its lock, no temp file left: {names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
