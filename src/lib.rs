@@ -26,7 +26,8 @@
 //! foundation   model (plain data), config, error (exit codes), deadline, logging,
 //!              hook (runs the operator's event command, bounded), arena (the binary's
 //!              global allocator: a bump arena in front of musl's), trust (who may own
-//!              and write the config, the notify FIFO and the log file)
+//!              and write the config, the notify FIFO and the log file), metrics (the
+//!              Prometheus families, their registry and text format)
 //! sim/         (tests only) the deterministic simulation of 2–3 nodes running the real
 //!              engine against a shared, eventually consistent, faulty fake cloud
 //! ```
@@ -47,6 +48,7 @@ pub mod error;
 pub mod hook;
 pub mod keepalived;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod ordering;
 pub mod scenario;

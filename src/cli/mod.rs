@@ -123,6 +123,11 @@ pub struct GlobalArgs {
     /// Seconds an event hook may run; then its process group is killed.
     #[arg(long, global = true, value_name = "SECS", default_value = "5", value_parser = parse_event_timeout)]
     pub event_timeout: f64,
+    /// One-shot runs (notify, master/backup/..., check, the OCF agent) merge their metrics
+    /// into this node_exporter textfile (e.g. /var/lib/prometheus/node-exporter/ec2-vip.prom),
+    /// replaced atomically [default: the config's `metrics_file`].
+    #[arg(long, global = true, value_name = "PATH", env = "EC2_VIP_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,6 +256,9 @@ pub struct WatchArgs {
     /// MASTER instances are treated as STOP: nothing is repaired until keepalived reports again.
     #[arg(long, value_name = "PATH")]
     pub keepalived_pid: Option<PathBuf>,
+    /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9798) [default: off].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -40,6 +40,9 @@ impl GlobalArgs {
             self.log_format.clone_from(&d.log_format);
         }
         self.config_region.clone_from(&d.region);
+        if self.metrics_file.is_none() {
+            self.metrics_file.clone_from(&d.metrics_file);
+        }
     }
 
     pub fn settings(&self) -> Settings {
@@ -69,6 +72,7 @@ mod tests {
             syslog: true,
             log_file: Some("/var/log/a.log".into()),
             log_format: Some("json".into()),
+            metrics_file: Some("/run/m.prom".into()),
         };
         let mut bare = parse_from(["ec2-vip", "notify", "INSTANCE", "VI_1", "MASTER"]).unwrap().global;
         assert_eq!(bare.timeout(), super::DEFAULT_TIMEOUT);
@@ -77,6 +81,7 @@ mod tests {
         assert_eq!(bare.log_file.as_deref(), Some(std::path::Path::new("/var/log/a.log")));
         assert_eq!(bare.log_format.as_deref(), Some("json"));
         assert_eq!(bare.config_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(bare.metrics_file.as_deref(), Some(std::path::Path::new("/run/m.prom")));
         let argv =
             ["ec2-vip", "--timeout", "3", "--log-file", "/tmp/b.log", "--log-format", "text", "notify"];
         let mut given = parse_from(argv.iter().chain(&["INSTANCE", "VI_1", "MASTER"])).unwrap().global;

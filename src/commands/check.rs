@@ -81,7 +81,9 @@ pub async fn run<K: Cloud>(
             let outcome = engine.reconcile(&session, &sel.resources, &sel.key, args.repair, deadline).await?;
             Ok::<_, Error>((session.me, outcome))
         };
-        let (me, outcome) = match checked.await {
+        let checked = checked.await;
+        ev.metrics.checked(&sel.key, checked.as_ref().map(|(_, c)| c));
+        let (me, outcome) = match checked {
             Ok(done) => done,
             Err(e) if cannot_tell(&e) => {
                 unknown.push(cannot_tell_line(&label, e));

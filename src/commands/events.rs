@@ -2,6 +2,7 @@
 //! delaying a failover (one-shot runs wait at most the hook's bound after the work is
 //! done and the lock released; the watcher never waits).
 
+use super::metrics::Metrics;
 use crate::cli::GlobalArgs;
 use crate::config::Config;
 use crate::deadline::Deadline;
@@ -21,6 +22,8 @@ pub struct Events {
     off: bool,
     /// One-shot runs wait for the hook (bounded); the watcher does not.
     wait: bool,
+    /// What this run tells Prometheus (one-shot runs write it to --metrics-file when done).
+    pub metrics: Metrics,
 }
 
 impl Events {
@@ -32,6 +35,7 @@ impl Events {
             hostname: hostname.trim().to_string(),
             off: g.dry_run,
             wait,
+            metrics: Metrics::new(g.metrics_file.clone().filter(|_| wait), g.dry_run),
         }
     }
 
@@ -57,6 +61,7 @@ impl Events {
         d: &Deadline,
     ) {
         let t = role.to_string();
+        self.metrics.transition(key, role, ran, (d.total() - d.remaining()).as_millis());
         let ev = match ran {
             Ok(Ran::Applied { report, ms, node }) => {
                 Event::from_report(key, &t, self.node(Some(node)), report, *ms)
@@ -93,6 +98,15 @@ impl Events {
             hook.run(kind, &ev.instance, ev.to_json());
         } else {
             hook.spawn(kind, &ev.instance, ev.to_json());
+        }
+    }
+}
+
+/// One-shot runs write their metrics when they end, whichever way they end.
+impl Drop for Events {
+    fn drop(&mut self) {
+        if let Err(e) = self.metrics.flush() {
+            log::warn!("{e}");
         }
     }
 }

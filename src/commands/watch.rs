@@ -165,6 +165,9 @@ pub async fn run<K: Cloud>(
     for p in config.problems() {
         error!("{p}; its transitions are not acted on until the config is fixed and watch restarted");
     }
+    if let Some(addr) = args.metrics_listen {
+        super::serve::metrics(addr, ev.metrics.reg.clone()).await?;
+    }
     let path = &args.fifo;
     let mut lines =
         FifoReader::open(path).map_err(|e| Error::BadInput(format!("--fifo {}: {e}", path.display())))?;
@@ -350,6 +353,7 @@ async fn reconcile<K: Cloud>(
             }
             Err(e) => {
                 error!("reconcile failed: {e}");
+                ev.metrics.checked(name, Err(&e));
                 set_context("watch".into());
                 return throttled(&e);
             }
@@ -357,7 +361,9 @@ async fn reconcile<K: Cloud>(
     }
     let mut was_throttled = false;
     let session = &sessions[name];
-    match engine.reconcile(session, res, name, true, &deadline).await {
+    let checked = engine.reconcile(session, res, name, true, &deadline).await;
+    ev.metrics.checked(name, checked.as_ref());
+    match checked {
         Ok(Checked::Right) | Ok(Checked::NotMaster(_)) => debug!("no drift"),
         Ok(Checked::Unowned(lines)) => warn!("no transition recorded; not repaired: {}", lines.join("; ")),
         Ok(Checked::Repaired(lines)) => {

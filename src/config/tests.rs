@@ -196,6 +196,7 @@ fn top_level_defaults_parse_and_bad_ones_say_where() {
         syslog: true,
         log_file: Some("/var/log/ec2-vip.log".into()),
         log_format: Some("json".into()),
+        metrics_file: None,
     };
     assert_eq!(d, want);
     assert!(d.logs());

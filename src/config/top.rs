@@ -1,5 +1,5 @@
 //! The top-level settings: what every hook of a node would otherwise repeat on its command
-//! line (`region`, `timeout`, `syslog`, `log_file`, `log_format`) and the event hook of
+//! line (`region`, `timeout`, `syslog`, `log_file`, `log_format`, `metrics_file`) and the event hook of
 //! sections without their own (`on_event`). The command line wins over each of them. A bad
 //! one stops the whole file (the checks here name the key; `Config::parse` locates it).
 
@@ -22,6 +22,8 @@ pub struct Defaults {
     pub log_file: Option<PathBuf>,
     /// `log_format`: "text" or "json", as --log-format.
     pub log_format: Option<String>,
+    /// `metrics_file`: as --metrics-file (an absolute path).
+    pub metrics_file: Option<PathBuf>,
 }
 
 impl Defaults {
@@ -43,6 +45,7 @@ pub(super) struct RawTop {
     syslog: bool,
     log_file: Option<String>,
     log_format: Option<String>,
+    metrics_file: Option<String>,
 }
 
 impl RawTop {
@@ -52,9 +55,9 @@ impl RawTop {
         if let Some(r) = &self.region {
             check_region(r).map_err(|e| ("region", e))?;
         }
-        if let Some(f) = &self.log_file {
-            if !f.starts_with('/') {
-                return Err(("log_file", format!("{f:?} is not an absolute path")));
+        for (key, f) in [("log_file", &self.log_file), ("metrics_file", &self.metrics_file)] {
+            if f.as_ref().is_some_and(|f| !f.starts_with('/')) {
+                return Err((key, format!("{:?} is not an absolute path", f.as_deref().unwrap_or_default())));
             }
         }
         if let Some(f) = &self.log_format {
@@ -68,6 +71,7 @@ impl RawTop {
             syslog: self.syslog,
             log_file: self.log_file.map(PathBuf::from),
             log_format: self.log_format,
+            metrics_file: self.metrics_file.map(PathBuf::from),
         };
         Ok((on_event, defaults))
     }

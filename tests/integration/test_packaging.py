@@ -58,7 +58,8 @@ def test_unit_runs_the_package_binary_with_an_environment_file():
 
 def test_every_example_is_packaged():
     sources = [a[0] for a in deb_metadata()["assets"]]
-    examples = [p.relative_to(ROOT).as_posix() for p in (ROOT / "examples/keepalived").rglob("*") if p.is_file()]
+    examples = [p.relative_to(ROOT).as_posix() for d in ("examples/keepalived", "examples/prometheus")
+                for p in (ROOT / d).rglob("*") if p.is_file()]
     # cargo-deb's globs: `*` does not cross a directory.
     unpacked = [e for e in examples
                 if not any(fnmatch.fnmatch(e, s) and e.count("/") == s.count("/") for s in sources)]
