@@ -15,6 +15,10 @@ use log::info;
 /// Writes in flight at once. EC2's mutating-call bucket refills at 5/s with a burst of 50.
 pub const MAX_PARALLEL_WRITES: usize = 8;
 
+/// How long past the consistency window a write is still read back: two reads at the
+/// longest pause between them.
+pub const READ_BACK_PAST_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A scenario and the steps it planned.
 pub type Planned = (Scenario, Vec<Step>);
 
@@ -37,11 +41,13 @@ fn entry(s: &Step, outcome: Outcome) -> Entry {
 }
 
 /// Apply the plans. `stop` is asked before every write attempt: once it names a newer
-/// transition, nothing more is written and the report says so.
+/// transition, nothing more is written and the report says so. What was written is read
+/// back for at most `window` (how long EC2 may lag a write) and one more read.
 pub async fn apply<C: Ec2 + TransitGateways + Route53>(
     cx: &Ctx<'_, C>,
     plans: &[Planned],
     stop: &dyn Fn() -> Option<String>,
+    window: std::time::Duration,
 ) -> Report {
     let mut report = Report::default();
     for s in steps(plans) {
@@ -116,7 +122,8 @@ pub async fn apply<C: Ec2 + TransitGateways + Route53>(
     let checks = plans.iter().zip(&written).filter(|(_, w)| !w.is_empty()).map(|((sc, _), w)| async move {
         let never = || None; // test-only: the read back that ignored a newer transition
         let stop = if super::knobs::reverted(super::knobs::Knob::SupersededReadBack) { &never } else { stop };
-        let wrong = read_back(cx.deadline, "read back", w.len(), stop, || sc.confirm(cx, w)).await;
+        let patience = window + READ_BACK_PAST_WINDOW;
+        let wrong = read_back(cx.deadline, patience, "read back", w.len(), stop, || sc.confirm(cx, w)).await;
         (w, wrong)
     });
     for (w, wrong) in join_all(checks).await {

@@ -119,7 +119,7 @@ impl<K: Cloud> Engine<K> {
             Settle::Yield(checked) => return Ok(checked),
             Settle::Repair(contest) => contest,
         };
-        repair_now(&cx, &guard, &record, &plans, contest, &found).await;
+        repair_now(&cx, &guard, &record, &plans, contest, &found, self.settings.consistency_window).await;
         let after = drift(&plan_all(&cx, &scenarios, Goal::Take).await?);
         Ok(if after.is_empty() { Checked::Repaired(found) } else { Checked::Drifted(after) })
     }
@@ -155,6 +155,7 @@ async fn repair_now<C: Ec2 + TransitGateways + Route53>(
     plans: &[Planned],
     mut contest: Contest,
     found: &[String],
+    window: std::time::Duration,
 ) {
     for d in found {
         warn!("drift: {d}; repairing");
@@ -165,7 +166,7 @@ async fn repair_now<C: Ec2 + TransitGateways + Route53>(
         Ok(Some(r)) => Some(format!("superseded by a newer {}", r.state)),
         Ok(None) | Err(_) => Some("the transition record is gone".into()),
     };
-    let report = apply(cx, plans, &stop).await;
+    let report = apply(cx, plans, &stop, window).await;
     for f in report.failures() {
         warn!("repair: {f}");
     }

@@ -42,11 +42,18 @@ pub const READ_BACK_MAX_WAIT: Duration = Duration::from_millis(500);
 
 /// Read until every item shows as desired (`read` answers None per item that does, else
 /// what it shows); EC2 is eventually consistent. Returns, per item, what is still wrong
-/// when the deadline comes (a read that failed counts as wrong for every item), or
+/// when `patience` has passed or the deadline comes (a read that failed counts as wrong
+/// for every item), or
 /// `Err(why)` as soon as `stop` names a newer transition: the resources are its now, and
 /// this run must not hold the instance's lock waiting for what it wrote.
+///
+/// `patience` is how long EC2 may lag a write (the consistency window) and one more read:
+/// past it, an answer that is not ours is the truth (a peer in a split brain wrote over
+/// it), not staleness, and waiting on to the deadline would only keep this node from
+/// reconciling, and so from settling the contest.
 pub async fn read_back<F, Fut>(
     deadline: &Deadline,
+    patience: Duration,
     step: &str,
     items: usize,
     stop: &dyn Fn() -> Option<String>,
@@ -56,6 +63,7 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Vec<Option<String>>, Ec2Error>>,
 {
+    let give_up = tokio::time::Instant::now() + patience;
     let mut wait = Duration::from_millis(100);
     loop {
         if let Some(why) = stop() {
@@ -66,7 +74,8 @@ where
             Ok(Err(e)) => vec![Some(format!("read back failed: {e}")); items],
             Err(e) => return Ok(vec![Some(format!("read back: {e}")); items]),
         };
-        if wrong.iter().all(Option::is_none) || !deadline.sleep(wait).await {
+        let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+        if wrong.iter().all(Option::is_none) || left.is_zero() || !deadline.sleep(wait.min(left)).await {
             return Ok(wrong);
         }
         wait = (wait * 2).min(READ_BACK_MAX_WAIT);

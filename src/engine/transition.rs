@@ -170,7 +170,7 @@ impl<K: Cloud> Engine<K> {
                 why
             })
         };
-        let mut report = apply(&cx, &plans, &stop).await;
+        let mut report = apply(&cx, &plans, &stop, window).await;
         for e in report.entries.iter_mut().filter(|e| e.outcome == Outcome::Changed) {
             if routine.contains(&e.resource) {
                 e.outcome = Outcome::Unchanged;
