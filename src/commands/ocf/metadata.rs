@@ -27,10 +27,14 @@ const PARAMS: &[Param] = &[
         "An ec2-vip config file (TOML); with instance, the resources of its [instance.NAME] section \
          (e.g. Transit Gateway sites) instead of the parameters above."),
     Param("instance", "string", "", "Config section", "The [instance.NAME] section of config."),
+    Param("auth_type", "string", "key", "Credentials (ClusterLabs)",
+        "ClusterLabs' auth_type: key (the default) uses profile's credentials; role uses the default chain \
+         without a profile (the instance's role through IMDS, unless AWS_* variables are set)."),
     Param("release", "boolean", "true", "Release on stop",
         "On stop, disassociate the Elastic IPs and unassign the private and IPv6 addresses while they are still \
          on this node, and delete the DNS record while it still names this node. Routes always stay (the next \
-         start takes them). Default: true, but false with hostedzoneid (aws-vpc-route53 leaves its record)."),
+         start takes them). Default: true, but false with hostedzoneid (aws-vpc-route53 leaves its record); \
+         with config + instance, the section's release, unless this parameter is set (then it wins)."),
     Param("timeout", "string", "20", "Deadline in seconds",
         "One deadline in seconds for each action, for every IMDS and EC2 call and retry; shortened to fit \
          the operation's timeout when Pacemaker passes one."),
@@ -77,6 +81,7 @@ const PARAMS: &[Param] = &[
     Param("api_delay", "integer", "", "Ignored", "Accepted and ignored: writes are read back, not waited for."),
     Param("curl_retries", "integer", "", "Ignored", "Accepted and ignored: IMDS calls retry within the deadline."),
     Param("curl_sleep", "integer", "", "Ignored", "Accepted and ignored: IMDS calls retry within the deadline."),
+    Param("awscli_timeout", "integer", "", "Ignored", "Accepted and ignored: every call is bounded by the deadline (timeout)."),
 ];
 
 const HEAD: &str = r#"<?xml version="1.0"?>

@@ -140,7 +140,8 @@ pub async fn run(g: &GlobalArgs, args: &OcfArgs) -> Result<(), Error> {
             if let (Role::Stop, Some(l)) = (role, local) {
                 l.remove().map_err(as_ocf)?;
             }
-            let res = Resources { release: p.release && role == Role::Stop, ..res };
+            // The parameter, where set, wins over a config section's release.
+            let res = Resources { release: p.release.unwrap_or(res.release) && role == Role::Stop, ..res };
             let job = Job {
                 role,
                 res: &res,

@@ -37,8 +37,9 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     pub source: Source,
-    /// Release (disassociate, unassign) what is still on this node when stopped.
-    pub release: bool,
+    /// The `release` parameter as given: it wins over a config section's `release`; unset,
+    /// the section's (or, for parameters, the default in the resources) stands.
+    pub release: Option<bool>,
     pub timeout: Option<f64>,
     pub state_dir: Option<PathBuf>,
     pub region: Option<String>,
@@ -59,6 +60,7 @@ pub const IGNORED: &[(&str, &str)] = &[
     ("api_delay", "every write is read back instead of waited for"),
     ("curl_retries", "IMDS calls are retried within the deadline"),
     ("curl_sleep", "IMDS calls are retried within the deadline"),
+    ("awscli_timeout", "every call is bounded by the deadline (parameter timeout)"),
 ];
 
 /// aws-vpc-move-ip adds `ip` to `interface` (default eth0): so does this agent when `ip` is
@@ -115,6 +117,16 @@ fn seconds(name: &str, v: &str, range: std::ops::RangeInclusive<f64>) -> Result<
     }
 }
 
+/// ClusterLabs' `auth_type`: `key` (the default) uses `profile`'s credentials, `role` the
+/// default chain without a profile (the instance's role), as their `aws` calls do.
+fn profile(auth: Option<&String>, profile: Option<&String>) -> Result<Option<String>, String> {
+    match auth.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("key") => Ok(profile.cloned()),
+        Some("role") => Ok(None),
+        Some(v) => Err(format!("auth_type: {v:?} is not key or role")),
+    }
+}
+
 /// Every parameter name this agent knows (its meta-data lists the same).
 pub const OWN: &[&str] = &[
     "routes",
@@ -134,6 +146,7 @@ pub const OWN: &[&str] = &[
     "unknown",
     "binary",
     "local_address",
+    "auth_type",
 ];
 
 /// ClusterLabs' names that ec2-vip maps onto its own.
@@ -212,7 +225,8 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
     let eni = eni_choice(get("interface").cloned(), get("eni").cloned())?;
     // aws-vpc-route53 leaves its record on stop (a deleted one is negatively cached by
     // resolvers): so does a resource with hostedzoneid, unless release is given.
-    let release = get("release").map(|v| flag("release", v)).transpose()?.unwrap_or(record.is_none());
+    let explicit = get("release").map(|v| flag("release", v)).transpose()?;
+    let release = explicit.unwrap_or(record.is_none());
     let sites = Vec::new();
     // aws-vpc-move-ip assumes it for its route-table calls; here every EC2 call of the
     // resource is made as that role (a config section's role_arn).
@@ -275,11 +289,11 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Params, String> {
     Ok(Params {
         source,
         local,
-        release,
+        release: explicit,
         timeout: get("timeout").map(|v| seconds("timeout", v, 0.1..=3600.0)).transpose()?,
         state_dir: get("state_dir").map(PathBuf::from),
         region: get("region").cloned(),
-        profile: get("profile").cloned(),
+        profile: profile(get("auth_type"), get("profile"))?,
         unknown,
         ignored,
     })
@@ -328,6 +342,21 @@ mod tests {
     }
 
     #[test]
+    fn current_clusterlabs_parameters_are_accepted() {
+        let base = [("ip", "10.1.0.10"), ("profile", "cluster"), ("awscli_timeout", "10")];
+        let with = |auth: &str| {
+            let mut v = vars(&base);
+            v.insert("auth_type".into(), auth.into());
+            parse(&v)
+        };
+        let key = with("key").unwrap();
+        assert_eq!(key.profile.as_deref(), Some("cluster"));
+        assert!(key.ignored.iter().any(|l| l.contains("awscli_timeout")), "{:?}", key.ignored);
+        assert_eq!(with("role").unwrap().profile, None, "role: the instance's credentials, no profile");
+        assert!(with("password").unwrap_err().contains("auth_type"));
+    }
+
+    #[test]
     fn routing_table_role_is_the_resources_role() {
         let role = "arn:aws:iam::222222222222:role/vip";
         let p = parse(&vars(&[("ip", "10.1.0.10"), ("routing_table_role", role)])).unwrap();
@@ -363,7 +392,7 @@ mod tests {
         .unwrap();
         assert_eq!(resources(&p).routes.len(), 2);
         assert_eq!(p.local, None, "own parameters add no local address unless asked");
-        assert!(!p.release);
+        assert_eq!(p.release, Some(false));
         assert_eq!(p.unknown, Unknown::Failed);
         let p = parse(&vars(&[("config", "/etc/ec2-vip.toml"), ("instance", "VI_1"), ("timeout", "10")]))
             .unwrap();

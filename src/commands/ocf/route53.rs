@@ -66,7 +66,7 @@ mod tests {
         assert_eq!((rec.zone.as_str(), rec.name.as_str()), ("Z0123456789ABC", "db.internal.example."));
         assert_eq!((rec.kind, &rec.value, rec.ttl), (DnsType::A, &DnsValue::Local, 10), "its defaults");
         assert!(r.routes.is_empty() && p.local.is_none(), "ip is the record's value, not a VIP");
-        assert!(!p.release, "aws-vpc-route53 leaves the record on stop");
+        assert!(!r.release && p.release.is_none(), "aws-vpc-route53 leaves the record on stop");
         assert_eq!(p.ignored.len(), 1, "{:?}", p.ignored);
         let p = parse(&vars(&[
             ("hostedzoneid", "/hostedzone/Z1"),
@@ -79,12 +79,15 @@ mod tests {
         let rec = &resources(&p).dns_records[0];
         assert_eq!((rec.zone.as_str(), rec.kind, rec.ttl), ("Z1", DnsType::Aaaa, 30));
         assert_eq!(rec.value, DnsValue::Address("2600:1f18::5".parse().unwrap()));
-        assert!(p.release);
+        assert_eq!((resources(&p).release, p.release), (true, Some(true)));
         let p =
             parse(&vars(&[("hostedzoneid", "Z1"), ("fullname", "db.example"), ("ip", "public")])).unwrap();
         assert_eq!(resources(&p).dns_records[0].value, DnsValue::Public);
         let p = parse(&vars(&[("ip", "10.1.0.10")])).unwrap();
-        assert!(resources(&p).dns_records.is_empty() && p.release, "without hostedzoneid: aws-vpc-move-ip");
+        assert!(
+            resources(&p).dns_records.is_empty() && resources(&p).release,
+            "without hostedzoneid: aws-vpc-move-ip"
+        );
     }
 
     #[test]
