@@ -64,7 +64,7 @@ impl<K: Cloud> Engine<K> {
             self.wait_out_window(first_read, deadline).await?;
             plans = plan_all(&cx, &scenarios, Goal::Take).await?;
         }
-        Ok(Survey { here: steps(&plans).filter(|s| s.is_keep()).count(), drift: drift(&plans) })
+        Ok(Survey { here: steps(&plans).filter(|s| s.proves_here()).count(), drift: drift(&plans) })
     }
 
     pub async fn reconcile(

@@ -151,6 +151,12 @@ impl Step {
         matches!(self.action, Action::Keep(_))
     }
 
+    /// Kept because it points at this node and at no other: a record with a fixed value
+    /// reads the same whoever wrote it, and proves nothing.
+    pub fn proves_here(&self) -> bool {
+        matches!(&self.action, Action::Keep(why) if why != dns_record::SAME_ON_EVERY_NODE)
+    }
+
     /// A step no write can fix, which a run reports as failed: not ours, missing, blocked.
     pub fn fails_as_is(&self) -> bool {
         matches!(self.action, Action::NotOwned(_) | Action::Missing(_) | Action::Blocked(_))

@@ -59,10 +59,14 @@ pub fn resource_name() -> String {
 fn code_of(e: &Error) -> u8 {
     match e {
         Error::BadInput(_)
-        | Error::Config(ConfigError::Parse { .. } | ConfigError::UnknownInstance { .. }) => {
-            OCF_ERR_CONFIGURED
-        }
+        | Error::Config(
+            ConfigError::Parse { .. }
+            | ConfigError::At(_)
+            | ConfigError::Untrusted(_)
+            | ConfigError::UnknownInstance { .. },
+        ) => OCF_ERR_CONFIGURED,
         Error::Config(ConfigError::Read { .. }) => OCF_ERR_INSTALLED,
+        Error::Config(ConfigError::Denied { .. }) => OCF_ERR_PERM,
         Error::Interface(_) => OCF_ERR_ARGS,
         Error::StateDir(_) => OCF_ERR_PERM,
         Error::Ocf { code, .. } => *code,
@@ -91,7 +95,17 @@ pub async fn run(g: &GlobalArgs, args: &OcfArgs) -> Result<(), Error> {
         "start" | "stop" | "monitor" | "validate-all" => {}
         other => return Err(ocf(OCF_ERR_UNIMPLEMENTED, format!("action {other:?} is not implemented"))),
     }
-    let p = params::parse(&params::from_env()).map_err(|e| ocf(OCF_ERR_CONFIGURED, e))?;
+    // A stop is 0 whenever nothing of this node's can be held (Pacemaker fences a node whose
+    // stop fails): what EC2 points here, the next start elsewhere takes over; only a local
+    // address this node still carries is let go here, and that is all a stop can fail on.
+    let p = match params::parse(&params::from_env()) {
+        Ok(p) => p,
+        Err(e) if action == "stop" => {
+            warn!("stop: {e}; nothing this agent can act on (the next start elsewhere takes over)");
+            return Ok(());
+        }
+        Err(e) => return Err(ocf(OCF_ERR_CONFIGURED, e)),
+    };
     for line in &p.ignored {
         // Said where an operator looks (validate-all, start), not on every monitor.
         if action == "monitor" {
@@ -103,8 +117,12 @@ pub async fn run(g: &GlobalArgs, args: &OcfArgs) -> Result<(), Error> {
     let loaded = resources(&p);
     let (res, config) = match loaded {
         Ok(found) => found,
-        // Not installed on this node: it cannot be running here.
-        Err(e) if code_of(&e) == OCF_ERR_INSTALLED && action == "stop" => return Ok(()),
+        // Not installed on this node, or a config nobody can act on: stopped as far as this
+        // agent can tell (a local address it knows of is let go).
+        Err(e) if action == "stop" => {
+            warn!("stop: {e}; the next start elsewhere takes over what still points here");
+            return p.local.as_ref().map_or(Ok(()), |l| l.remove()).map_err(as_ocf);
+        }
         Err(e) if code_of(&e) == OCF_ERR_INSTALLED && action == "monitor" => {
             return Err(ocf(OCF_NOT_RUNNING, e.to_string()))
         }
@@ -154,7 +172,7 @@ pub async fn run(g: &GlobalArgs, args: &OcfArgs) -> Result<(), Error> {
             match ran.and_then(|ran| outcome(role, ran, false)) {
                 Ok(()) if role == Role::Master => local.map_or(Ok(()), |l| l.add()).map_err(as_ocf),
                 Ok(()) => Ok(()),
-                Err(e) if role == Role::Stop && (cannot_tell(&e) || matches!(e, Error::Incomplete(_))) => {
+                Err(e) if role == Role::Stop => {
                     warn!("stop: {e}; the next start takes over what is still here");
                     Ok(())
                 }
@@ -227,6 +245,12 @@ async fn monitor(
                 }
             };
         }
+        // An interface this node does not have, or a resource EC2 does not know (deleted):
+        // nothing of it can be held here. Said as not running, as a stop would be 0.
+        Err(e @ (Error::Interface(_) | Error::BadInput(_))) => {
+            warn!("{what}: not running here: {e}");
+            return Err(ocf(OCF_NOT_RUNNING, ""));
+        }
         Err(e) => return Err(as_ocf(e)),
     };
     if let Some(l) = local {
@@ -236,9 +260,18 @@ async fn monitor(
         survey.drift.extend(missing.map(|a| format!("local address {a} is not on {}", l.dev)));
     }
     let here = survey.here;
-    if survey.drift.is_empty() {
+    // Without a MASTER recorded this boot, what points here is a remnant (a reboot, a node
+    // that never started it): only the node itself (its local address) shows it running.
+    if survey.drift.is_empty() && (started || local.is_some_and(|l| !l.addrs.is_empty())) {
         info!("{what}: running, all {here} resource(s) point at this node");
         return Ok(());
+    }
+    if survey.drift.is_empty() {
+        info!(
+            "{what}: not running: no start recorded here since boot ({here} resource(s) still point \
+             here; the next start takes them over)"
+        );
+        return Err(ocf(OCF_NOT_RUNNING, ""));
     }
     if here == 0 || !started {
         info!("{what}: not running here ({} resource(s) point elsewhere)", survey.drift.len());

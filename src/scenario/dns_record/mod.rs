@@ -10,7 +10,7 @@
 
 mod plan;
 
-pub use plan::{plan_record, reassert, resolve_value, unresolved};
+pub use plan::{plan_record, reassert, resolve_value, unresolved, SAME_ON_EVERY_NODE};
 
 use super::{Ctx, Goal, Step};
 use crate::aws::read;

@@ -63,6 +63,10 @@ fn shown(set: &RecordSet, ttl: u32) -> String {
     }
 }
 
+/// Why a record with a fixed value (or the section's Elastic IP) is kept: it reads the same
+/// whichever node wrote it, so it shows nothing about who holds the VIP (see `Step::proves_here`).
+pub const SAME_ON_EVERY_NODE: &str = "already names the address every node writes";
+
 /// Plan one record. `found`: the record set Route 53 holds for its name and type now.
 ///
 /// Taking: keep it when it names exactly `want` with the wanted TTL; otherwise UPSERT it.
@@ -115,7 +119,11 @@ pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal:
     }
     let ttl_right = found.and_then(|s| s.ttl) == Some(i64::from(rec.ttl));
     if names_me && ttl_right {
-        return step(want.into(), Action::Keep("already names this node".into()), None);
+        let why = match rec.value {
+            DnsValue::Address(_) => SAME_ON_EVERY_NODE,
+            _ => "already names this node",
+        };
+        return step(want.into(), Action::Keep(why.into()), None);
     }
     let desired = if names_me { format!("{want} (TTL {})", rec.ttl) } else { want.to_string() };
     let set = change(Some(i64::from(rec.ttl)), vec![want.into()]);

@@ -61,7 +61,12 @@ fn taking_upserts_only_where_the_record_differs() {
     let r = rec(DnsType::A, DnsValue::Local);
     let keep = plan_record(&r, "10.0.2.5", Some(&set(&["10.0.2.5"], 10)), Goal::Take);
     assert_eq!(keep.action, Action::Keep("already names this node".into()));
-    assert!(keep.write.is_none());
+    assert!(keep.write.is_none() && keep.proves_here());
+    // A fixed value reads the same whichever node wrote it: kept, but no proof it is here
+    // (an OCF probe of a node that does not hold the VIP said "running" on it: issue 27, item 4).
+    let fixed = rec(DnsType::A, DnsValue::Address("10.9.9.9".parse().unwrap()));
+    let same = plan_record(&fixed, "10.9.9.9", Some(&set(&["10.9.9.9"], 10)), Goal::Take);
+    assert!(same.is_keep() && !same.proves_here(), "{same:?}");
     let other = plan_record(&r, "10.0.2.5", Some(&set(&["10.0.4.6"], 10)), Goal::Take);
     assert_eq!(
         other.plan_line(),
