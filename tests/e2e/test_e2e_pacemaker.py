@@ -7,6 +7,7 @@ standby and failback, after route drift (the monitor notices, the cluster repair
 when the active node's corosync is killed. Cases run in order on one cluster.
 """
 
+import re
 import signal
 import time
 
@@ -104,6 +105,56 @@ def test_pcmk_monitor_notices_route_drift_and_the_cluster_repairs_it(pcmk):
     fails = pcmk.nodes[node].run("crm_mon", "--one-shot", "--output-as=xml").stdout
     assert 'task="monitor"' in fails and "vip" in fails, "no failed monitor recorded:\n" + fails
     pcmk.crm(node, "resource", "cleanup", "vip")
+
+
+def failures(pcmk, node):
+    """[(resource, task, node, exit code)] of crm_mon's failed operations."""
+    import xml.etree.ElementTree as ET
+
+    xml = pcmk.nodes[node].run("crm_mon", "--one-shot", "--output-as=xml").stdout
+    return [(f.get("op_key", "").rsplit("_", 2)[0], f.get("task"), f.get("node"), f.get("exitcode"))
+            for f in ET.fromstring(xml).iter("failure")]
+
+
+def test_pcmk_faulty_resources_end_stopped_without_a_stop_failure(pcmk):
+    """Issue 27's real-cluster rows: a typo'd `interface` and a deleted Elastic IP. Every
+    failed start is followed by a stop; each stop must be 0 (a failed stop fences the node),
+    so both resources end stopped, the VIP untouched, no stop failure, no fencing asked."""
+    node = active(pcmk)
+    ops = ["op", "start", "timeout=20s", "op", "stop", "timeout=20s", "op", "monitor", "interval=5s",
+           "timeout=20s"]
+    pcmk.crm(node, "configure", "primitive", "bad-if", "ocf:ec2-vip:ec2-vip", "params", "ip=10.1.0.77",
+             "interface=eth7", "timeout=5", *ops)
+    pcmk.crm(node, "configure", "primitive", "bad-eip", "ocf:ec2-vip:ec2-vip", "params",
+             "elastic_ips=eipalloc-0000000000deadbee", "release=true", "timeout=5", *ops)
+    t0, deadline = time.monotonic(), time.monotonic() + 45
+    # The interface: 2 (hard, this node) on each node in turn; the Elastic IP: 6 (fatal) once.
+    want = {("bad-if", n) for n in pcmk.hosts.values()}
+    while True:
+        seen = failures(pcmk, node)
+        started = {r for r in ("bad-if", "bad-eip") if pcmk.status(node)[2].get(r)}
+        failed = {(r, n) for r, task, n, _ in seen if task == "start"}
+        if want <= failed and any(r == "bad-eip" for r, _ in failed) and not started:
+            break
+        assert time.monotonic() < deadline, f"failures={seen} started={started}\n{pcmk.diagnostics()}"
+        time.sleep(0.5)
+    TIMES["typo'd interface + deleted EIP: failed start on both nodes, stopped"] = time.monotonic() - t0
+    codes = {(r, task, code) for r, task, _, code in seen}
+    assert ("bad-if", "start", "2") in codes and ("bad-eip", "start", "6") in codes, seen
+    assert not [f for f in seen if f[1] == "stop"], f"a stop failed (the node would be fenced): {seen}"
+    logs = "".join((n.dir / "var/log/pacemaker/pacemaker.log").read_text(errors="replace")
+                   for n in pcmk.nodes.values())
+    # What the scheduler and the controller say when a node is to be fenced (stonith is off in
+    # this lab: a failed stop would show above as a failure and here as the node's fencing).
+    fence = re.compile(r"will be fenced|Scheduling node \S+ for fencing|Requesting fencing|wants to fence")
+    asked = [line for line in logs.splitlines() if fence.search(line)]
+    assert not asked, "\n".join(asked)
+    assert pcmk.where(expect=node) == node  # the VIP stayed where it was
+    pcmk.wait_owner(node, time.monotonic(), "beside faulty resources")
+    for r in ("bad-if", "bad-eip"):
+        pcmk.crm(node, "resource", "stop", r)
+    pcmk.crm(node, "configure", "delete", "bad-if", "bad-eip")
+    pcmk.crm(node, "resource", "cleanup")
 
 
 def test_pcmk_corosync_killed_on_the_active_node(pcmk):

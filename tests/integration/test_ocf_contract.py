@@ -34,7 +34,7 @@ ROWS = [
     ("param-unknown", "stop", SUCCESS),
     ("param-bad-value", "validate-all", CONFIGURED), ("param-bad-value", "start", CONFIGURED),
     ("param-bad-value", "stop", SUCCESS),
-    ("eip-deleted", "start", GENERIC), ("eip-deleted", "probe", NOT_RUNNING),
+    ("eip-deleted", "start", CONFIGURED), ("eip-deleted", "probe", NOT_RUNNING),
     ("eip-deleted", "stop", SUCCESS),
     ("interface-missing", "start", ARGS), ("interface-missing", "probe", NOT_RUNNING),
     ("interface-missing", "stop", SUCCESS),
@@ -79,11 +79,9 @@ def setup(fault, home, figure1, ec2, proxy, imds):
     if fault == "param-bad-value":
         return {**routes, "ip": "10.1.0.10/24"}, imds, proxy
     if fault == "eip-deleted":
-        # moto never forgets an id: the proxy answers as EC2 does for a released address.
-        proxy.configure(answer_actions={a: [400, "InvalidAllocationID.NotFound"]
-                                        for a in ("DescribeAddresses", "AssociateAddress",
-                                                  "DisassociateAddress")})
-        return {"allocation_id": eip, "release": "true", "state_dir": state, "timeout": 3}, imds, proxy
+        # An id EC2 does not know (released): InvalidAllocationID.NotFound, as moto answers it.
+        gone = "eipalloc-0000000000deadbee"
+        return {"allocation_id": gone, "release": "true", "state_dir": state, "timeout": 3}, imds, proxy
     if fault == "interface-missing":
         return {**routes, "local_address": "true", "interface": "eth7"}, imds, proxy
     if fault == "imds-down":
