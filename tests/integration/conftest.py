@@ -205,3 +205,12 @@ def zone(r53, figure1):
     zid = private_zone(r53, figure1["vpc_id"])
     upsert(r53, zid, figure1["node1"]["private_ip"])
     return zid
+
+
+@pytest.fixture
+def proxy(moto):
+    """The fault proxy in front of this test's moto, no throttling unless configured; its
+    counters and faults are the test's own (test_fault_proxy's own fixture throttles)."""
+    p = start_proxy(moto.url, throttle=False)
+    yield p
+    p.stop()

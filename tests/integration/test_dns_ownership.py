@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from harness.fault_proxy import start_proxy
 from harness.route53_zone import NAME, record, upsert
 from harness.runner import run_vip, start_watch
 from harness.imds_fake import start_imds
@@ -17,13 +16,6 @@ from harness.scenario import VIP, node_json
 from test_ocf import SUCCESS, agent, home, vip_targets  # noqa: F401 (home: the fixture)
 
 OTHER = "other.internal.example."
-
-
-@pytest.fixture
-def proxy(moto):
-    p = start_proxy(moto.url, throttle=False)
-    yield p
-    p.stop()
 
 
 def spec(zid, *rest, name=NAME):

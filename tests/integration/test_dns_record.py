@@ -20,13 +20,6 @@ PUBLIC_IP = "198.51.100.20"
 OTHER_ACCOUNT = "222222222222"
 
 
-@pytest.fixture
-def proxy(moto):
-    p = start_proxy(moto.url, throttle=False)
-    yield p
-    p.stop()
-
-
 def calls(proxy):
     return {a: n for a, n in proxy.stats()["requests"].items() if n}
 

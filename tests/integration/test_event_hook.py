@@ -8,16 +8,8 @@ import time
 
 import pytest
 
-from harness.fault_proxy import start_proxy
 from harness.runner import run_vip
 from harness.scenario import VIP, vip_targets
-
-
-@pytest.fixture
-def proxy(moto):
-    p = start_proxy(moto.url, throttle=False)
-    yield p
-    p.stop()
 
 
 def config(tmp_path, hook_line):

@@ -3,16 +3,8 @@ either converges or fails within --timeout, exit 1, naming what did and did not 
 
 import pytest
 
-from harness.fault_proxy import start_proxy
 from harness.runner import run_vip
 from harness.scenario import VIP, add_vip_tables, vip_targets
-
-
-@pytest.fixture
-def proxy(moto):
-    p = start_proxy(moto.url, throttle=False)
-    yield p
-    p.stop()
 
 
 def all_on(ec2, figure1, eni):

@@ -11,7 +11,6 @@ import os
 
 import pytest
 
-from harness.fault_proxy import start_proxy
 from harness.scenario import VIP
 from test_ocf import (CONFIGURED, GENERIC, INSTALLED, NOT_RUNNING, SUCCESS, agent, eip_eni,  # noqa: F401
                       home, vip_targets)
@@ -49,13 +48,6 @@ ROWS = [
     ("fixed-dns-value-elsewhere", "probe", NOT_RUNNING),
     ("imds-down", "meta-data", SUCCESS), ("config-syntax", "meta-data", SUCCESS),
 ]
-
-
-@pytest.fixture
-def proxy(moto):
-    p = start_proxy(moto.url, throttle=False)
-    yield p
-    p.stop()
 
 
 def setup(fault, home, figure1, ec2, proxy, imds):

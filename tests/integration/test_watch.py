@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from harness.fault_proxy import start_proxy
 from harness.runner import vip_env
 from harness.scenario import VIP
 
@@ -26,13 +25,6 @@ def wait_for(pred, timeout=15, what="condition"):
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def proxy(moto):
-    p = start_proxy(moto.url, throttle=False)
-    yield p
-    p.stop()
 
 
 @pytest.fixture
