@@ -302,11 +302,14 @@ pub async fn probes(
             if !matches!(recorded, Ok(None)) && !matches!(&recorded, Ok(Some(r)) if r.state == "MASTER") {
                 return (n, false);
             }
+            let started = matches!(&recorded, Ok(Some(_)));
             let survey = match e.connect(res, &deadline).await {
                 Ok(session) => e.survey(&session, res, &deadline).await,
                 Err(err) => Err(err),
             };
-            (n, matches!(survey, Ok(s) if s.drift.is_empty()))
+            // The agent's own rule (no local address in the simulation).
+            let said = survey.map(|s| crate::commands::ocf::verdict::of(&s, started, false));
+            (n, matches!(said, Ok(crate::commands::ocf::verdict::Verdict::Running)))
         }
     };
     let answers = futures_util::future::join_all(engines.into_iter().map(one)).await;

@@ -16,6 +16,7 @@ pub mod local;
 mod metadata;
 pub mod params;
 mod route53;
+pub mod verdict;
 
 use super::check::cannot_tell;
 use super::events::Events;
@@ -33,6 +34,7 @@ use local::Local;
 use log::{info, warn};
 use params::{Params, Source, Unknown};
 use std::time::Duration;
+use verdict::Verdict;
 
 pub const OCF_SUCCESS: u8 = 0;
 pub const OCF_ERR_GENERIC: u8 = 1;
@@ -259,31 +261,30 @@ async fn monitor(
         let missing = l.addrs.iter().filter(|a| !present.contains(a));
         survey.drift.extend(missing.map(|a| format!("local address {a} is not on {}", l.dev)));
     }
-    let here = survey.here;
-    // Without a MASTER recorded this boot, what points here is a remnant (a reboot, a node
-    // that never started it): only the node itself (its local address) shows it running.
-    if survey.drift.is_empty() && (started || local.is_some_and(|l| !l.addrs.is_empty())) {
-        info!("{what}: running, all {here} resource(s) point at this node");
-        return Ok(());
+    let carries = local.is_some_and(|l| !l.addrs.is_empty());
+    match verdict::of(&survey, started, carries) {
+        Verdict::Running => {
+            info!("{what}: running, all {} resource(s) point at this node", survey.here);
+            Ok(())
+        }
+        Verdict::NotRunning(why) => {
+            info!("{what}: not running here: {why}");
+            Err(ocf(OCF_NOT_RUNNING, ""))
+        }
+        Verdict::Partial => {
+            for d in &survey.drift {
+                warn!("{what}: drift: {d}");
+            }
+            Err(ocf(
+                OCF_ERR_GENERIC,
+                format!(
+                    "{what}: partial drift: {} resource(s) point here, {} do not",
+                    survey.here,
+                    survey.drift.len()
+                ),
+            ))
+        }
     }
-    if survey.drift.is_empty() {
-        info!(
-            "{what}: not running: no start recorded here since boot ({here} resource(s) still point \
-             here; the next start takes them over)"
-        );
-        return Err(ocf(OCF_NOT_RUNNING, ""));
-    }
-    if here == 0 || !started {
-        info!("{what}: not running here ({} resource(s) point elsewhere)", survey.drift.len());
-        return Err(ocf(OCF_NOT_RUNNING, ""));
-    }
-    for d in &survey.drift {
-        warn!("{what}: drift: {d}");
-    }
-    Err(ocf(
-        OCF_ERR_GENERIC,
-        format!("{what}: partial drift: {here} resource(s) point here, {} do not", survey.drift.len()),
-    ))
 }
 
 #[cfg(test)]
