@@ -12,7 +12,6 @@ import pytest
 from harness.runner import run_vip
 from harness.scenario import VIP
 from test_split_brain import holders, settle, watch_pair
-from test_watch import proxy  # noqa: F401  (the fixture: the fault proxy before moto)
 
 NOT_FOUND = [400, "InvalidInstanceID.NotFound"]
 

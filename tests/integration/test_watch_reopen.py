@@ -4,7 +4,7 @@ re-created at its path (keepalived restarted) is reopened, SIGHUP reopens --log-
 import os
 import signal
 
-from test_watch import proxy, start_watcher, wait_for, watcher, where  # noqa: F401  (fixtures)
+from test_watch import start_watcher, wait_for, watcher, where  # noqa: F401  (fixtures)
 
 
 def test_a_non_utf8_line_is_skipped_and_the_next_line_applied(watcher, ec2, figure1):
