@@ -12,14 +12,11 @@
 //!   when it most likely moved something back;
 //! - where no write is free (private and IPv6 addresses; an Elastic IP, whose
 //!   AssociateAddress is a remap that AWS bills past 100 a month and that makes a new
-//!   association id) and such a resource reads as already this node's, the plan is read
-//!   again once the window has passed, and that read is trusted: a MASTER that finds it
-//!   already here takes one window longer (bounded by the deadline; a newer transition
-//!   recorded meanwhile ends the wait); a failover that writes everything waits for
-//!   nothing. Whatever the record says: a peer's MASTER in a split brain, or before a
-//!   repeat, leaves no trace in this node's records (the simulator's private-ip seed 57:
-//!   a first MASTER 0.5 s after the peer's write trusted the stale "already mine" and
-//!   exited 0 with the address on the peer);
+//!   association id) and this MASTER repeats this node's last recorded transition (MASTER)
+//!   or follows a suspect one (below), the plan is read again once the window has passed,
+//!   and that read is trusted: a repeat MASTER holding such a resource takes one window
+//!   longer (bounded by the deadline); a failover that writes everything waits for nothing.
+//!   A MASTER with no record (the first since boot) or after an old BACKUP trusts them;
 //! - when the reads are suspect (this instance's previous transition on this node was
 //!   BACKUP/FAULT/STOP and recent, within [`SUSPECT_WINDOWS`] windows: a fast failback,
 //!   the peer most likely just took everything), Elastic IPs are reasserted too
@@ -97,8 +94,9 @@ pub fn repeat(prior: Option<&Record>, goal: Goal) -> bool {
 }
 
 /// Decide for a plan towards `goal`, made from reads a window long; `suspect`: a recent
-/// transition the other way (see [`suspect`]). `window`: 0 turns it all off.
-pub fn distrust(plans: &[Planned], goal: Goal, suspect: bool, window: Duration) -> Distrust {
+/// transition the other way (see [`suspect`]); `repeat`: see [`repeat`]. `window`: 0
+/// turns it all off.
+pub fn distrust(plans: &[Planned], goal: Goal, suspect: bool, repeat: bool, window: Duration) -> Distrust {
     let knob = super::knobs::reverted(super::knobs::Knob::StaleKeep) && goal == Goal::Take;
     if window.is_zero() || knob {
         return Distrust::Trusted;
@@ -107,6 +105,8 @@ pub fn distrust(plans: &[Planned], goal: Goal, suspect: bool, window: Duration) 
         let kept = plans.iter().flat_map(|(_, s)| s).any(Step::is_keep);
         return if kept && suspect { Distrust::ReadAgain } else { Distrust::Trusted };
     }
+    // A first MASTER (no record) or one after an old BACKUP trusts what has no free write.
+    let wary = suspect || repeat;
     let mut written = Vec::new();
     let mut out = Vec::with_capacity(plans.len());
     for (scenario, steps) in plans {
@@ -121,6 +121,7 @@ pub fn distrust(plans: &[Planned], goal: Goal, suspect: bool, window: Duration) 
                     written.push(s.resource.clone());
                     new.push(w);
                 }
+                None if !wary => new.push(s.clone()),
                 None => return Distrust::ReadAgain,
             }
         }
@@ -188,7 +189,7 @@ mod tests {
             Scenario::RouteTable(RouteTables { destinations: dests.clone(), tables: Default::default() });
         let w = Duration::from_secs(2);
         let Distrust::Reassert(plans, written) =
-            distrust(&[(sc.clone(), steps.clone())], Goal::Take, false, w)
+            distrust(&[(sc.clone(), steps.clone())], Goal::Take, false, true, w)
         else {
             panic!()
         };
@@ -197,11 +198,12 @@ mod tests {
         assert!(plans[0].1[0].plan_line().contains("eni-me -> eni-me (reassert) via ReplaceRoute"));
         assert_eq!(plans[0].1[1], steps[1], "a write stays as planned");
         let only_writes = vec![steps[1].clone()];
-        assert_eq!(distrust(&[(sc.clone(), only_writes)], Goal::Take, true, w), Distrust::Trusted);
-        let take = |suspect, w| distrust(&[(sc.clone(), steps.clone())], Goal::Take, suspect, w);
-        assert_eq!(take(true, Duration::ZERO), Distrust::Trusted, "window 0: off");
-        assert!(matches!(take(false, w), Distrust::Reassert(..)), "a route's write is free: always");
-        assert!(matches!(take(true, w), Distrust::Reassert(..)));
+        assert_eq!(distrust(&[(sc.clone(), only_writes)], Goal::Take, true, false, w), Distrust::Trusted);
+        let take =
+            |suspect, repeat, w| distrust(&[(sc.clone(), steps.clone())], Goal::Take, suspect, repeat, w);
+        assert_eq!(take(true, false, Duration::ZERO), Distrust::Trusted, "window 0: off");
+        assert!(matches!(take(false, false, w), Distrust::Reassert(..)), "a route's write is free: always");
+        assert!(matches!(take(true, false, w), Distrust::Reassert(..)));
         let ipv6 = Step {
             kind: Kind::Ipv6Address,
             resource: Resource::Ipv6Address { ip: "2600::1".parse().unwrap(), subnet: "subnet-1".into() },
@@ -211,13 +213,15 @@ mod tests {
             write: None,
         };
         let mixed = vec![steps[1].clone(), ipv6.clone()];
-        assert_eq!(distrust(&[(sc.clone(), mixed.clone())], Goal::Take, true, w), Distrust::ReadAgain);
+        assert_eq!(distrust(&[(sc.clone(), mixed.clone())], Goal::Take, false, true, w), Distrust::ReadAgain);
+        assert_eq!(distrust(&[(sc.clone(), mixed.clone())], Goal::Take, true, false, w), Distrust::ReadAgain);
         assert_eq!(
-            distrust(&[(sc.clone(), mixed)], Goal::Take, false, w),
-            Distrust::ReadAgain,
-            "no record, or an old BACKUP: an address without a free write is read again all the same"
+            distrust(&[(sc.clone(), mixed)], Goal::Take, false, false, w),
+            Distrust::Trusted,
+            "no record, or an old BACKUP: an address without a free write is trusted"
         );
-        let release = |suspect| distrust(&[(sc.clone(), vec![ipv6.clone()])], Goal::Release, suspect, w);
+        let release =
+            |suspect| distrust(&[(sc.clone(), vec![ipv6.clone()])], Goal::Release, suspect, false, w);
         assert_eq!(release(true), Distrust::ReadAgain);
         assert_eq!(release(false), Distrust::Trusted, "no MASTER recorded");
     }

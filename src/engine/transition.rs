@@ -115,7 +115,7 @@ impl<K: Cloud> Engine<K> {
         // unless the reads were suspect (then they most likely moved something back).
         let mut routine = Vec::new();
         let repeat = stale::repeat(prior.as_ref(), goal);
-        match stale::distrust(&plans, goal, why.is_some(), window) {
+        match stale::distrust(&plans, goal, why.is_some(), repeat, window) {
             Distrust::Trusted => {}
             Distrust::Reassert(sure, written) => {
                 let n = written.len();
@@ -129,11 +129,9 @@ impl<K: Cloud> Engine<K> {
                 plans = sure;
             }
             Distrust::ReadAgain => {
-                let why = why.as_deref().unwrap_or(if repeat {
-                    "this MASTER repeats the last one recorded and an address reads as already this node's"
-                } else {
-                    "an address reads as already this node's (a peer may have taken it in the last window)"
-                });
+                let why = why.as_deref().unwrap_or(
+                    "this MASTER repeats the last one recorded and an address reads as already this node's",
+                );
                 info!(
                     "{why}: EC2's answers may still be stale; reading again in {:.1} s",
                     window.as_secs_f64()
