@@ -13,11 +13,16 @@ pub enum Knob {
     ReleaseAfterTakeover,
     /// The read back ignores a newer transition (keeps the lock until the deadline).
     SupersededReadBack,
+    /// A release deletes a record with a fixed value (which every node writes alike) as
+    /// if it named this node: issue 27's item 5.
+    DnsOwnership,
+    /// Split-brain settlement sees no holder in a DNS-only section: issue 27's item 8.
+    DnsSettlement,
 }
 
 #[cfg(test)]
 thread_local! {
-    static REVERTED: std::cell::Cell<[bool; 3]> = const { std::cell::Cell::new([false; 3]) };
+    static REVERTED: std::cell::Cell<[bool; 5]> = const { std::cell::Cell::new([false; 5]) };
 }
 
 /// Whether the fix `k` is reverted (on this thread).

@@ -40,7 +40,7 @@ pub(super) fn holders(plans: &[Planned], eni: &str) -> (Vec<String>, String) {
         .filter(|c| c != eni && (c.starts_with("eni-") || c.starts_with("i-")))
         .collect();
     let mut me = eni.to_string();
-    if out.is_empty() {
+    if out.is_empty() && !super::knobs::reverted(super::knobs::Knob::DnsSettlement) {
         let records = writes().filter(|s| s.kind == Kind::DnsRecord && s.desired.parse::<IpAddr>().is_ok());
         for s in records {
             // A record set's values, with " (TTL n)" when that differs too.

@@ -185,6 +185,16 @@ fn a_reverted_superseded_read_back_is_found() {
     finds(Knob::SupersededReadBack, Scenario::Routes, 400);
 }
 
+#[test]
+fn a_reverted_dns_ownership_is_found() {
+    finds(Knob::DnsOwnership, Scenario::DnsFixed, 400);
+}
+
+#[test]
+fn a_reverted_dns_settlement_is_found() {
+    finds(Knob::DnsSettlement, Scenario::Dns, 400);
+}
+
 /// Every violation class over `EC2VIP_SIM_SEEDS` seeds per scenario, with a first seed of
 /// each (what today's main breaks; `scripts/simulate --census`).
 #[test]

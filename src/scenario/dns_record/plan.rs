@@ -99,7 +99,10 @@ pub fn plan_record(rec: &DnsRecord, want: &str, found: Option<&RecordSet>, goal:
         return match found {
             // A fixed address is the same on every node: naming it proves no ownership
             // (config and command line refuse release with one; so does this, for any caller).
-            Some(_) if matches!(rec.value, DnsValue::Address(_)) => {
+            Some(_)
+                if matches!(rec.value, DnsValue::Address(_))
+                    && !crate::engine::knobs::reverted(crate::engine::knobs::Knob::DnsOwnership) =>
+            {
                 let why =
                     "names an address every node writes (fixed, or the section's Elastic IP): not deleted";
                 step("none".into(), Action::Keep(why.into()), None)
