@@ -170,7 +170,12 @@ async fn repair_now<C: Ec2 + TransitGateways + Route53>(
     for f in report.failures() {
         warn!("repair: {f}");
     }
-    if report.changed().next().is_some() {
+    // Written counts, read back or not: "written, but on the peer's ENI" is the peer
+    // taking it back, the very evidence the contest needs (not counting it cost a split
+    // brain one more change of hands per round under stale reads).
+    let written = report.changed().next().is_some()
+        || report.entries.iter().any(|e| matches!(e.outcome, super::report::Outcome::Unconfirmed(_)));
+    if written {
         contest.repaired_at = Some(boot_seconds());
         contest.yield_until = None;
         if let Err(e) = guard.set_contest(&contest) {
