@@ -12,6 +12,7 @@ keepalived made a node MASTER (keepalived itself discards a script's output).
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,9 @@ PRIORITY = {"a": 150, "b": 100}
 ADVERT_INT = 0.2  # VRRPv3: sub-second adverts; master down after ~3.6 adverts
 VRID = 51
 EC2VIP_TIMEOUT = 10  # ec2-vip --timeout: a hook cut off from moto gives up by then
+# The watch variant runs the shipped unit's ExecStart line, its paths mapped to the node's.
+UNIT = Path(__file__).resolve().parents[2] / "examples/keepalived/ec2-vip-watch.service"
+UNIT_PATHS = ("/usr/sbin/ec2-vip", "/etc/ec2-vip.toml", "/run/keepalived-notify.fifo")
 
 STAMP = """#!/bin/sh
 # e2e notify hook: stamp LOG COMMAND... (keepalived appends TYPE NAME STATE PRIORITY)
@@ -94,6 +98,16 @@ def reap(*procs):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+def unit_exec_start(env):
+    """The unit's ExecStart as systemd runs it: an unbraced `$VAR` word becomes the variable's
+    words (none when empty), every other word stays as written."""
+    line = next(l for l in UNIT.read_text().splitlines() if l.startswith("ExecStart="))
+    argv = []
+    for word in shlex.split(line[len("ExecStart="):]):
+        argv += env.get(word[1:], "").split() if word.startswith("$") else [word]
+    return argv
 
 
 def install_bin(bin_dir, binary):
@@ -172,12 +186,22 @@ class Node:
         return [tool("ip"), "netns", "exec", self.ns, "/usr/bin/env", "-i", *env_args, *argv]
 
     def start_watch(self):
-        """The watch variant's consumer, like the example systemd unit: FIFO made first."""
+        """The watch variant's consumer: the shipped unit's ExecStart line (its binary, config
+        and FIFO paths mapped to this node's), what /etc/default/ec2-vip would add in
+        EC2VIP_ARGS (this suite's log file, -v, its --timeout: a later option wins) and
+        EC2VIP_WATCH_ARGS (this keepalived's `-r` pid file); the FIFO made first, as the
+        unit's ExecStartPre does."""
         os.mkfifo(self.fifo, 0o600)
+        argv = unit_exec_start({
+            "EC2VIP_ARGS": f"--log-file {self.vip_log} -v --timeout {EC2VIP_TIMEOUT}",
+            "EC2VIP_WATCH_ARGS": f"--keepalived-pid {self.vrrp_pidfile}",
+        })
+        mapped = dict(zip(UNIT_PATHS, (str(self.binary), str(self.toml), str(self.fifo))))
+        assert all(argv.count(p) == 1 for p in UNIT_PATHS), f"{UNIT}: ExecStart changed: {argv}"
+        self.watch_argv = [mapped.get(w, w) for w in argv]
         with open(self.dir / "watch.out", "a") as out:
             self.watcher = subprocess.Popen(
-                self._in_ns([str(self.binary), *self.vip_args, "watch", "--fifo", str(self.fifo),
-                             "--keepalived-pid", str(self.vrrp_pidfile)]),
+                self._in_ns(self.watch_argv),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 cwd=self.dir, start_new_session=True)
 

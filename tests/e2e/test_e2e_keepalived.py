@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -124,6 +125,23 @@ def test_burst_of_flaps_ends_on_old_master(cluster):
     t = _flap(cluster, rng, "a")
     cluster.converge("flap burst, final master a", "a", t, hold=2.0, new_master=False,
                      since=start, timeout=EC2VIP_TIMEOUT + 10)
+
+
+def test_the_watcher_runs_the_units_exec_start_line(cluster):
+    """Every watch-variant case here runs the shipped unit's ExecStart line (what
+    /etc/default/ec2-vip adds appended where its variables are): the process the cluster
+    fails over with is that line, --syslog and the unit's --timeout 30 included, overridden
+    by the later --timeout of EC2VIP_ARGS."""
+    if cluster.variant != "watch":
+        pytest.skip("notify_fifo + watch only")
+    for node in cluster.nodes.values():
+        node.check_watcher()
+        cmdline = Path(f"/proc/{node.watcher.pid}/cmdline").read_text().split("\0")[:-1]
+        assert cmdline == node.watch_argv, cmdline
+        assert cmdline[:6] == [str(node.binary), "--syslog", "--config", str(node.toml), "--timeout", "30"]
+        assert cmdline[cmdline.index("watch"):cmdline.index("watch") + 5] == [
+            "watch", "--fifo", str(node.fifo), "--interval", "10"], cmdline
+        assert "watching" in node.vip_log.read_text(), node.diagnostics()
 
 
 def test_keepalived_restart_makes_a_new_fifo(cluster):

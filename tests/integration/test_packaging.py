@@ -53,7 +53,10 @@ def test_unit_runs_the_package_binary_with_an_environment_file():
     assert exec_start[0] == PACKAGE_BINARY, exec_start
     # The file's variable reaches the command line, before the subcommand (a global option).
     assert exec_start.index("$EC2VIP_ARGS") < exec_start.index("watch"), exec_start
-    assert values["Environment"] == ["EC2VIP_ARGS="], values  # empty unless the file sets it
+    # ...and watch's own options after it (the last word: a later option wins).
+    assert exec_start[-1] == "$EC2VIP_WATCH_ARGS" and "watch" in exec_start[:-1], exec_start
+    # Empty unless the file sets them.
+    assert values["Environment"] == ["EC2VIP_ARGS=", "EC2VIP_WATCH_ARGS="], values
 
 
 def test_every_example_is_packaged():
